@@ -1,0 +1,70 @@
+import { RoomServiceClient } from "livekit-server-sdk";
+import type { LiveKitRooms } from "../../app/ports.js";
+import { CallError, CallErrorCode } from "../../domain/errors.js";
+
+export interface LiveKitRoomsOptions {
+  /** LiveKit's server API, http(s)://… */
+  readonly apiUrl: string;
+  readonly apiKey: string;
+  readonly apiSecret: string;
+  /** Per request; a call must fail with SW_CALL_LIVEKIT_UNREACHABLE well before a client gives up. */
+  readonly requestTimeoutMs: number;
+  /** Seconds a room stays open before anyone joins (covers ringing). */
+  readonly emptyTimeoutSeconds: number;
+  /** Seconds a room stays open after the last participant left (grace for reconnects). */
+  readonly departureTimeoutSeconds: number;
+}
+
+/** LiveKit's RoomService over Twirp; every failure becomes a CallError here. */
+export class LiveKitRoomService implements LiveKitRooms {
+  private readonly client: RoomServiceClient;
+
+  constructor(private readonly options: LiveKitRoomsOptions) {
+    this.client = new RoomServiceClient(options.apiUrl, options.apiKey, options.apiSecret, {
+      requestTimeout: options.requestTimeoutMs / 1000,
+      failover: false,
+    });
+  }
+
+  async createRoom(name: string): Promise<void> {
+    try {
+      await this.client.createRoom({
+        name,
+        emptyTimeout: this.options.emptyTimeoutSeconds,
+        departureTimeout: this.options.departureTimeoutSeconds,
+      });
+    } catch (err) {
+      throw unreachable("create", name, err);
+    }
+  }
+
+  /** A cheap authenticated round trip, for readiness. */
+  async ping(): Promise<void> {
+    try {
+      await this.client.listRooms(["scaiwave-readiness-probe"]);
+    } catch (err) {
+      throw unreachable("answer", "listing", err);
+    }
+  }
+
+  async deleteRoom(name: string): Promise<void> {
+    try {
+      await this.client.deleteRoom(name);
+    } catch (err) {
+      // LiveKit answers 404 for a room it does not have (closed on its own, or never joined).
+      if (statusOf(err) === 404) return;
+      throw unreachable("delete", name, err);
+    }
+  }
+}
+
+function statusOf(err: unknown): number | undefined {
+  const status = (err as { status?: unknown } | null)?.status;
+  return typeof status === "number" ? status : undefined;
+}
+
+function unreachable(action: string, room: string, cause: unknown): CallError {
+  return new CallError(CallErrorCode.LiveKitUnreachable, `LiveKit did not ${action} room ${room}; try again shortly`, {
+    cause,
+  });
+}

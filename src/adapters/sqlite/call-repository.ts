@@ -1,0 +1,175 @@
+import type { Statement } from "better-sqlite3";
+import type { CallRepository } from "../../app/ports.js";
+import type { Call, CallStatus, CallType, EndReason, Invitee, InviteState, Participant, Transition } from "../../domain/call.js";
+import { CallError, CallErrorCode } from "../../domain/errors.js";
+import type { SqliteDatabase } from "./database.js";
+
+interface CallRow {
+  id: string;
+  tenant_id: string;
+  room_id: string;
+  type: CallType;
+  status: CallStatus;
+  initiator_id: string;
+  started_at: number;
+  ended_at: number | null;
+  end_reason: EndReason | null;
+}
+
+interface ParticipantRow {
+  user_id: string;
+  joined_at: number;
+  audio_on: number;
+  video_on: number;
+}
+
+interface InviteeRow {
+  user_id: string;
+  state: InviteState;
+}
+
+/** Calls in SQLite. Every write is one IMMEDIATE transaction (the write lock is taken up front, no upgrade deadlock). */
+export class SqliteCallRepository implements CallRepository {
+  private readonly stmt: {
+    selectCall: Statement<[string, string], CallRow>;
+    selectLiveInRoom: Statement<[string, string], CallRow>;
+    selectParticipants: Statement<[string], ParticipantRow>;
+    selectInvitees: Statement<[string], InviteeRow>;
+    insertCall: Statement<CallRow>;
+    updateCall: Statement<Pick<CallRow, "id" | "status" | "ended_at" | "end_reason">>;
+    upsertParticipant: Statement<ParticipantRow & { call_id: string }>;
+    deleteParticipant: Statement<[string, string]>;
+    upsertInvitee: Statement<InviteeRow & { call_id: string }>;
+  };
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.stmt = {
+      selectCall: db.prepare("SELECT * FROM calls WHERE tenant_id = ? AND id = ?"),
+      selectLiveInRoom: db.prepare("SELECT * FROM calls WHERE tenant_id = ? AND room_id = ? AND status <> 'ended'"),
+      selectParticipants: db.prepare(
+        "SELECT user_id, joined_at, audio_on, video_on FROM call_participants WHERE call_id = ? ORDER BY joined_at, user_id",
+      ),
+      selectInvitees: db.prepare("SELECT user_id, state FROM call_invitees WHERE call_id = ? ORDER BY user_id"),
+      insertCall: db.prepare(
+        `INSERT INTO calls (id, tenant_id, room_id, type, status, initiator_id, started_at, ended_at, end_reason)
+         VALUES (@id, @tenant_id, @room_id, @type, @status, @initiator_id, @started_at, @ended_at, @end_reason)`,
+      ),
+      updateCall: db.prepare(
+        "UPDATE calls SET status = @status, ended_at = @ended_at, end_reason = @end_reason WHERE id = @id",
+      ),
+      upsertParticipant: db.prepare(
+        `INSERT INTO call_participants (call_id, user_id, joined_at, audio_on, video_on)
+         VALUES (@call_id, @user_id, @joined_at, @audio_on, @video_on)
+         ON CONFLICT (call_id, user_id) DO UPDATE SET
+           joined_at = excluded.joined_at, audio_on = excluded.audio_on, video_on = excluded.video_on`,
+      ),
+      deleteParticipant: db.prepare("DELETE FROM call_participants WHERE call_id = ? AND user_id = ?"),
+      upsertInvitee: db.prepare(
+        `INSERT INTO call_invitees (call_id, user_id, state) VALUES (@call_id, @user_id, @state)
+         ON CONFLICT (call_id, user_id) DO UPDATE SET state = excluded.state`,
+      ),
+    };
+  }
+
+  findCall(tenantId: string, callId: string): Call | undefined {
+    const row = this.stmt.selectCall.get(tenantId, callId);
+    return row && this.hydrate(row);
+  }
+
+  findLiveCallInRoom(tenantId: string, roomId: string): Call | undefined {
+    const row = this.stmt.selectLiveInRoom.get(tenantId, roomId);
+    return row && this.hydrate(row);
+  }
+
+  insertCall(transition: Transition): boolean {
+    const { call } = transition;
+    try {
+      this.db
+        .transaction(() => {
+          this.stmt.insertCall.run(toRow(call));
+          this.writeChanges(undefined, call);
+        })
+        .immediate();
+      return true;
+    } catch (err) {
+      if (isUniqueViolation(err)) return false;
+      throw err;
+    }
+  }
+
+  updateCall(tenantId: string, callId: string, change: (call: Call) => Transition): Transition {
+    return this.db
+      .transaction(() => {
+        const current = this.findCall(tenantId, callId);
+        if (!current) throw new CallError(CallErrorCode.NotFound, `call ${callId} not found`);
+        const transition = change(current);
+        if (transition.call !== current) {
+          const { id, status, ended_at, end_reason } = toRow(transition.call);
+          this.stmt.updateCall.run({ id, status, ended_at, end_reason });
+          this.writeChanges(current, transition.call);
+        }
+        return transition;
+      })
+      .immediate();
+  }
+
+  private hydrate(row: CallRow): Call {
+    return {
+      id: row.id,
+      tenantId: row.tenant_id,
+      roomId: row.room_id,
+      type: row.type,
+      status: row.status,
+      initiatorId: row.initiator_id,
+      startedAt: row.started_at,
+      endedAt: row.ended_at,
+      endReason: row.end_reason,
+      participants: this.stmt.selectParticipants.all(row.id).map(
+        (p): Participant => ({ userId: p.user_id, joinedAt: p.joined_at, audioOn: p.audio_on === 1, videoOn: p.video_on === 1 }),
+      ),
+      invitees: this.stmt.selectInvitees.all(row.id).map((i): Invitee => ({ userId: i.user_id, state: i.state })),
+    };
+  }
+
+  /** Writes only what differs, so a join in a room of thousands touches two rows, not thousands. */
+  private writeChanges(before: Call | undefined, after: Call): void {
+    const oldParticipants = new Map(before?.participants.map((p) => [p.userId, p]));
+    for (const p of after.participants) {
+      const old = oldParticipants.get(p.userId);
+      oldParticipants.delete(p.userId);
+      if (old && old.joinedAt === p.joinedAt && old.audioOn === p.audioOn && old.videoOn === p.videoOn) continue;
+      this.stmt.upsertParticipant.run({
+        call_id: after.id,
+        user_id: p.userId,
+        joined_at: p.joinedAt,
+        audio_on: p.audioOn ? 1 : 0,
+        video_on: p.videoOn ? 1 : 0,
+      });
+    }
+    for (const gone of oldParticipants.keys()) this.stmt.deleteParticipant.run(after.id, gone);
+
+    const oldStates = new Map(before?.invitees.map((i) => [i.userId, i.state]));
+    for (const i of after.invitees) {
+      if (oldStates.get(i.userId) === i.state) continue;
+      this.stmt.upsertInvitee.run({ call_id: after.id, user_id: i.userId, state: i.state });
+    }
+  }
+}
+
+function toRow(call: Call): CallRow {
+  return {
+    id: call.id,
+    tenant_id: call.tenantId,
+    room_id: call.roomId,
+    type: call.type,
+    status: call.status,
+    initiator_id: call.initiatorId,
+    started_at: call.startedAt,
+    ended_at: call.endedAt,
+    end_reason: call.endReason,
+  };
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === "SQLITE_CONSTRAINT_UNIQUE";
+}

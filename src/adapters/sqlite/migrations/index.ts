@@ -1,0 +1,10 @@
+import * as m0001 from "./0001-directory-and-calls.js";
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+/** Applied in order; never edit one that has shipped, add the next number. */
+export const migrations: readonly Migration[] = [{ version: 1, name: "directory-and-calls", sql: m0001.sql }];

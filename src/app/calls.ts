@@ -1,0 +1,164 @@
+import {
+  endCall,
+  isLive,
+  isParticipant,
+  joinCall,
+  leaveCall,
+  rejectCall,
+  startCall,
+  type Call,
+  type CallType,
+  type Transition,
+} from "../domain/call.js";
+import { CallError, CallErrorCode } from "../domain/errors.js";
+import { liveKitRoomName, newCallId } from "../domain/ids.js";
+import { mayEndCall, type Membership } from "../domain/permissions.js";
+import type { Caller, CallRepository, Clock, DirectoryRepository, LiveKitRooms, LiveKitTokens, Logger } from "./ports.js";
+
+/** What a client needs to connect its media to LiveKit. */
+export interface JoinTicket {
+  readonly callId: string;
+  readonly livekitUrl: string;
+  readonly livekitToken: string;
+  readonly livekitRoom: string;
+}
+
+export interface CallsDeps {
+  readonly calls: CallRepository;
+  readonly directory: DirectoryRepository;
+  readonly rooms: LiveKitRooms;
+  readonly tokens: LiveKitTokens;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** The client-facing LiveKit URL put in every ticket. */
+  readonly livekitUrl: string;
+}
+
+/**
+ * The call lifecycle use cases: who may do what (domain rules), in what
+ * order the store and LiveKit are touched, and what the caller gets back.
+ */
+export class CallsUseCases {
+  constructor(private readonly deps: CallsDeps) {}
+
+  /** Starts a call in a room, or joins its live call (glare). */
+  async initiate(caller: Caller, roomId: string, type: CallType): Promise<JoinTicket> {
+    const { calls, directory, rooms, clock } = this.deps;
+    this.requireMember(caller, roomId);
+
+    const live = calls.findLiveCallInRoom(caller.tenantId, roomId);
+    if (live) return this.join(caller, live.id);
+
+    // The LiveKit room comes first so that no stored call ever points at a
+    // room that does not exist; if LiveKit is down, nothing is stored.
+    const callId = newCallId(clock.now());
+    const roomName = liveKitRoomName(callId);
+    await rooms.createRoom(roomName);
+
+    const started = startCall({
+      id: callId,
+      tenantId: caller.tenantId,
+      roomId,
+      type,
+      initiatorId: caller.userId,
+      memberIds: directory.listMemberIds(caller.tenantId, roomId),
+      now: clock.now(),
+    });
+    if (calls.insertCall(started)) return this.ticket(caller, callId);
+
+    // Someone else started a call in this room while we created ours: join theirs.
+    this.deleteRoomInBackground(roomName, "glare: a concurrent initiate won");
+    const winner = calls.findLiveCallInRoom(caller.tenantId, roomId);
+    if (!winner) throw new CallError(CallErrorCode.Internal, "the room's live call vanished during initiate");
+    return this.join(caller, winner.id);
+  }
+
+  async join(caller: Caller, callId: string): Promise<JoinTicket> {
+    const call = this.visibleCall(caller, callId);
+    this.requireMember(caller, call.roomId);
+    this.deps.calls.updateCall(caller.tenantId, callId, (current) =>
+      joinCall(current, caller.userId, this.deps.clock.now()),
+    );
+    return this.ticket(caller, callId);
+  }
+
+  leave(caller: Caller, callId: string): Call {
+    const call = this.visibleCall(caller, callId);
+    if (!isParticipant(call, caller.userId)) this.requireMember(caller, call.roomId);
+    return this.apply(caller, callId, (current) => leaveCall(current, caller.userId, this.deps.clock.now()));
+  }
+
+  reject(caller: Caller, callId: string): Call {
+    const call = this.visibleCall(caller, callId);
+    this.requireMember(caller, call.roomId);
+    return this.apply(caller, callId, (current) => rejectCall(current, caller.userId, this.deps.clock.now()));
+  }
+
+  /**
+   * Ends the call for everyone. LiveKit's room is deleted first, which
+   * disconnects everyone's media; if LiveKit cannot be reached the call stays
+   * live and the caller can retry, rather than a call marked ended whose
+   * media goes on.
+   */
+  async end(caller: Caller, callId: string): Promise<Call> {
+    const call = this.visibleCall(caller, callId);
+    const member = this.requireMember(caller, call.roomId);
+    if (!mayEndCall(call.initiatorId, member)) {
+      throw new CallError(CallErrorCode.Forbidden, "only the initiator or a moderator (power level 50) may end the call");
+    }
+    if (!isLive(call)) throw new CallError(CallErrorCode.Ended, `call ${call.id} has ended`);
+    await this.deps.rooms.deleteRoom(liveKitRoomName(callId));
+    return this.deps.calls.updateCall(caller.tenantId, callId, (current) =>
+      endCall(current, "ended", this.deps.clock.now()),
+    ).call;
+  }
+
+  get(caller: Caller, callId: string): Call {
+    const call = this.visibleCall(caller, callId);
+    this.requireMember(caller, call.roomId);
+    return call;
+  }
+
+  /** Applies a transition; a call it ends also loses its LiveKit room. */
+  private apply(caller: Caller, callId: string, change: (call: Call) => Transition): Call {
+    const { call, events } = this.deps.calls.updateCall(caller.tenantId, callId, change);
+    if (events.some((e) => e.type === "ended")) {
+      this.deleteRoomInBackground(liveKitRoomName(callId), `call ended: ${call.endReason ?? "unknown"}`);
+    }
+    return call;
+  }
+
+  /**
+   * Calls that end on their own (last leave, all rejected) do not wait for
+   * LiveKit: the room is empty or about to be, and LiveKit closes empty rooms
+   * by itself after their empty timeout if this delete is lost.
+   */
+  private deleteRoomInBackground(roomName: string, why: string): void {
+    this.deps.rooms.deleteRoom(roomName).catch((err: unknown) => {
+      this.deps.logger.warn({ err, room: roomName, why }, "could not delete LiveKit room; LiveKit's empty timeout will close it");
+    });
+  }
+
+  /** Another tenant's call is indistinguishable from a call that does not exist. */
+  private visibleCall(caller: Caller, callId: string): Call {
+    const call = this.deps.calls.findCall(caller.tenantId, callId);
+    if (!call) throw new CallError(CallErrorCode.NotFound, `call ${callId} not found`);
+    return call;
+  }
+
+  private requireMember(caller: Caller, roomId: string): Membership {
+    const member = this.deps.directory.findMember(caller.tenantId, roomId, caller.userId);
+    if (!member) throw new CallError(CallErrorCode.Forbidden, `you are not a member of room ${roomId}`);
+    return member;
+  }
+
+  private async ticket(caller: Caller, callId: string): Promise<JoinTicket> {
+    const livekitRoom = liveKitRoomName(callId);
+    return {
+      callId,
+      livekitUrl: this.deps.livekitUrl,
+      livekitToken: await this.deps.tokens.mint(caller.userId, livekitRoom),
+      livekitRoom,
+    };
+  }
+}

@@ -1,0 +1,73 @@
+import type { Call, Transition } from "../domain/call.js";
+import type { Membership } from "../domain/permissions.js";
+
+/**
+ * What the use cases need from the outside world. Adapters implement these;
+ * tests may pass their own.
+ */
+
+/** Who is calling, established by the transport from a verified bearer token. */
+export interface Caller {
+  readonly userId: string;
+  readonly tenantId: string;
+}
+
+export interface CallRepository {
+  findCall(tenantId: string, callId: string): Call | undefined;
+  findLiveCallInRoom(tenantId: string, roomId: string): Call | undefined;
+  /**
+   * Stores a new call. Returns false, storing nothing, when the room already
+   * has a live call (one live call per room, enforced by the store).
+   */
+  insertCall(transition: Transition): boolean;
+  /**
+   * Loads the call, applies `change` and stores the result, atomically.
+   * `change` is pure and may throw a CallError, which aborts the update.
+   */
+  updateCall(tenantId: string, callId: string, change: (call: Call) => Transition): Transition;
+}
+
+export interface TenantPolicy {
+  readonly recordingsEnabled: boolean;
+  readonly transcriptionEnabled: boolean;
+}
+
+export interface RoomMember {
+  readonly userId: string;
+  readonly powerLevel: number;
+}
+
+/** The local replica of ScaiWave's rooms, members and tenant policies. */
+export interface DirectoryRepository {
+  findMember(tenantId: string, roomId: string, userId: string): Membership | undefined;
+  listMemberIds(tenantId: string, roomId: string): string[];
+  putRoom(tenantId: string, roomId: string, members: readonly RoomMember[]): void;
+  putMember(tenantId: string, roomId: string, member: RoomMember): void;
+  removeMember(tenantId: string, roomId: string, userId: string): void;
+  putTenantPolicy(tenantId: string, policy: TenantPolicy): void;
+  /** A tenant without a stored policy gets the defaults. */
+  getTenantPolicy(tenantId: string): TenantPolicy;
+}
+
+/** LiveKit's RoomService. Failures to reach LiveKit throw SW_CALL_LIVEKIT_UNREACHABLE. */
+export interface LiveKitRooms {
+  createRoom(name: string): Promise<void>;
+  /** Deleting a room that does not exist is not an error. */
+  deleteRoom(name: string): Promise<void>;
+}
+
+export interface LiveKitTokens {
+  /** A short-lived token that lets `identity` join `roomName` and nothing else. */
+  mint(identity: string, roomName: string): Promise<string>;
+}
+
+export interface Clock {
+  /** Unix milliseconds. */
+  now(): number;
+}
+
+export interface Logger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}

@@ -1,0 +1,153 @@
+/**
+ * Configuration in two steps (as atproto's PDS does): {@link readEnv} only
+ * picks the variables, {@link loadConfig} applies defaults and validates,
+ * reporting every bad variable at once, one line each.
+ */
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly databasePath: string;
+  /** Largest accepted request body, bytes (REST, Connect, gRPC). */
+  readonly maxRequestBytes: number;
+  readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  readonly auth: {
+    readonly key: { readonly kind: "secret"; readonly secret: string } | { readonly kind: "jwks"; readonly url: string };
+    readonly issuer: string | undefined;
+    readonly audience: string | undefined;
+  };
+  readonly livekit: {
+    /** Client-facing ws(s):// URL, returned as `livekit_url`. */
+    readonly url: string;
+    /** Server API http(s):// URL this service calls. */
+    readonly apiUrl: string;
+    readonly apiKey: string;
+    readonly apiSecret: string;
+    readonly tokenTtlSeconds: number;
+    readonly requestTimeoutMs: number;
+    readonly emptyTimeoutSeconds: number;
+    readonly departureTimeoutSeconds: number;
+  };
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** The variables this service reads; everything else in the environment is ignored. */
+export const ENV_VARS = [
+  "HOST",
+  "PORT",
+  "DATABASE_PATH",
+  "MAX_REQUEST_BYTES",
+  "LOG_LEVEL",
+  "AUTH_JWT_SECRET",
+  "AUTH_JWKS_URL",
+  "AUTH_ISSUER",
+  "AUTH_AUDIENCE",
+  "LIVEKIT_URL",
+  "LIVEKIT_API_URL",
+  "LIVEKIT_API_KEY",
+  "LIVEKIT_API_SECRET",
+  "LIVEKIT_TOKEN_TTL_SECONDS",
+  "LIVEKIT_REQUEST_TIMEOUT_MS",
+  "LIVEKIT_ROOM_EMPTY_TIMEOUT_SECONDS",
+  "LIVEKIT_ROOM_DEPARTURE_TIMEOUT_SECONDS",
+] as const;
+
+export type EnvVar = (typeof ENV_VARS)[number];
+
+export function readEnv(env: Env = process.env): Partial<Record<EnvVar, string>> {
+  const out: Partial<Record<EnvVar, string>> = {};
+  for (const name of ENV_VARS) {
+    const value = env[name]?.trim();
+    if (value) out[name] = value;
+  }
+  return out;
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+  }
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+export function loadConfig(vars: Partial<Record<EnvVar, string>>): Config {
+  const problems: string[] = [];
+  const int = (name: EnvVar, fallback: number, min: number, max: number): number => {
+    const raw = vars[name];
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^-?\d+$/.test(raw) || value < min || value > max) {
+      problems.push(`${name}: must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`);
+      return fallback;
+    }
+    return value;
+  };
+  const required = (name: EnvVar, hint: string): string => {
+    const value = vars[name];
+    if (value === undefined) problems.push(`${name}: required (${hint})`);
+    return value ?? "";
+  };
+  const url = (name: EnvVar, value: string, protocols: readonly string[]): string => {
+    if (value === "") return value;
+    try {
+      const parsed = new URL(value);
+      if (!protocols.includes(parsed.protocol)) {
+        problems.push(`${name}: must be a ${protocols.join(" or ")}// URL (got ${JSON.stringify(value)})`);
+      }
+    } catch {
+      problems.push(`${name}: not a URL (got ${JSON.stringify(value)})`);
+    }
+    return value.replace(/\/+$/, "");
+  };
+
+  const logLevel = vars.LOG_LEVEL ?? "info";
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    problems.push(`LOG_LEVEL: must be one of ${LOG_LEVELS.join(", ")} (got ${JSON.stringify(logLevel)})`);
+  }
+
+  let key: Config["auth"]["key"] = { kind: "secret", secret: "" };
+  const secret = vars.AUTH_JWT_SECRET;
+  const jwksUrl = vars.AUTH_JWKS_URL;
+  if (secret !== undefined && jwksUrl !== undefined) {
+    problems.push("AUTH_JWT_SECRET / AUTH_JWKS_URL: set one, not both");
+  } else if (secret !== undefined) {
+    // RFC 7518 §3.2: an HS256 key must have at least 256 bits.
+    if (Buffer.byteLength(secret) < 32) problems.push("AUTH_JWT_SECRET: must be at least 32 bytes (HS256)");
+    key = { kind: "secret", secret };
+  } else if (jwksUrl !== undefined) {
+    key = { kind: "jwks", url: url("AUTH_JWKS_URL", jwksUrl, ["https:", "http:"]) };
+  } else {
+    problems.push("AUTH_JWT_SECRET or AUTH_JWKS_URL: one is required to verify bearer tokens");
+  }
+
+  const livekitUrl = url("LIVEKIT_URL", required("LIVEKIT_URL", "client-facing ws:// or wss:// URL"), ["ws:", "wss:"]);
+  const apiUrl = url(
+    "LIVEKIT_API_URL",
+    vars.LIVEKIT_API_URL ?? livekitUrl.replace(/^ws/, "http"),
+    ["http:", "https:"],
+  );
+
+  const config: Config = {
+    host: vars.HOST ?? "0.0.0.0",
+    port: int("PORT", 8080, 0, 65535),
+    databasePath: vars.DATABASE_PATH ?? "./data/calls.db",
+    maxRequestBytes: int("MAX_REQUEST_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
+    logLevel: logLevel as Config["logLevel"],
+    auth: { key, issuer: vars.AUTH_ISSUER, audience: vars.AUTH_AUDIENCE },
+    livekit: {
+      url: livekitUrl,
+      apiUrl,
+      apiKey: required("LIVEKIT_API_KEY", "the API key LiveKit knows this service by"),
+      apiSecret: required("LIVEKIT_API_SECRET", "the secret of LIVEKIT_API_KEY"),
+      tokenTtlSeconds: int("LIVEKIT_TOKEN_TTL_SECONDS", 600, 30, 86_400),
+      requestTimeoutMs: int("LIVEKIT_REQUEST_TIMEOUT_MS", 2500, 100, 60_000),
+      emptyTimeoutSeconds: int("LIVEKIT_ROOM_EMPTY_TIMEOUT_SECONDS", 120, 1, 86_400),
+      departureTimeoutSeconds: int("LIVEKIT_ROOM_DEPARTURE_TIMEOUT_SECONDS", 20, 1, 3_600),
+    },
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,207 @@
+import { CallError, CallErrorCode } from "./errors.js";
+
+/**
+ * The call lifecycle, free of I/O: `ringing` → `active` → `ended`.
+ *
+ * Every transition takes the current state and returns the next state plus
+ * the facts that happened ({@link CallEvent}); it never mutates its input.
+ * The use cases persist the next state and the facts in one transaction.
+ */
+
+export type CallType = "audio" | "video";
+export type CallStatus = "ringing" | "active" | "ended";
+export type EndReason =
+  | "ended" // someone allowed ended it for everyone
+  | "all_left" // the last participant left an active call
+  | "canceled" // the initiator left before anyone answered
+  | "rejected" // everyone rung declined
+  | "no_answer" // nobody answered within the ring timeout
+  | "room_finished"; // LiveKit reported the room finished
+
+/** Where a rung member stands: still ringing, answered, declined, or no longer rung because the call ended. */
+export type InviteState = "ringing" | "joined" | "rejected" | "stopped";
+
+export interface Participant {
+  readonly userId: string;
+  readonly joinedAt: number;
+  readonly audioOn: boolean;
+  readonly videoOn: boolean;
+}
+
+export interface Invitee {
+  readonly userId: string;
+  readonly state: InviteState;
+}
+
+export interface Call {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly roomId: string;
+  readonly type: CallType;
+  readonly status: CallStatus;
+  readonly initiatorId: string;
+  /** Unix milliseconds. */
+  readonly startedAt: number;
+  readonly endedAt: number | null;
+  readonly endReason: EndReason | null;
+  /** Who is in the call now (empty once it ended). */
+  readonly participants: readonly Participant[];
+  /** Every member rung when the call started, and where they stand. */
+  readonly invitees: readonly Invitee[];
+}
+
+export type RingStopReason = "answered" | "rejected" | "ended";
+
+export type CallEvent =
+  | { readonly type: "started" }
+  | { readonly type: "invited"; readonly userId: string }
+  | { readonly type: "participant_joined"; readonly userId: string }
+  | { readonly type: "active" }
+  | { readonly type: "participant_left"; readonly userId: string }
+  | { readonly type: "rejected"; readonly userId: string }
+  | { readonly type: "ring_stopped"; readonly userId: string; readonly reason: RingStopReason }
+  | { readonly type: "ended"; readonly reason: EndReason };
+
+export interface Transition {
+  readonly call: Call;
+  readonly events: readonly CallEvent[];
+}
+
+export function isLive(call: Call): boolean {
+  return call.status !== "ended";
+}
+
+export function isParticipant(call: Call, userId: string): boolean {
+  return call.participants.some((p) => p.userId === userId);
+}
+
+function assertLive(call: Call): void {
+  if (!isLive(call)) throw new CallError(CallErrorCode.Ended, `call ${call.id} has ended`);
+}
+
+function joined(userId: string, now: number): Participant {
+  // Media state is what LiveKit reports (webhooks); nothing is published yet at join.
+  return { userId, joinedAt: now, audioOn: false, videoOn: false };
+}
+
+export interface StartCallInput {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly roomId: string;
+  readonly type: CallType;
+  readonly initiatorId: string;
+  /** Every member of the room; all but the initiator are rung. */
+  readonly memberIds: readonly string[];
+  readonly now: number;
+}
+
+export function startCall(input: StartCallInput): Transition {
+  const invitees = [...new Set(input.memberIds)]
+    .filter((id) => id !== input.initiatorId)
+    .map((userId): Invitee => ({ userId, state: "ringing" }));
+  const call: Call = {
+    id: input.id,
+    tenantId: input.tenantId,
+    roomId: input.roomId,
+    type: input.type,
+    status: "ringing",
+    initiatorId: input.initiatorId,
+    startedAt: input.now,
+    endedAt: null,
+    endReason: null,
+    participants: [joined(input.initiatorId, input.now)],
+    invitees,
+  };
+  return {
+    call,
+    events: [
+      { type: "started" },
+      { type: "participant_joined", userId: input.initiatorId },
+      ...invitees.map((i): CallEvent => ({ type: "invited", userId: i.userId })),
+    ],
+  };
+}
+
+function withInviteState(call: Call, userId: string, state: InviteState): readonly Invitee[] {
+  return call.invitees.map((i) => (i.userId === userId ? { userId, state } : i));
+}
+
+/** Joining twice (another device) changes nothing; the caller just gets a fresh token. */
+export function joinCall(call: Call, userId: string, now: number): Transition {
+  assertLive(call);
+  if (isParticipant(call, userId)) return { call, events: [] };
+
+  const events: CallEvent[] = [{ type: "participant_joined", userId }];
+  const invitee = call.invitees.find((i) => i.userId === userId);
+  if (invitee?.state === "ringing") events.push({ type: "ring_stopped", userId, reason: "answered" });
+  let status = call.status;
+  if (status === "ringing" && userId !== call.initiatorId) {
+    status = "active";
+    events.push({ type: "active" });
+  }
+  const next: Call = {
+    ...call,
+    status,
+    participants: [...call.participants, joined(userId, now)],
+    invitees: invitee ? withInviteState(call, userId, "joined") : call.invitees,
+  };
+  return { call: next, events };
+}
+
+/** Leaving when not in the call is a no-op; the last one out ends the call. */
+export function leaveCall(call: Call, userId: string, now: number): Transition {
+  assertLive(call);
+  if (!isParticipant(call, userId)) return { call, events: [] };
+
+  const left: Call = { ...call, participants: call.participants.filter((p) => p.userId !== userId) };
+  const events: CallEvent[] = [{ type: "participant_left", userId }];
+  if (left.participants.length > 0) return { call: left, events };
+
+  const ending = endCall(left, call.status === "ringing" ? "canceled" : "all_left", now);
+  return { call: ending.call, events: [...events, ...ending.events] };
+}
+
+/**
+ * A rung member declines. When everyone rung has declined and nobody answered
+ * (every 1:1 reject), the call ends; otherwise only this member stops ringing.
+ */
+export function rejectCall(call: Call, userId: string, now: number): Transition {
+  assertLive(call);
+  const invitee = call.invitees.find((i) => i.userId === userId);
+  if (invitee?.state === "rejected") return { call, events: [] };
+  if (invitee?.state !== "ringing") {
+    throw new CallError(CallErrorCode.NotRinging, `call ${call.id} is not ringing for you`);
+  }
+
+  const next: Call = { ...call, invitees: withInviteState(call, userId, "rejected") };
+  const events: CallEvent[] = [
+    { type: "rejected", userId },
+    { type: "ring_stopped", userId, reason: "rejected" },
+  ];
+  const everyoneDeclined = next.invitees.every((i) => i.state === "rejected");
+  if (next.status !== "ringing" || !everyoneDeclined) return { call: next, events };
+
+  const ending = endCall(next, "rejected", now);
+  return { call: ending.call, events: [...events, ...ending.events] };
+}
+
+/** Ends the call for everyone; members still ringing stop ringing. */
+export function endCall(call: Call, reason: EndReason, now: number): Transition {
+  assertLive(call);
+  const stillRinging = call.invitees.filter((i) => i.state === "ringing");
+  const next: Call = {
+    ...call,
+    status: "ended",
+    endedAt: now,
+    endReason: reason,
+    participants: [],
+    invitees: call.invitees.map((i) => (i.state === "ringing" ? { userId: i.userId, state: "stopped" } : i)),
+  };
+  return {
+    call: next,
+    events: [
+      ...stillRinging.map((i): CallEvent => ({ type: "ring_stopped", userId: i.userId, reason: "ended" })),
+      { type: "ended", reason },
+    ],
+  };
+}

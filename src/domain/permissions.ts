@@ -1,0 +1,21 @@
+/**
+ * Power levels follow ScaiWave's rooms: 0 member, 50 moderator, 100 admin.
+ */
+export const PowerLevel = {
+  Moderator: 50,
+  Admin: 100,
+} as const;
+
+export interface Membership {
+  readonly userId: string;
+  readonly powerLevel: number;
+}
+
+/** The initiator may always end their call; otherwise a moderator or above. */
+export function mayEndCall(initiatorId: string, member: Membership): boolean {
+  return member.userId === initiatorId || member.powerLevel >= PowerLevel.Moderator;
+}
+
+export function mayManageRecording(member: Membership): boolean {
+  return member.powerLevel >= PowerLevel.Admin;
+}

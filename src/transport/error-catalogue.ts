@@ -1,0 +1,47 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { CallError, CallErrorCode, isCallError } from "../domain/errors.js";
+import type { Logger } from "../app/ports.js";
+
+/**
+ * The one table that puts every `SW_CALL_*` code on the wire: its Connect/gRPC
+ * code and its HTTP status on the REST paths. HTTP statuses follow DESIGN.md
+ * (SW_CALL_ENDED is 410 Gone), so they are listed here, not derived from Code.
+ */
+export const ERROR_CATALOGUE: Readonly<Record<CallErrorCode, { readonly code: Code; readonly httpStatus: number }>> = {
+  SW_CALL_NOT_FOUND: { code: Code.NotFound, httpStatus: 404 },
+  SW_CALL_ENDED: { code: Code.FailedPrecondition, httpStatus: 410 },
+  SW_CALL_FORBIDDEN: { code: Code.PermissionDenied, httpStatus: 403 },
+  SW_CALL_RECORDING_DISABLED: { code: Code.FailedPrecondition, httpStatus: 403 },
+  SW_CALL_LIVEKIT_UNREACHABLE: { code: Code.Unavailable, httpStatus: 503 },
+  SW_CALL_UNAUTHENTICATED: { code: Code.Unauthenticated, httpStatus: 401 },
+  SW_CALL_INVALID_ARGUMENT: { code: Code.InvalidArgument, httpStatus: 400 },
+  SW_CALL_NOT_RINGING: { code: Code.FailedPrecondition, httpStatus: 409 },
+  SW_CALL_UNIMPLEMENTED: { code: Code.Unimplemented, httpStatus: 501 },
+  SW_CALL_PAYLOAD_TOO_LARGE: { code: Code.ResourceExhausted, httpStatus: 413 },
+  SW_CALL_ROUTE_NOT_FOUND: { code: Code.NotFound, httpStatus: 404 },
+  SW_CALL_METHOD_NOT_ALLOWED: { code: Code.Unimplemented, httpStatus: 405 },
+  SW_CALL_INTERNAL: { code: Code.Internal, httpStatus: 500 },
+};
+
+/** `ErrorInfo.domain` of every error this service sends. */
+export const ERROR_DOMAIN = "calls.scaiwave";
+
+/**
+ * Anything thrown becomes a CallError. Unexpected errors are logged with
+ * their cause and reach the client only as SW_CALL_INTERNAL, never with
+ * their message (it may hold internals).
+ */
+export function asCallError(err: unknown, logger: Logger): CallError {
+  if (isCallError(err)) return err;
+  logger.error({ err }, "unexpected error while handling a request");
+  return new CallError(CallErrorCode.Internal, "internal error", { cause: err });
+}
+
+/** A CallError for Connect, gRPC and gRPC-web: the code, plus the SW_CALL_* reason in an ErrorInfo detail. */
+export function toConnectError(err: CallError): ConnectError {
+  return new ConnectError(err.message, ERROR_CATALOGUE[err.code].code, undefined, [
+    { desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason: err.code, domain: ERROR_DOMAIN }) },
+  ]);
+}

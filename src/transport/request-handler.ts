@@ -1,0 +1,29 @@
+import type { Health } from "./health.js";
+import type { NodeRequest, NodeResponse } from "./http-types.js";
+import type { RestGateway } from "./rest/gateway.js";
+
+export interface RequestHandlerParts {
+  readonly health: Health;
+  readonly rest: RestGateway;
+  /** connect-node's adapter: Connect, gRPC and gRPC-web on `/<package>.<Service>/<Method>`. */
+  readonly connect: (req: NodeRequest, res: NodeResponse) => void;
+}
+
+/**
+ * Splits one port's traffic: health probes, Connect-family RPCs (their first
+ * path segment is a dotted service name, which no REST path has), and the
+ * REST gateway for everything else (it answers unknown paths with a 404 envelope).
+ */
+export function createRequestHandler(parts: RequestHandlerParts) {
+  return (req: NodeRequest, res: NodeResponse): void => {
+    const url = req.url ?? "/";
+    if (url === "/healthz") return parts.health.liveness(res);
+    if (url === "/readyz") {
+      void parts.health.readiness(res);
+      return;
+    }
+    const firstSegment = url.slice(1, url.indexOf("/", 1) >>> 0);
+    if (firstSegment.includes(".")) return parts.connect(req, res);
+    void parts.rest.handle(req, res);
+  };
+}

@@ -1,0 +1,79 @@
+import { isMessage, type Message } from "@bufbuild/protobuf";
+import type { Authenticator } from "../../adapters/auth/jwt-authenticator.js";
+import type { Logger } from "../../app/ports.js";
+import { CallError, CallErrorCode } from "../../domain/errors.js";
+import { asCallError, ERROR_CATALOGUE } from "../error-catalogue.js";
+import { sendJson, type NodeRequest, type NodeResponse } from "../http-types.js";
+import { parseJsonObject, readBody } from "./body.js";
+import { listToRestJson, messageToRestJson, restJsonToMessage } from "./rest-json.js";
+import type { RestRoute, RouteMatch, RouteTable } from "./route-table.js";
+
+export interface RestGatewayOptions {
+  readonly routes: RouteTable;
+  readonly authenticator: Authenticator;
+  readonly logger: Logger;
+  readonly maxBodyBytes: number;
+}
+
+/**
+ * The documented JSON surface (`/v1/calls/...`). It calls the shared handlers
+ * directly instead of going through Connect's protocol layer, which costs
+ * several times a bare `node:http` reply (DESIGN.md), and wraps every answer in
+ * the `{"data": …}` / `{"error": {"code","message"}}` envelope.
+ */
+export class RestGateway {
+  constructor(private readonly options: RestGatewayOptions) {}
+
+  async handle(req: NodeRequest, res: NodeResponse): Promise<void> {
+    const controller = new AbortController();
+    res.once("close", () => controller.abort());
+    try {
+      const match = this.match(req, res);
+      const principal = await this.options.authenticator.authenticate(req.headers.authorization);
+      const input = await this.decodeInput(req, match);
+      const output = await match.route.target.invoke(input, { principal, signal: controller.signal });
+      sendJson(res, 200, { data: encodeOutput(match.route, output) });
+    } catch (err) {
+      const error = asCallError(err, this.options.logger);
+      const headers: Record<string, string> = {};
+      if (error.code === CallErrorCode.PayloadTooLarge) headers["connection"] = "close";
+      sendJson(res, ERROR_CATALOGUE[error.code].httpStatus, { error: { code: error.code, message: error.message } }, headers);
+    }
+  }
+
+  private match(req: NodeRequest, res: NodeResponse): RouteMatch {
+    const method = req.method ?? "GET";
+    const path = new URL(req.url ?? "/", "http://localhost").pathname;
+    const lookup = this.options.routes.lookup(method, path);
+    if (lookup.kind === "found") return lookup.match;
+    if (lookup.kind === "wrong-method") {
+      res.setHeader("allow", lookup.allowed.join(", "));
+      throw new CallError(CallErrorCode.MethodNotAllowed, `${method} is not allowed on ${path}; use ${lookup.allowed.join(" or ")}`);
+    }
+    throw new CallError(CallErrorCode.RouteNotFound, `no such endpoint: ${method} ${path}`);
+  }
+
+  private async decodeInput(req: NodeRequest, { route, pathParams }: RouteMatch): Promise<Message> {
+    const json = route.bodyIsRequest ? parseJsonObject(await readBody(req, this.options.maxBodyBytes)) : {};
+    // Path parameters win over body fields of the same name (as in grpc-gateway).
+    for (const [field, value] of pathParams) {
+      delete json[field.jsonName];
+      json[field.name] = value;
+    }
+    try {
+      return restJsonToMessage(route.target.method.input, json);
+    } catch (cause) {
+      const detail = cause instanceof Error ? cause.message : String(cause);
+      throw new CallError(CallErrorCode.InvalidArgument, `invalid request: ${detail}`, { cause });
+    }
+  }
+}
+
+function encodeOutput(route: RestRoute, output: Message): unknown {
+  const field = route.responseField;
+  if (!field) return messageToRestJson(route.target.method.output, output);
+  if (field.fieldKind === "list") return listToRestJson(field, output);
+  const value = (output as unknown as Record<string, unknown>)[field.localName];
+  if (field.fieldKind === "message" && isMessage(value, field.message)) return messageToRestJson(field.message, value);
+  return null;
+}

@@ -1,0 +1,111 @@
+import { getOption, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import { http } from "../../../gen/google/api/annotations_pb.js";
+import type { RegisteredMethod } from "../rpc/registry.js";
+
+/** One REST route, read from a method's `google.api.http` annotation. */
+export interface RestRoute {
+  readonly httpMethod: string;
+  readonly template: string;
+  /** Literal segments as strings; `{field}` segments as the request field they bind. */
+  readonly segments: readonly (string | DescField)[];
+  /** `body: "*"`: the JSON body is the request message (minus path fields). */
+  readonly bodyIsRequest: boolean;
+  /** `response_body`: the response field sent as `data`, or undefined for the whole response. */
+  readonly responseField: DescField | undefined;
+  readonly target: RegisteredMethod;
+}
+
+export interface RouteMatch {
+  readonly route: RestRoute;
+  readonly pathParams: ReadonlyMap<DescField, string>;
+}
+
+export type RouteLookup =
+  | { readonly kind: "found"; readonly match: RouteMatch }
+  | { readonly kind: "wrong-method"; readonly allowed: readonly string[] }
+  | { readonly kind: "not-found" };
+
+/**
+ * The REST surface, derived from the proto: no second route list to keep in
+ * step. Supports what our annotations use: literal segments, single-segment
+ * `{field}` variables, `body: "*"`, `response_body`, and GET/POST/PUT/PATCH/DELETE.
+ */
+export class RouteTable {
+  private readonly routes: RestRoute[] = [];
+
+  constructor(methods: Iterable<RegisteredMethod>) {
+    for (const target of methods) {
+      const rule = getOption(target.method, http);
+      const pattern = rule.pattern;
+      if (pattern.case === undefined || pattern.case === "custom") continue;
+      const template = pattern.value;
+      this.routes.push({
+        httpMethod: pattern.case.toUpperCase(),
+        template,
+        segments: parseTemplate(template, target.method.input),
+        bodyIsRequest: rule.body === "*",
+        responseField: rule.responseBody ? fieldNamed(target.method.output, rule.responseBody) : undefined,
+        target,
+      });
+    }
+  }
+
+  get all(): readonly RestRoute[] {
+    return this.routes;
+  }
+
+  lookup(httpMethod: string, path: string): RouteLookup {
+    const parts = path.split("/").slice(1);
+    const allowed: string[] = [];
+    for (const route of this.routes) {
+      const params = matchSegments(route.segments, parts);
+      if (!params) continue;
+      if (route.httpMethod === httpMethod) return { kind: "found", match: { route, pathParams: params } };
+      allowed.push(route.httpMethod);
+    }
+    return allowed.length > 0 ? { kind: "wrong-method", allowed } : { kind: "not-found" };
+  }
+}
+
+function parseTemplate(template: string, input: DescMessage): (string | DescField)[] {
+  if (!template.startsWith("/")) throw new Error(`http template ${template} must start with /`);
+  return template
+    .split("/")
+    .slice(1)
+    .map((segment) => {
+      const variable = /^\{([a-z0-9_]+)\}$/.exec(segment);
+      if (!variable?.[1]) {
+        if (/[{}*]/.test(segment)) throw new Error(`http template ${template}: unsupported segment ${segment}`);
+        return segment;
+      }
+      return fieldNamed(input, variable[1]);
+    });
+}
+
+function fieldNamed(message: DescMessage, name: string): DescField {
+  const field = message.fields.find((f) => f.name === name);
+  if (!field) throw new Error(`${message.typeName} has no field ${name} (named in a google.api.http annotation)`);
+  return field;
+}
+
+function matchSegments(segments: readonly (string | DescField)[], parts: readonly string[]): Map<DescField, string> | undefined {
+  if (segments.length !== parts.length) return undefined;
+  const params = new Map<DescField, string>();
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i];
+    const part = parts[i] ?? "";
+    if (typeof segment === "string") {
+      if (segment !== part) return undefined;
+    } else {
+      if (part === "") return undefined;
+      let value: string;
+      try {
+        value = decodeURIComponent(part);
+      } catch {
+        return undefined;
+      }
+      params.set(segment as DescField, value);
+    }
+  }
+  return params;
+}

@@ -1,0 +1,71 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import {
+  CallSchema,
+  CallStatus,
+  CallType,
+  EndReason,
+  type InitiateCallResponseSchema,
+} from "../../../gen/scaiwave/calls/v1/calls_pb.js";
+import type { JoinTicket } from "../../app/calls.js";
+import type * as domain from "../../domain/call.js";
+import { CallError, CallErrorCode } from "../../domain/errors.js";
+
+/** Domain values ⇄ generated protobuf messages, in one place. */
+
+const STATUS: Record<domain.CallStatus, CallStatus> = {
+  ringing: CallStatus.RINGING,
+  active: CallStatus.ACTIVE,
+  ended: CallStatus.ENDED,
+};
+
+const END_REASON: Record<domain.EndReason, EndReason> = {
+  ended: EndReason.ENDED,
+  all_left: EndReason.ALL_LEFT,
+  canceled: EndReason.CANCELED,
+  rejected: EndReason.REJECTED,
+  no_answer: EndReason.NO_ANSWER,
+  room_finished: EndReason.ROOM_FINISHED,
+};
+
+export function callToProto(call: domain.Call): MessageInitShape<typeof CallSchema> {
+  return {
+    id: call.id,
+    roomId: call.roomId,
+    type: call.type === "audio" ? CallType.AUDIO : CallType.VIDEO,
+    status: STATUS[call.status],
+    startedAt: timestampFromMs(call.startedAt),
+    ...(call.endedAt !== null && { endedAt: timestampFromMs(call.endedAt) }),
+    initiatorId: call.initiatorId,
+    participants: call.participants.map((p) => ({
+      participantId: p.userId,
+      joinedAt: timestampFromMs(p.joinedAt),
+      audioOn: p.audioOn,
+      videoOn: p.videoOn,
+    })),
+    recordings: [],
+    endReason: call.endReason === null ? EndReason.UNSPECIFIED : END_REASON[call.endReason],
+    livekitRoom: `scaiwave-${call.id}`,
+  };
+}
+
+/** Initiate and Join answer with the same fields. */
+export function ticketToProto(ticket: JoinTicket): Omit<MessageInitShape<typeof InitiateCallResponseSchema>, "$typeName"> {
+  return {
+    callId: ticket.callId,
+    livekitUrl: ticket.livekitUrl,
+    livekitToken: ticket.livekitToken,
+    livekitRoom: ticket.livekitRoom,
+  };
+}
+
+export function callTypeFromProto(type: CallType): domain.CallType {
+  if (type === CallType.AUDIO) return "audio";
+  if (type === CallType.VIDEO) return "video";
+  throw new CallError(CallErrorCode.InvalidArgument, 'type must be "audio" or "video"');
+}
+
+export function requireField(name: string, value: string): string {
+  if (value === "") throw new CallError(CallErrorCode.InvalidArgument, `${name} is required`);
+  return value;
+}
