@@ -90,17 +90,21 @@ export function loadConfig(vars: Partial<Record<EnvVar, string>>): Config {
     if (value === undefined) problems.push(`${name}: required (${hint})`);
     return value ?? "";
   };
+  /** A valid URL comes back normalised (lower-case scheme and host, no trailing slash); an invalid one as "". */
   const url = (name: EnvVar, value: string, protocols: readonly string[]): string => {
     if (value === "") return value;
+    let parsed: URL;
     try {
-      const parsed = new URL(value);
-      if (!protocols.includes(parsed.protocol)) {
-        problems.push(`${name}: must be a ${protocols.join(" or ")}// URL (got ${JSON.stringify(value)})`);
-      }
+      parsed = new URL(value);
     } catch {
       problems.push(`${name}: not a URL (got ${JSON.stringify(value)})`);
+      return "";
     }
-    return value.replace(/\/+$/, "");
+    if (!protocols.includes(parsed.protocol)) {
+      problems.push(`${name}: must be a ${protocols.map((p) => `${p}//`).join(" or ")} URL (got ${JSON.stringify(value)})`);
+      return "";
+    }
+    return parsed.href.replace(/\/+$/, "");
   };
 
   const logLevel = vars.LOG_LEVEL ?? "info";
@@ -124,11 +128,10 @@ export function loadConfig(vars: Partial<Record<EnvVar, string>>): Config {
   }
 
   const livekitUrl = url("LIVEKIT_URL", required("LIVEKIT_URL", "client-facing ws:// or wss:// URL"), ["ws:", "wss:"]);
-  const apiUrl = url(
-    "LIVEKIT_API_URL",
-    vars.LIVEKIT_API_URL ?? livekitUrl.replace(/^ws/, "http"),
-    ["http:", "https:"],
-  );
+  // Derived from a valid LIVEKIT_URL only, so a bad one is reported once, under its own name.
+  const derivedApiUrl = livekitUrl.replace(/^ws/, "http");
+  const apiUrl =
+    vars.LIVEKIT_API_URL !== undefined ? url("LIVEKIT_API_URL", vars.LIVEKIT_API_URL, ["http:", "https:"]) : derivedApiUrl;
 
   const config: Config = {
     host: vars.HOST ?? "0.0.0.0",
@@ -148,6 +151,15 @@ export function loadConfig(vars: Partial<Record<EnvVar, string>>): Config {
       departureTimeoutSeconds: int("LIVEKIT_ROOM_DEPARTURE_TIMEOUT_SECONDS", 20, 1, 3_600),
     },
   };
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) throw new ConfigError(inVariableOrder(problems));
   return config;
+}
+
+/** Problems listed in the order of {@link ENV_VARS}, whatever order they were found in. */
+function inVariableOrder(problems: readonly string[]): string[] {
+  const rank = (p: string) => {
+    const i = ENV_VARS.findIndex((name) => p.startsWith(`${name}:`) || p.startsWith(`${name} `));
+    return i === -1 ? ENV_VARS.length : i;
+  };
+  return [...problems].sort((a, b) => rank(a) - rank(b));
 }

@@ -21,7 +21,21 @@ export interface CallsServer extends AsyncDisposable {
  * The returned server is not listening yet.
  */
 export function createCallsServer(handler: (req: NodeRequest, res: NodeResponse) => void): CallsServer {
-  const h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler);
+  // Node tracks idle HTTP/1.1 connections only for servers that listen
+  // themselves; these two never do, so idleness is tracked here.
+  const h1Busy = new Map<Socket, number>();
+  let closing = false;
+  const h1 = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    const socket = req.socket;
+    h1Busy.set(socket, (h1Busy.get(socket) ?? 0) + 1);
+    if (closing) res.setHeader("connection", "close");
+    res.once("close", () => {
+      const left = (h1Busy.get(socket) ?? 1) - 1;
+      h1Busy.set(socket, left);
+      if (closing && left === 0) socket.end();
+    });
+    handler(req, res);
+  });
   const h2 = http2.createServer({}, handler);
   const sockets = new Set<Socket>();
   const h2Sessions = new Set<http2.ServerHttp2Session>();
@@ -32,12 +46,16 @@ export function createCallsServer(handler: (req: NodeRequest, res: NodeResponse)
 
   const tcp = net.createServer((socket) => {
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    socket.once("close", () => {
+      sockets.delete(socket);
+      h1Busy.delete(socket);
+    });
     socket.once("data", (first: Buffer) => {
       socket.pause();
       socket.unshift(first);
       const n = Math.min(first.length, HTTP2_PREFACE.length);
       const isHttp2 = first.subarray(0, n).equals(HTTP2_PREFACE.subarray(0, n));
+      if (!isHttp2) h1Busy.set(socket, 0);
       (isHttp2 ? h2 : h1).emit("connection", socket);
       process.nextTick(() => socket.resume());
     });
@@ -45,15 +63,16 @@ export function createCallsServer(handler: (req: NodeRequest, res: NodeResponse)
 
   const close = async (graceMs = 10_000): Promise<void> => {
     if (!tcp.listening) return;
+    closing = true;
     const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
-    // HTTP/2 sessions get GOAWAY and end after their open streams; HTTP/1.1
-    // keep-alive connections are closed as soon as they are idle.
+    // HTTP/2 sessions get GOAWAY and end after their open streams; idle
+    // HTTP/1.1 connections close now, busy ones after their response.
     for (const session of h2Sessions) session.close();
+    for (const [socket, busy] of h1Busy) if (busy === 0) socket.end();
+    // Connections that have not sent a byte yet are idle too.
+    for (const socket of sockets) if (!h1Busy.has(socket) && !socket.destroyed && socket.bytesRead === 0) socket.end();
     const deadline = Date.now() + graceMs;
-    while (sockets.size > 0 && Date.now() < deadline) {
-      h1.closeIdleConnections();
-      await delay(25);
-    }
+    while (sockets.size > 0 && Date.now() < deadline) await delay(20);
     for (const socket of sockets) socket.destroy();
     await closed;
   };

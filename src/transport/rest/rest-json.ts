@@ -101,8 +101,9 @@ function int64ToNumber(scalar: ScalarType, value: JsonValue): JsonValue {
   return Number.isSafeInteger(n) ? n : value;
 }
 
-/** Maps REST enum spellings (`"audio"`) back to proto JSON names, recursively. */
-function unrestifyMessage(schema: DescMessage, json: JsonObject): JsonObject {
+/** Maps REST enum spellings (`"audio"`) back to proto JSON names, recursively, into a copy. */
+function unrestifyMessage(schema: DescMessage, input: JsonObject): JsonObject {
+  const json: JsonObject = { ...input };
   for (const field of schema.fields) {
     const key = field.name in json ? field.name : field.jsonName in json ? field.jsonName : undefined;
     if (key === undefined) continue;
@@ -113,10 +114,10 @@ function unrestifyMessage(schema: DescMessage, json: JsonObject): JsonObject {
       const element = field.enum;
       json[key] = value.map((v) => enumFromRest(element, v));
     } else if (field.fieldKind === "message" && !isWellKnown(field.message) && isObject(value)) {
-      unrestifyMessage(field.message, value);
+      json[key] = unrestifyMessage(field.message, value);
     } else if (field.fieldKind === "list" && field.listKind === "message" && Array.isArray(value)) {
       const element = field.message;
-      if (!isWellKnown(element)) for (const item of value) if (isObject(item)) unrestifyMessage(element, item);
+      if (!isWellKnown(element)) json[key] = value.map((item) => (isObject(item) ? unrestifyMessage(element, item) : item));
     }
   }
   return json;

@@ -54,16 +54,29 @@ export class RouteTable {
     return this.routes;
   }
 
+  /**
+   * Among the routes whose template matches the path, only the most specific
+   * (most literal segments) count, as in most HTTP routers: `/v1/calls/initiate`
+   * is InitiateCall's path, never GetCall with call_id "initiate".
+   */
   lookup(httpMethod: string, path: string): RouteLookup {
     const parts = path.split("/").slice(1);
-    const allowed: string[] = [];
+    let best: RouteMatch[] = [];
+    let bestSpecificity = -1;
     for (const route of this.routes) {
       const params = matchSegments(route.segments, parts);
       if (!params) continue;
-      if (route.httpMethod === httpMethod) return { kind: "found", match: { route, pathParams: params } };
-      allowed.push(route.httpMethod);
+      const specificity = route.segments.length - params.size;
+      if (specificity > bestSpecificity) {
+        best = [];
+        bestSpecificity = specificity;
+      }
+      if (specificity === bestSpecificity) best.push({ route, pathParams: params });
     }
-    return allowed.length > 0 ? { kind: "wrong-method", allowed } : { kind: "not-found" };
+    const match = best.find((m) => m.route.httpMethod === httpMethod);
+    if (match) return { kind: "found", match };
+    if (best.length > 0) return { kind: "wrong-method", allowed: best.map((m) => m.route.httpMethod) };
+    return { kind: "not-found" };
   }
 }
 

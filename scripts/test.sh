@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs the real programs the tests
+# start (cached after the first run), then checks generated code, types,
+# lint, and runs every test. Run via `npm test` after `npm ci`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "test programs (livekit-server, …)"
+bash scripts/install-test-deps.sh
+
+step "buf lint"
+npx --no-install buf lint
+
+step "gen/ is what buf generate makes from proto/"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+npx --no-install buf generate --output "$tmp"
+if ! diff -r "$tmp/gen" gen; then
+  echo "gen/ is stale: run 'npm run generate' and commit the result" >&2
+  exit 1
+fi
+
+step "typecheck (tsc --noEmit, strict)"
+npx --no-install tsc --noEmit
+
+step "lint (eslint)"
+npx --no-install eslint .
+
+step "tests (vitest)"
+npx --no-install vitest run

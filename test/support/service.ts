@@ -1,0 +1,58 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { createAppContext, type AppContext, type AppOverrides } from "../../src/app-context.js";
+import { loadConfig, type EnvVar } from "../../src/config.js";
+import { TEST_JWT_SECRET } from "./tokens.js";
+
+export interface LiveKitEndpoint {
+  readonly wsUrl: string;
+  readonly httpUrl: string;
+  readonly apiKey: string;
+  readonly apiSecret: string;
+}
+
+export interface RunningService extends AsyncDisposable {
+  readonly app: AppContext;
+  readonly baseUrl: string;
+  readonly port: number;
+  /** Everything the service logged, as JSON lines. */
+  readonly logs: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * The real service, in-process, listening on a free loopback port with its
+ * store in a fresh temp dir. `env` overrides config variables.
+ */
+export async function startService(
+  livekit: LiveKitEndpoint,
+  env: Partial<Record<EnvVar, string>> = {},
+  overrides: AppOverrides = {},
+): Promise<RunningService> {
+  const dir = mkdtempSync(join(tmpdir(), "scaiwave-calls-test-"));
+  const logs: string[] = [];
+  const logger = pino({ level: "debug" }, { write: (line: string) => void logs.push(line) });
+  const config = loadConfig({
+    HOST: "127.0.0.1",
+    PORT: "0",
+    DATABASE_PATH: join(dir, "calls.db"),
+    AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    LIVEKIT_URL: livekit.wsUrl,
+    LIVEKIT_API_URL: livekit.httpUrl,
+    LIVEKIT_API_KEY: livekit.apiKey,
+    LIVEKIT_API_SECRET: livekit.apiSecret,
+    ...env,
+  });
+  const app = createAppContext(config, { logger, ...overrides });
+  const address = await app.server.listen(0, "127.0.0.1");
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { app, baseUrl: `http://127.0.0.1:${address.port}`, port: address.port, logs, stop, [Symbol.asyncDispose]: stop };
+}

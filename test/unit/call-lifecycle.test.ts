@@ -1,0 +1,416 @@
+import { describe, expect, it } from "vitest";
+import {
+  endCall,
+  joinCall,
+  leaveCall,
+  rejectCall,
+  startCall,
+  type Call,
+  type StartCallInput,
+  type Transition,
+} from "../../src/domain/call.js";
+import { CallError, CallErrorCode } from "../../src/domain/errors.js";
+
+const T0 = 1_700_000_000_000;
+
+/** Freezes a value and everything reachable from it, so any mutation throws (ESM modules are strict). */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const key of Reflect.ownKeys(value)) deepFreeze((value as Record<PropertyKey, unknown>)[key]);
+  }
+  return value;
+}
+
+/** A deep copy to compare against after a transition. */
+function snapshot<T>(value: T): T {
+  return structuredClone(value);
+}
+
+function start(memberIds: readonly string[], initiatorId = "alice"): Transition {
+  const input: StartCallInput = {
+    id: "call-1",
+    tenantId: "t1",
+    roomId: "room-1",
+    type: "video",
+    initiatorId,
+    memberIds,
+    now: T0,
+  };
+  return startCall(deepFreeze(input));
+}
+
+function expectCallError(fn: () => unknown, code: CallErrorCode): CallError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught).toBeInstanceOf(CallError);
+  const error = caught as CallError;
+  expect(error.code).toBe(code);
+  return error;
+}
+
+/** A 1:1 call alice → bob, frozen. */
+function oneToOne(): Call {
+  return deepFreeze(start(["alice", "bob"]).call);
+}
+
+/** A group call alice → bob, carol, dave, frozen. */
+function group(): Call {
+  return deepFreeze(start(["alice", "bob", "carol", "dave"]).call);
+}
+
+describe("startCall", () => {
+  it("creates a ringing call with the initiator as its only participant", () => {
+    const { call } = start(["alice", "bob", "carol"]);
+    expect(call).toEqual({
+      id: "call-1",
+      tenantId: "t1",
+      roomId: "room-1",
+      type: "video",
+      status: "ringing",
+      initiatorId: "alice",
+      startedAt: T0,
+      endedAt: null,
+      endReason: null,
+      participants: [{ userId: "alice", joinedAt: T0, audioOn: false, videoOn: false }],
+      invitees: [
+        { userId: "bob", state: "ringing" },
+        { userId: "carol", state: "ringing" },
+      ],
+    });
+  });
+
+  it("rings every member but the initiator, once each, even when the member list repeats ids", () => {
+    const { call, events } = start(["bob", "alice", "carol", "bob", "alice", "carol"]);
+    expect(call.invitees).toEqual([
+      { userId: "bob", state: "ringing" },
+      { userId: "carol", state: "ringing" },
+    ]);
+    expect(events).toEqual([
+      { type: "started" },
+      { type: "participant_joined", userId: "alice" },
+      { type: "invited", userId: "bob" },
+      { type: "invited", userId: "carol" },
+    ]);
+  });
+
+  it("emits started, then the initiator's join, then one invite per rung member in member order", () => {
+    const { events } = start(["dave", "alice", "bob"]);
+    expect(events.map((e) => e.type)).toEqual(["started", "participant_joined", "invited", "invited"]);
+    expect(events).toEqual([
+      { type: "started" },
+      { type: "participant_joined", userId: "alice" },
+      { type: "invited", userId: "dave" },
+      { type: "invited", userId: "bob" },
+    ]);
+  });
+
+  it("rings nobody when the initiator is alone in the room", () => {
+    const { call, events } = start(["alice"]);
+    expect(call.invitees).toEqual([]);
+    expect(events).toEqual([{ type: "started" }, { type: "participant_joined", userId: "alice" }]);
+  });
+});
+
+describe("joinCall", () => {
+  it("the first other member to join makes the call active and stops their ringing as answered", () => {
+    const before = oneToOne();
+    const { call, events } = joinCall(before, "bob", T0 + 5_000);
+    expect(call.status).toBe("active");
+    expect(call.participants).toEqual([
+      { userId: "alice", joinedAt: T0, audioOn: false, videoOn: false },
+      { userId: "bob", joinedAt: T0 + 5_000, audioOn: false, videoOn: false },
+    ]);
+    expect(call.invitees).toEqual([{ userId: "bob", state: "joined" }]);
+    expect(events).toEqual([
+      { type: "participant_joined", userId: "bob" },
+      { type: "ring_stopped", userId: "bob", reason: "answered" },
+      { type: "active" },
+    ]);
+  });
+
+  it("a second joiner of an active call is added without another active event", () => {
+    const active = deepFreeze(joinCall(group(), "bob", T0 + 1_000).call);
+    const { call, events } = joinCall(active, "carol", T0 + 2_000);
+    expect(call.status).toBe("active");
+    expect(call.participants.map((p) => p.userId)).toEqual(["alice", "bob", "carol"]);
+    expect(call.invitees).toEqual([
+      { userId: "bob", state: "joined" },
+      { userId: "carol", state: "joined" },
+      { userId: "dave", state: "ringing" },
+    ]);
+    expect(events).toEqual([
+      { type: "participant_joined", userId: "carol" },
+      { type: "ring_stopped", userId: "carol", reason: "answered" },
+    ]);
+  });
+
+  it("a room member who was not rung (joined the room later) can join, without a ring_stopped", () => {
+    const { call, events } = joinCall(oneToOne(), "erin", T0 + 1_000);
+    expect(call.status).toBe("active");
+    expect(call.invitees).toEqual([{ userId: "bob", state: "ringing" }]);
+    expect(events).toEqual([{ type: "participant_joined", userId: "erin" }, { type: "active" }]);
+  });
+
+  it("joining again (another device) is a no-op: same call object, no events", () => {
+    const active = deepFreeze(joinCall(oneToOne(), "bob", T0 + 1_000).call);
+    const again = joinCall(active, "bob", T0 + 9_000);
+    expect(again.call).toBe(active);
+    expect(again.events).toEqual([]);
+    expect(again.call.participants.find((p) => p.userId === "bob")?.joinedAt).toBe(T0 + 1_000);
+  });
+
+  it("the initiator rejoining a ringing call does not make it active", () => {
+    const ringing = oneToOne();
+    const { call, events } = joinCall(ringing, "alice", T0 + 1_000);
+    expect(call).toBe(ringing);
+    expect(call.status).toBe("ringing");
+    expect(events).toEqual([]);
+  });
+});
+
+describe("rejectCall", () => {
+  it("a 1:1 reject ends the call with reason rejected", () => {
+    const { call, events } = rejectCall(oneToOne(), "bob", T0 + 3_000);
+    expect(call.status).toBe("ended");
+    expect(call.endReason).toBe("rejected");
+    expect(call.endedAt).toBe(T0 + 3_000);
+    expect(call.participants).toEqual([]);
+    expect(call.invitees).toEqual([{ userId: "bob", state: "rejected" }]);
+    expect(events).toEqual([
+      { type: "rejected", userId: "bob" },
+      { type: "ring_stopped", userId: "bob", reason: "rejected" },
+      { type: "ended", reason: "rejected" },
+    ]);
+  });
+
+  it("in a group, one reject only stops that member's ringing", () => {
+    const { call, events } = rejectCall(group(), "carol", T0 + 1_000);
+    expect(call.status).toBe("ringing");
+    expect(call.endedAt).toBeNull();
+    expect(call.endReason).toBeNull();
+    expect(call.participants.map((p) => p.userId)).toEqual(["alice"]);
+    expect(call.invitees).toEqual([
+      { userId: "bob", state: "ringing" },
+      { userId: "carol", state: "rejected" },
+      { userId: "dave", state: "ringing" },
+    ]);
+    expect(events).toEqual([
+      { type: "rejected", userId: "carol" },
+      { type: "ring_stopped", userId: "carol", reason: "rejected" },
+    ]);
+  });
+
+  it("in a group, when everyone rung has rejected the call ends with reason rejected", () => {
+    let call = group();
+    call = deepFreeze(rejectCall(call, "bob", T0 + 1_000).call);
+    call = deepFreeze(rejectCall(call, "dave", T0 + 2_000).call);
+    expect(call.status).toBe("ringing");
+    const last = rejectCall(call, "carol", T0 + 3_000);
+    expect(last.call.status).toBe("ended");
+    expect(last.call.endReason).toBe("rejected");
+    expect(last.call.endedAt).toBe(T0 + 3_000);
+    expect(last.call.invitees.map((i) => i.state)).toEqual(["rejected", "rejected", "rejected"]);
+    expect(last.events).toEqual([
+      { type: "rejected", userId: "carol" },
+      { type: "ring_stopped", userId: "carol", reason: "rejected" },
+      { type: "ended", reason: "rejected" },
+    ]);
+  });
+
+  it("a reject after the call became active does not end it", () => {
+    let call = group();
+    call = deepFreeze(joinCall(call, "bob", T0 + 1_000).call);
+    call = deepFreeze(rejectCall(call, "carol", T0 + 2_000).call);
+    const { call: after, events } = rejectCall(call, "dave", T0 + 3_000);
+    expect(after.status).toBe("active");
+    expect(after.endReason).toBeNull();
+    expect(after.participants.map((p) => p.userId)).toEqual(["alice", "bob"]);
+    expect(events).toEqual([
+      { type: "rejected", userId: "dave" },
+      { type: "ring_stopped", userId: "dave", reason: "rejected" },
+    ]);
+  });
+
+  it("rejecting twice is a no-op: same call object, no events", () => {
+    const once = deepFreeze(rejectCall(group(), "bob", T0 + 1_000).call);
+    const twice = rejectCall(once, "bob", T0 + 2_000);
+    expect(twice.call).toBe(once);
+    expect(twice.events).toEqual([]);
+  });
+
+  it("a user who was never rung cannot reject: SW_CALL_NOT_RINGING", () => {
+    const err = expectCallError(() => rejectCall(oneToOne(), "mallory", T0), CallErrorCode.NotRinging);
+    expect(err.code).toBe("SW_CALL_NOT_RINGING");
+    expect(err.message).toBe("call call-1 is not ringing for you");
+  });
+
+  it("the initiator cannot reject their own call: SW_CALL_NOT_RINGING", () => {
+    expectCallError(() => rejectCall(oneToOne(), "alice", T0), CallErrorCode.NotRinging);
+  });
+
+  it("a member who already joined cannot reject: SW_CALL_NOT_RINGING", () => {
+    const active = deepFreeze(joinCall(group(), "bob", T0 + 1_000).call);
+    expectCallError(() => rejectCall(active, "bob", T0 + 2_000), CallErrorCode.NotRinging);
+  });
+});
+
+describe("leaveCall", () => {
+  it("the initiator leaving a ringing call alone cancels it and stops everyone's ringing", () => {
+    const { call, events } = leaveCall(group(), "alice", T0 + 4_000);
+    expect(call.status).toBe("ended");
+    expect(call.endReason).toBe("canceled");
+    expect(call.endedAt).toBe(T0 + 4_000);
+    expect(call.participants).toEqual([]);
+    expect(call.invitees).toEqual([
+      { userId: "bob", state: "stopped" },
+      { userId: "carol", state: "stopped" },
+      { userId: "dave", state: "stopped" },
+    ]);
+    expect(events).toEqual([
+      { type: "participant_left", userId: "alice" },
+      { type: "ring_stopped", userId: "bob", reason: "ended" },
+      { type: "ring_stopped", userId: "carol", reason: "ended" },
+      { type: "ring_stopped", userId: "dave", reason: "ended" },
+      { type: "ended", reason: "canceled" },
+    ]);
+  });
+
+  it("a participant leaving while others remain only removes them", () => {
+    const active = deepFreeze(joinCall(group(), "bob", T0 + 1_000).call);
+    const { call, events } = leaveCall(active, "alice", T0 + 2_000);
+    expect(call.status).toBe("active");
+    expect(call.endedAt).toBeNull();
+    expect(call.participants).toEqual([{ userId: "bob", joinedAt: T0 + 1_000, audioOn: false, videoOn: false }]);
+    expect(call.invitees).toEqual(active.invitees);
+    expect(events).toEqual([{ type: "participant_left", userId: "alice" }]);
+  });
+
+  it("the last participant leaving an active call ends it with all_left, stopping members still ringing", () => {
+    let call = group();
+    call = deepFreeze(joinCall(call, "bob", T0 + 1_000).call);
+    call = deepFreeze(rejectCall(call, "carol", T0 + 1_500).call);
+    call = deepFreeze(leaveCall(call, "alice", T0 + 2_000).call);
+    const last = leaveCall(call, "bob", T0 + 3_000);
+    expect(last.call.status).toBe("ended");
+    expect(last.call.endReason).toBe("all_left");
+    expect(last.call.endedAt).toBe(T0 + 3_000);
+    expect(last.call.participants).toEqual([]);
+    expect(last.call.invitees).toEqual([
+      { userId: "bob", state: "joined" },
+      { userId: "carol", state: "rejected" },
+      { userId: "dave", state: "stopped" },
+    ]);
+    expect(last.events).toEqual([
+      { type: "participant_left", userId: "bob" },
+      { type: "ring_stopped", userId: "dave", reason: "ended" },
+      { type: "ended", reason: "all_left" },
+    ]);
+  });
+
+  it("leaving when not a participant is a no-op: same call object, no events", () => {
+    const ringing = group();
+    const { call, events } = leaveCall(ringing, "bob", T0 + 1_000);
+    expect(call).toBe(ringing);
+    expect(events).toEqual([]);
+  });
+});
+
+describe("endCall", () => {
+  it("ends a ringing call: endedAt and endReason set, participants emptied, ringing invitees stopped", () => {
+    const rung = deepFreeze(rejectCall(group(), "carol", T0 + 500).call);
+    const { call, events } = endCall(rung, "no_answer", T0 + 30_000);
+    expect(call).toEqual({
+      ...rung,
+      status: "ended",
+      endedAt: T0 + 30_000,
+      endReason: "no_answer",
+      participants: [],
+      invitees: [
+        { userId: "bob", state: "stopped" },
+        { userId: "carol", state: "rejected" },
+        { userId: "dave", state: "stopped" },
+      ],
+    });
+    expect(events).toEqual([
+      { type: "ring_stopped", userId: "bob", reason: "ended" },
+      { type: "ring_stopped", userId: "dave", reason: "ended" },
+      { type: "ended", reason: "no_answer" },
+    ]);
+  });
+
+  it("ends an active call with everyone in it, keeping joined invitees as joined", () => {
+    const active = deepFreeze(joinCall(oneToOne(), "bob", T0 + 1_000).call);
+    const { call, events } = endCall(active, "ended", T0 + 60_000);
+    expect(call.status).toBe("ended");
+    expect(call.endReason).toBe("ended");
+    expect(call.endedAt).toBe(T0 + 60_000);
+    expect(call.participants).toEqual([]);
+    expect(call.invitees).toEqual([{ userId: "bob", state: "joined" }]);
+    expect(events).toEqual([{ type: "ended", reason: "ended" }]);
+  });
+});
+
+describe("an ended call", () => {
+  const ended = deepFreeze(endCall(group(), "ended", T0 + 10_000).call);
+
+  it.each([
+    ["joinCall", () => joinCall(ended, "bob", T0 + 11_000)],
+    ["joinCall by a former participant", () => joinCall(ended, "alice", T0 + 11_000)],
+    ["leaveCall", () => leaveCall(ended, "alice", T0 + 11_000)],
+    ["leaveCall by a non-participant", () => leaveCall(ended, "mallory", T0 + 11_000)],
+    ["rejectCall", () => rejectCall(ended, "bob", T0 + 11_000)],
+    ["endCall", () => endCall(ended, "ended", T0 + 11_000)],
+  ])("%s throws SW_CALL_ENDED", (_name, action) => {
+    const err = expectCallError(action, CallErrorCode.Ended);
+    expect(err.code).toBe("SW_CALL_ENDED");
+    expect(err.message).toBe("call call-1 has ended");
+  });
+});
+
+describe("transitions never mutate their input", () => {
+  it("the deep-freeze helper makes any write into a call throw", () => {
+    const call = group();
+    expect(() => {
+      (call as { status: string }).status = "ended";
+    }).toThrow(TypeError);
+    expect(() => {
+      (call.participants as unknown[]).push({});
+    }).toThrow(TypeError);
+    expect(() => {
+      (call.invitees[0] as { state: string }).state = "joined";
+    }).toThrow(TypeError);
+  });
+
+  it("every transition leaves a deep-frozen input identical to before", () => {
+    const ringing = group();
+    const active = deepFreeze(joinCall(ringing, "bob", T0 + 1_000).call);
+    const copies = { ringing: snapshot(ringing), active: snapshot(active) };
+
+    // Each of these would throw a TypeError on any write into the frozen input.
+    joinCall(ringing, "carol", T0 + 2_000);
+    rejectCall(ringing, "carol", T0 + 2_000);
+    rejectCall(active, "carol", T0 + 2_000);
+    leaveCall(ringing, "alice", T0 + 2_000);
+    leaveCall(active, "alice", T0 + 2_000);
+    leaveCall(deepFreeze(leaveCall(active, "alice", T0 + 2_000).call), "bob", T0 + 3_000);
+    endCall(ringing, "ended", T0 + 2_000);
+    endCall(active, "room_finished", T0 + 2_000);
+
+    expect(ringing).toEqual(copies.ringing);
+    expect(active).toEqual(copies.active);
+    expect(ringing.status).toBe("ringing");
+    expect(active.participants).toHaveLength(2);
+  });
+
+  it("startCall does not mutate a frozen member list", () => {
+    const memberIds = deepFreeze(["alice", "bob", "bob"]);
+    const { call } = start(memberIds);
+    expect(memberIds).toEqual(["alice", "bob", "bob"]);
+    expect(call.invitees).toEqual([{ userId: "bob", state: "ringing" }]);
+  });
+});

@@ -1,0 +1,282 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig, readEnv, type Config, type Env } from "../../src/config.js";
+
+const SECRET = "s3cr3t-hs256-key-of-at-least-32-bytes!";
+const LIVEKIT_SECRET = "lk-api-secret-value-do-not-print";
+
+/** The smallest environment that starts the service. */
+const MINIMAL: Env = {
+  AUTH_JWT_SECRET: SECRET,
+  LIVEKIT_URL: "wss://livekit.example.com",
+  LIVEKIT_API_KEY: "APIkey123",
+  LIVEKIT_API_SECRET: LIVEKIT_SECRET,
+};
+
+function load(env: Env): Config {
+  return loadConfig(readEnv(env));
+}
+
+function problemsOf(env: Env): readonly string[] {
+  let caught: unknown;
+  try {
+    load(env);
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught).toBeInstanceOf(ConfigError);
+  return (caught as ConfigError).problems;
+}
+
+describe("loadConfig defaults", () => {
+  it("fills every optional setting from a minimal environment", () => {
+    expect(load(MINIMAL)).toEqual({
+      host: "0.0.0.0",
+      port: 8080,
+      databasePath: "./data/calls.db",
+      maxRequestBytes: 65_536,
+      logLevel: "info",
+      auth: { key: { kind: "secret", secret: SECRET }, issuer: undefined, audience: undefined },
+      livekit: {
+        url: "wss://livekit.example.com",
+        apiUrl: "https://livekit.example.com",
+        apiKey: "APIkey123",
+        apiSecret: LIVEKIT_SECRET,
+        tokenTtlSeconds: 600,
+        requestTimeoutMs: 2_500,
+        emptyTimeoutSeconds: 120,
+        departureTimeoutSeconds: 20,
+      },
+    });
+  });
+
+  it("derives the LiveKit API URL from ws:// as http://", () => {
+    const config = load({ ...MINIMAL, LIVEKIT_URL: "ws://127.0.0.1:7880" });
+    expect(config.livekit.url).toBe("ws://127.0.0.1:7880");
+    expect(config.livekit.apiUrl).toBe("http://127.0.0.1:7880");
+  });
+
+  it("derives the LiveKit API URL from wss:// as https://, dropping a trailing slash", () => {
+    const config = load({ ...MINIMAL, LIVEKIT_URL: "wss://lk.example.com/" });
+    expect(config.livekit.url).toBe("wss://lk.example.com");
+    expect(config.livekit.apiUrl).toBe("https://lk.example.com");
+  });
+
+  it("accepts an upper-case scheme and derives the API URL from it", () => {
+    expect(load({ ...MINIMAL, LIVEKIT_URL: "WSS://lk.example.com" }).livekit.apiUrl).toBe("https://lk.example.com");
+  });
+
+  it("blames a bad LIVEKIT_URL once, not the API URL derived from it", () => {
+    expect(problemsOf({ ...MINIMAL, LIVEKIT_URL: "wsfoo" })).toEqual(['LIVEKIT_URL: not a URL (got "wsfoo")']);
+  });
+
+  it("uses LIVEKIT_API_URL when it is set", () => {
+    const config = load({ ...MINIMAL, LIVEKIT_API_URL: "http://livekit.internal:7880/" });
+    expect(config.livekit.url).toBe("wss://livekit.example.com");
+    expect(config.livekit.apiUrl).toBe("http://livekit.internal:7880");
+  });
+
+  it("reads explicit values, trimming whitespace", () => {
+    const config = load({
+      ...MINIMAL,
+      HOST: " 127.0.0.1 ",
+      PORT: "9090",
+      DATABASE_PATH: "/var/lib/calls/calls.db",
+      MAX_REQUEST_BYTES: "1024",
+      LOG_LEVEL: "debug",
+      AUTH_ISSUER: "https://auth.scaiwave.example",
+      AUTH_AUDIENCE: "scaiwave-calls",
+      LIVEKIT_TOKEN_TTL_SECONDS: "30",
+      LIVEKIT_REQUEST_TIMEOUT_MS: "60000",
+      LIVEKIT_ROOM_EMPTY_TIMEOUT_SECONDS: "300",
+      LIVEKIT_ROOM_DEPARTURE_TIMEOUT_SECONDS: "5",
+    });
+    expect(config.host).toBe("127.0.0.1");
+    expect(config.port).toBe(9090);
+    expect(config.databasePath).toBe("/var/lib/calls/calls.db");
+    expect(config.maxRequestBytes).toBe(1024);
+    expect(config.logLevel).toBe("debug");
+    expect(config.auth.issuer).toBe("https://auth.scaiwave.example");
+    expect(config.auth.audience).toBe("scaiwave-calls");
+    expect(config.livekit.tokenTtlSeconds).toBe(30);
+    expect(config.livekit.requestTimeoutMs).toBe(60_000);
+    expect(config.livekit.emptyTimeoutSeconds).toBe(300);
+    expect(config.livekit.departureTimeoutSeconds).toBe(5);
+  });
+
+  it("treats empty and blank variables as unset", () => {
+    const config = load({ ...MINIMAL, PORT: "", HOST: "   ", LOG_LEVEL: "" });
+    expect(config.port).toBe(8080);
+    expect(config.host).toBe("0.0.0.0");
+    expect(config.logLevel).toBe("info");
+  });
+
+  it("accepts a JWKS URL instead of a secret", () => {
+    const { AUTH_JWT_SECRET: _unused, ...withoutSecret } = MINIMAL;
+    const config = load({ ...withoutSecret, AUTH_JWKS_URL: "https://auth.example.com/.well-known/jwks.json" });
+    expect(config.auth.key).toEqual({ kind: "jwks", url: "https://auth.example.com/.well-known/jwks.json" });
+  });
+
+  it("ignores variables it does not read", () => {
+    expect(readEnv({ ...MINIMAL, PATH: "/usr/bin", HOME: "/root" })).toEqual({
+      AUTH_JWT_SECRET: SECRET,
+      LIVEKIT_URL: "wss://livekit.example.com",
+      LIVEKIT_API_KEY: "APIkey123",
+      LIVEKIT_API_SECRET: LIVEKIT_SECRET,
+    });
+  });
+});
+
+describe("loadConfig validation", () => {
+  it("reports every bad variable at once, one line per variable, each naming it", () => {
+    const problems = problemsOf({
+      PORT: "abc",
+      MAX_REQUEST_BYTES: "12",
+      LOG_LEVEL: "loud",
+      AUTH_JWT_SECRET: "too-short",
+      LIVEKIT_URL: "http://livekit.example.com",
+      LIVEKIT_TOKEN_TTL_SECONDS: "10m",
+    });
+    // The order of the lines is not part of this contract; their content is.
+    expect([...problems].sort()).toEqual(
+      [
+        'PORT: must be an integer from 0 to 65535 (got "abc")',
+        'MAX_REQUEST_BYTES: must be an integer from 1024 to 16777216 (got "12")',
+        'LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent (got "loud")',
+        "AUTH_JWT_SECRET: must be at least 32 bytes (HS256)",
+        "LIVEKIT_API_KEY: required (the API key LiveKit knows this service by)",
+        "LIVEKIT_API_SECRET: required (the secret of LIVEKIT_API_KEY)",
+        'LIVEKIT_TOKEN_TTL_SECONDS: must be an integer from 30 to 86400 (got "10m")',
+        problems.find((p) => p.startsWith("LIVEKIT_URL:")) ?? "LIVEKIT_URL: (missing)",
+      ].sort(),
+    );
+    expect(problems.find((p) => p.startsWith("LIVEKIT_URL:"))).toMatch(
+      /^LIVEKIT_URL: must be a ws:.* or wss:\/\/ URL \(got "http:\/\/livekit\.example\.com"\)$/,
+    );
+    const named = problems.map((p) => p.slice(0, p.indexOf(":")));
+    expect(new Set(named).size).toBe(problems.length);
+  });
+
+  it("puts every problem on its own line of the error message", () => {
+    let caught: unknown;
+    try {
+      load({ ...MINIMAL, PORT: "abc", LIVEKIT_API_KEY: undefined });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    expect((caught as ConfigError).message).toBe(
+      [
+        "invalid configuration:",
+        '  PORT: must be an integer from 0 to 65535 (got "abc")',
+        "  LIVEKIT_API_KEY: required (the API key LiveKit knows this service by)",
+      ].join("\n"),
+    );
+  });
+
+  it.each([
+    ["abc"],
+    ["-1"],
+    ["65536"],
+    ["80.5"],
+    ["1e3"],
+    ["0x50"],
+  ])("rejects PORT=%s", (port) => {
+    expect(problemsOf({ ...MINIMAL, PORT: port })).toEqual([
+      `PORT: must be an integer from 0 to 65535 (got ${JSON.stringify(port)})`,
+    ]);
+  });
+
+  it("accepts the PORT bounds 0 and 65535", () => {
+    expect(load({ ...MINIMAL, PORT: "0" }).port).toBe(0);
+    expect(load({ ...MINIMAL, PORT: "65535" }).port).toBe(65_535);
+  });
+
+  it("rejects an HS256 secret shorter than 32 bytes without echoing it", () => {
+    const short = "hunter2-but-31-bytes-long-12345";
+    expect(Buffer.byteLength(short)).toBe(31);
+    const problems = problemsOf({ ...MINIMAL, AUTH_JWT_SECRET: short });
+    expect(problems).toEqual(["AUTH_JWT_SECRET: must be at least 32 bytes (HS256)"]);
+  });
+
+  it("accepts a secret of exactly 32 bytes", () => {
+    const secret = "0123456789abcdef0123456789abcdef";
+    expect(load({ ...MINIMAL, AUTH_JWT_SECRET: secret }).auth.key).toEqual({ kind: "secret", secret });
+  });
+
+  it("refuses both AUTH_JWT_SECRET and AUTH_JWKS_URL", () => {
+    expect(problemsOf({ ...MINIMAL, AUTH_JWKS_URL: "https://auth.example.com/jwks.json" })).toEqual([
+      "AUTH_JWT_SECRET / AUTH_JWKS_URL: set one, not both",
+    ]);
+  });
+
+  it("requires one of AUTH_JWT_SECRET and AUTH_JWKS_URL", () => {
+    expect(problemsOf({ ...MINIMAL, AUTH_JWT_SECRET: undefined })).toEqual([
+      "AUTH_JWT_SECRET or AUTH_JWKS_URL: one is required to verify bearer tokens",
+    ]);
+  });
+
+  it("refuses a JWKS URL that is not http(s)", () => {
+    const problems = problemsOf({ ...MINIMAL, AUTH_JWT_SECRET: undefined, AUTH_JWKS_URL: "ftp://auth.example.com/jwks" });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^AUTH_JWKS_URL: must be a .*https?.* URL \(got "ftp:\/\/auth\.example\.com\/jwks"\)$/);
+  });
+
+  it.each([["http://livekit.example.com"], ["https://livekit.example.com"]])(
+    "refuses LIVEKIT_URL=%s: the client-facing URL must be ws:// or wss://",
+    (url) => {
+      const problems = problemsOf({ ...MINIMAL, LIVEKIT_URL: url });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^LIVEKIT_URL: must be a ws:.* or wss:\/\/ URL/);
+      expect(problems[0]).toContain(JSON.stringify(url));
+    },
+  );
+
+  it("refuses a LIVEKIT_API_URL that is not http(s)", () => {
+    const problems = problemsOf({ ...MINIMAL, LIVEKIT_API_URL: "ws://livekit.internal:7880" });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^LIVEKIT_API_URL: must be a .*https?.* URL \(got "ws:\/\/livekit\.internal:7880"\)$/);
+  });
+
+  it.each([["LIVEKIT_URL"], ["LIVEKIT_API_KEY"], ["LIVEKIT_API_SECRET"]])("requires %s", (name) => {
+    const problems = problemsOf({ ...MINIMAL, [name]: undefined });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(new RegExp(`^${name}: required \\(`));
+  });
+
+  it("reports the whole empty environment at once", () => {
+    expect([...problemsOf({})].sort()).toEqual([
+      "AUTH_JWT_SECRET or AUTH_JWKS_URL: one is required to verify bearer tokens",
+      "LIVEKIT_API_KEY: required (the API key LiveKit knows this service by)",
+      "LIVEKIT_API_SECRET: required (the secret of LIVEKIT_API_KEY)",
+      "LIVEKIT_URL: required (client-facing ws:// or wss:// URL)",
+    ]);
+  });
+
+  it("never prints a secret's value in any problem or in the error message", () => {
+    const shortSecret = "SHORT-jwt-secret-zzz";
+    const env: Env = {
+      AUTH_JWT_SECRET: shortSecret,
+      LIVEKIT_URL: "http://livekit.example.com",
+      LIVEKIT_API_SECRET: LIVEKIT_SECRET,
+      PORT: "nope",
+    };
+    let caught: unknown;
+    try {
+      load(env);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const error = caught as ConfigError;
+    expect(error.problems.length).toBe(4);
+    for (const problem of error.problems) {
+      expect(problem).not.toContain(shortSecret);
+      expect(problem).not.toContain(LIVEKIT_SECRET);
+    }
+    expect(error.message).not.toContain(shortSecret);
+    expect(error.message).not.toContain(LIVEKIT_SECRET);
+
+    const both = problemsOf({ ...MINIMAL, AUTH_JWKS_URL: "https://auth.example.com/jwks.json" });
+    expect(both.join("\n")).not.toContain(SECRET);
+  });
+});

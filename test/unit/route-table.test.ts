@@ -1,0 +1,194 @@
+import { create, type DescField } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
+import {
+  CallsService,
+  GetCallRequestSchema,
+  GetCallResponseSchema,
+  JoinCallRequestSchema,
+  ListRecordingsResponseSchema,
+} from "../../gen/scaiwave/calls/v1/calls_pb.js";
+import { RouteTable, type RouteLookup, type RouteMatch } from "../../src/transport/rest/route-table.js";
+import { RpcRegistry, type ServiceHandlers } from "../../src/transport/rpc/registry.js";
+
+const dummyHandlers: ServiceHandlers<typeof CallsService> = {
+  initiateCall: () => ({}),
+  joinCall: () => ({}),
+  leaveCall: () => ({}),
+  rejectCall: () => ({}),
+  endCall: () => ({}),
+  getCall: () => ({}),
+  startRecording: () => ({}),
+  stopRecording: () => ({}),
+  listRecordings: () => ({}),
+};
+
+function buildTable(): RouteTable {
+  const registry = new RpcRegistry().register(CallsService, dummyHandlers, () => {});
+  return new RouteTable(registry.methods());
+}
+
+const table = buildTable();
+
+function found(lookup: RouteLookup): RouteMatch {
+  if (lookup.kind !== "found") throw new Error(`expected a route, got ${JSON.stringify(lookup)}`);
+  return lookup.match;
+}
+
+/** Path parameters by field name, for readable assertions. */
+function params(match: RouteMatch): Record<string, string> {
+  return Object.fromEntries([...match.pathParams].map(([field, value]) => [field.name, value]));
+}
+
+describe("RouteTable lookup", () => {
+  it("POST /v1/calls/initiate → InitiateCall, the body is the request, no path params", () => {
+    const match = found(table.lookup("POST", "/v1/calls/initiate"));
+    expect(match.route.target.method.name).toBe("InitiateCall");
+    expect(match.route.target.service.typeName).toBe("scaiwave.calls.v1.CallsService");
+    expect(match.route.bodyIsRequest).toBe(true);
+    expect(match.route.responseField).toBeUndefined();
+    expect(params(match)).toEqual({});
+  });
+
+  it("POST /v1/calls/call-1/join → JoinCall with call_id = call-1", () => {
+    const match = found(table.lookup("POST", "/v1/calls/call-1/join"));
+    expect(match.route.target.method.name).toBe("JoinCall");
+    expect(match.route.template).toBe("/v1/calls/{call_id}/join");
+    expect(params(match)).toEqual({ call_id: "call-1" });
+    const [field] = [...match.pathParams.keys()];
+    expect(field).toBe(JoinCallRequestSchema.field.callId);
+  });
+
+  it("GET /v1/calls/call-1 → GetCall with call_id = call-1, no body", () => {
+    const match = found(table.lookup("GET", "/v1/calls/call-1"));
+    expect(match.route.target.method.name).toBe("GetCall");
+    expect(match.route.bodyIsRequest).toBe(false);
+    expect(params(match)).toEqual({ call_id: "call-1" });
+  });
+
+  it.each([
+    ["POST", "/v1/calls/c/leave", "LeaveCall"],
+    ["POST", "/v1/calls/c/reject", "RejectCall"],
+    ["POST", "/v1/calls/c/end", "EndCall"],
+    ["POST", "/v1/calls/c/recording/start", "StartRecording"],
+    ["POST", "/v1/calls/c/recording/stop", "StopRecording"],
+    ["GET", "/v1/calls/c/recordings", "ListRecordings"],
+  ])("%s %s → %s with call_id = c", (method, path, rpc) => {
+    const match = found(table.lookup(method, path));
+    expect(match.route.target.method.name).toBe(rpc);
+    expect(params(match)).toEqual({ call_id: "c" });
+  });
+
+  it("decodes percent-encoded path segments", () => {
+    expect(params(found(table.lookup("GET", "/v1/calls/call%2D1")))).toEqual({ call_id: "call-1" });
+    expect(params(found(table.lookup("POST", "/v1/calls/a%20b%2Fc/join")))).toEqual({ call_id: "a b/c" });
+    expect(params(found(table.lookup("GET", "/v1/calls/%E2%9C%93")))).toEqual({ call_id: "✓" });
+  });
+
+  it("a malformed percent-encoding matches no route", () => {
+    expect(table.lookup("GET", "/v1/calls/%E0%A4%A")).toEqual({ kind: "not-found" });
+  });
+
+  it("PUT /v1/calls/call-1/join → wrong-method, allowing POST", () => {
+    expect(table.lookup("PUT", "/v1/calls/call-1/join")).toEqual({ kind: "wrong-method", allowed: ["POST"] });
+  });
+
+  it("DELETE /v1/calls/call-1 → wrong-method, allowing GET", () => {
+    expect(table.lookup("DELETE", "/v1/calls/call-1")).toEqual({ kind: "wrong-method", allowed: ["GET"] });
+  });
+
+  it("a literal segment beats a variable: /v1/calls/initiate is InitiateCall's path only", () => {
+    expect(table.lookup("PUT", "/v1/calls/initiate")).toEqual({ kind: "wrong-method", allowed: ["POST"] });
+    expect(table.lookup("GET", "/v1/calls/initiate")).toEqual({ kind: "wrong-method", allowed: ["POST"] });
+  });
+
+  it("GET /v1/calls/call-1/join → wrong-method, allowing POST", () => {
+    expect(table.lookup("GET", "/v1/calls/call-1/join")).toEqual({ kind: "wrong-method", allowed: ["POST"] });
+  });
+
+  it.each([
+    ["POST", "/v1/calls/call-1/join/extra"],
+    ["GET", "/v1/nope"],
+    ["GET", "/"],
+    ["GET", ""],
+    ["GET", "/v1/calls"],
+    ["GET", "/v1/calls/"],
+    ["POST", "/v1/calls//join"],
+    ["POST", "/v1/calls/call-1/join/"],
+    ["POST", "/v2/calls/call-1/join"],
+    ["POST", "/V1/CALLS/call-1/JOIN"],
+  ])("%s %j → not-found", (method, path) => {
+    expect(table.lookup(method, path)).toEqual({ kind: "not-found" });
+  });
+});
+
+describe("RouteTable routes read from the google.api.http annotations", () => {
+  it("every one of the nine RPCs has a route, with the method and template of its annotation", () => {
+    const routes = table.all.map((r) => [r.target.method.name, r.httpMethod, r.template, r.bodyIsRequest]);
+    expect(routes).toEqual([
+      ["InitiateCall", "POST", "/v1/calls/initiate", true],
+      ["JoinCall", "POST", "/v1/calls/{call_id}/join", true],
+      ["LeaveCall", "POST", "/v1/calls/{call_id}/leave", true],
+      ["RejectCall", "POST", "/v1/calls/{call_id}/reject", true],
+      ["EndCall", "POST", "/v1/calls/{call_id}/end", true],
+      ["GetCall", "GET", "/v1/calls/{call_id}", false],
+      ["StartRecording", "POST", "/v1/calls/{call_id}/recording/start", true],
+      ["StopRecording", "POST", "/v1/calls/{call_id}/recording/stop", true],
+      ["ListRecordings", "GET", "/v1/calls/{call_id}/recordings", false],
+    ]);
+    expect(new Set(table.all.map((r) => r.target.method)).size).toBe(CallsService.methods.length);
+    expect(CallsService.methods).toHaveLength(9);
+  });
+
+  it("GetCall's response field is the call message field", () => {
+    const route = found(table.lookup("GET", "/v1/calls/x")).route;
+    const field = route.responseField as DescField;
+    expect(field).toBe(GetCallResponseSchema.field.call);
+    expect(field.name).toBe("call");
+    expect(field.fieldKind).toBe("message");
+  });
+
+  it("ListRecordings' response field is the repeated recordings field", () => {
+    const route = found(table.lookup("GET", "/v1/calls/x/recordings")).route;
+    const field = route.responseField as DescField;
+    expect(field).toBe(ListRecordingsResponseSchema.field.recordings);
+    expect(field.name).toBe("recordings");
+    expect(field.fieldKind).toBe("list");
+  });
+
+  it("response fields of the other RPCs follow their response_body", () => {
+    const responseFields = Object.fromEntries(table.all.map((r) => [r.target.method.name, r.responseField?.name ?? null]));
+    expect(responseFields).toEqual({
+      InitiateCall: null,
+      JoinCall: null,
+      LeaveCall: "call",
+      RejectCall: "call",
+      EndCall: "call",
+      GetCall: "call",
+      StartRecording: "recording",
+      StopRecording: "recording",
+      ListRecordings: "recordings",
+    });
+  });
+
+  it("path variables are bound to the request's call_id field", () => {
+    for (const route of table.all) {
+      const variables = route.segments.filter((s): s is DescField => typeof s !== "string");
+      if (route.target.method.name === "InitiateCall") {
+        expect(variables).toEqual([]);
+      } else {
+        expect(variables).toHaveLength(1);
+        expect(variables[0]!.name).toBe("call_id");
+        expect(variables[0]!.parent).toBe(route.target.method.input);
+      }
+    }
+  });
+
+  it("the matched route invokes the registered handler", async () => {
+    const match = found(table.lookup("GET", "/v1/calls/call-1"));
+    const output = await match.route.target.invoke(create(GetCallRequestSchema, { callId: "call-1" }), {
+      principal: { subject: "u", tenantId: "t", scopes: new Set() },
+      signal: new AbortController().signal,
+    });
+    expect(output.$typeName).toBe("scaiwave.calls.v1.GetCallResponse");
+  });
+});
