@@ -10,7 +10,7 @@ import {
   dispose,
   type RemoteTrack,
 } from "@livekit/rtc-node";
-import { AccessToken, RoomServiceClient, TrackType } from "livekit-server-sdk";
+import { AccessToken, RoomServiceClient, TrackSource as ServerTrackSource, TrackType } from "livekit-server-sdk";
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
@@ -28,7 +28,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await livekit?.stop();
-  // rtc-node's native FFI runtime keeps the worker alive until disposed.
+  // rtc-node's native FFI runtime keeps a Node process alive after a Room was
+  // used until disposed (vitest's forks pool hides that; plain node hangs).
   await dispose();
 });
 
@@ -48,6 +49,19 @@ async function eventually<T>(what: string, fn: () => Promise<T | undefined>, ms 
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Awaits p, or fails naming the step if it takes longer than ms (a hung ICE shows up as a hang here). */
+async function within<T>(what: string, p: Promise<T>, ms = 10_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -87,7 +101,8 @@ describe("livekit-server fixture", () => {
   it("admits a participant with a valid token, carries its published audio, and sees it leave", async () => {
     const name = roomName();
     const alice = new Room();
-    await alice.connect(livekit.wsUrl, await token(name, "alice"), { autoSubscribe: false, dynacast: false });
+    const aliceToken = await token(name, "alice");
+    await within("alice connects", alice.connect(livekit.wsUrl, aliceToken, { autoSubscribe: false, dynacast: false }));
 
     const participants = await rooms.listParticipants(name);
     expect(participants.map((p) => p.identity)).toEqual(["alice"]);
@@ -95,30 +110,33 @@ describe("livekit-server fixture", () => {
     const source = new AudioSource(48_000, 1);
     const track = LocalAudioTrack.createAudioTrack("sine", source);
     const player = playSine(source);
+    const bob = new Room();
     try {
-      await alice.localParticipant!.publishTrack(track, new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE }));
+      const options = new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE });
+      await within("alice publishes audio", alice.localParticipant!.publishTrack(track, options));
       const audio = await eventually("alice's audio track on the server", async () => {
         const [p] = await rooms.listParticipants(name);
         return p?.tracks.find((t) => t.type === TrackType.AUDIO);
       });
+      expect(audio.source).toBe(ServerTrackSource.MICROPHONE);
       expect(audio.muted).toBe(false);
 
       // Media really flows over loopback ICE: a second participant receives audio frames.
-      const bob = new Room();
       const subscribed = new Promise<RemoteTrack>((resolve) => bob.once(RoomEvent.TrackSubscribed, (t) => resolve(t)));
-      await bob.connect(livekit.wsUrl, await token(name, "bob"), { autoSubscribe: true, dynacast: false });
-      const stream = new AudioStream(await subscribed, { sampleRate: 48_000, numChannels: 1 });
+      const bobToken = await token(name, "bob");
+      await within("bob connects", bob.connect(livekit.wsUrl, bobToken, { autoSubscribe: true, dynacast: false }));
+      const stream = new AudioStream(await within("bob subscribes", subscribed), { sampleRate: 48_000, numChannels: 1 });
       const reader = stream.getReader();
       let heard = false;
       for (let i = 0; i < 100 && !heard; i++) {
-        const { value } = await reader.read();
+        const { value } = await within("bob receives an audio frame", reader.read());
         heard = value !== undefined && value.data.some((s) => Math.abs(s) > 1000);
       }
       reader.releaseLock();
       await stream.cancel();
-      await bob.disconnect();
       expect(heard).toBe(true);
     } finally {
+      await bob.disconnect();
       await player.stop();
       await track.close();
       await source.close();
@@ -133,7 +151,9 @@ describe("livekit-server fixture", () => {
   it("refuses a token signed with the wrong secret", async () => {
     const room = new Room();
     const forged = await token(roomName(), "mallory", "x".repeat(64));
-    await expect(room.connect(livekit.wsUrl, forged, { autoSubscribe: false, dynacast: false })).rejects.toThrow();
+    await expect(room.connect(livekit.wsUrl, forged, { autoSubscribe: false, dynacast: false })).rejects.toThrow(
+      /401 Unauthorized.*signature is invalid/,
+    );
     await room.disconnect().catch(() => {});
   });
 });

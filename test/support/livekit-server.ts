@@ -72,7 +72,7 @@ async function startOnce(opts: LiveKitServerOptions): Promise<LiveKitServer> {
       node_ip: "127.0.0.1", // a set node_ip also keeps it from using public STUN servers
       use_external_ip: false,
       // Media stays on loopback, even where the host has other interfaces.
-      enable_loopback_candidate: false,
+      enable_loopback_candidate: true,
       ips: { includes: ["127.0.0.1/32"] },
     },
     ...(opts.webhookUrls?.length ? { webhook: { api_key: apiKey, urls: opts.webhookUrls } } : {}),
