@@ -60,14 +60,16 @@ async function startOnce(opts: LiveKitServerOptions): Promise<LiveKitServer> {
   const binary = liveKitBinaryPath();
   const apiKey = opts.apiKey ?? "testkey";
   const apiSecret = opts.apiSecret ?? randomBytes(32).toString("hex");
-  const [httpPort, tcpPort, udpPort] = [await freePort(), await freePort(), await freeUdpPort()];
+  const [httpPort, udpPort] = [await freePort(), await freeUdpPort()];
   const config = {
     port: httpPort,
     bind_addresses: ["127.0.0.1"],
     log_level: "info",
     keys: { [apiKey]: apiSecret },
     rtc: {
-      tcp_port: tcpPort,
+      // 0 disables ICE/TCP (not needed on loopback). Left out, it defaults to
+      // 7881 on all interfaces, ignoring bind_addresses, and collides.
+      tcp_port: 0,
       udp_port: udpPort, // one UDP port, muxed for all peers
       node_ip: "127.0.0.1", // a set node_ip also keeps it from using public STUN servers
       use_external_ip: false,
