@@ -30,8 +30,10 @@ go_tool() {
   local tmp
   tmp="$(mktemp -d "$cache_bin/.build-$name.XXXXXX")"
   tmp_dirs+=("$tmp")
-  # go install names the binary after the last path element of the package.
+  # go install names the binary after the last path element of the package,
+  # skipping a major-version suffix (…/nats-server/v2 builds nats-server).
   local built="${pkg%@*}"
+  [[ "${built##*/}" =~ ^v[0-9]+$ ]] && built="${built%/*}"
   built="${built##*/}"
   GOBIN="$tmp" go install "$pkg"
   "$tmp/$built" --version >/dev/null
@@ -64,3 +66,4 @@ apt_packages() {
 }
 
 go_tool livekit-server github.com/livekit/livekit-server/cmd/server@v1.13.5
+go_tool nats-server github.com/nats-io/nats-server/v2@v2.12.3

@@ -2,7 +2,16 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Logger as PinoLogger } from "pino";
 import { CallsService } from "../gen/scaiwave/calls/v1/calls_pb.js";
 import { DirectoryService } from "../gen/scaiwave/calls/v1/directory_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { CallSchema } from "../gen/scaiwave/calls/v1/calls_pb.js";
 import { JwtAuthenticator, type Authenticator } from "./adapters/auth/jwt-authenticator.js";
+import { JetStreamPublisher } from "./adapters/nats/jetstream-publisher.js";
+import { OutboxRelay } from "./adapters/nats/outbox-relay.js";
+import { SqliteOutboxStore } from "./adapters/sqlite/outbox-store.js";
+import { CallEventFactory, EVENT_SUBJECTS } from "./app/events.js";
+import { RingTimer } from "./app/ring-timer.js";
+import { callToProto } from "./transport/rpc/call-mapping.js";
+import { messageToRestJson } from "./transport/rest/rest-json.js";
 import { LiveKitRoomService } from "./adapters/livekit/rooms.js";
 import { LiveKitTokenMinter } from "./adapters/livekit/tokens.js";
 import { SqliteCallRepository } from "./adapters/sqlite/call-repository.js";
@@ -11,10 +20,11 @@ import { SqliteDirectoryRepository } from "./adapters/sqlite/directory-repositor
 import { CallsUseCases } from "./app/calls.js";
 import { DirectoryUseCases } from "./app/directory.js";
 import type { Clock, LiveKitRooms, LiveKitTokens } from "./app/ports.js";
+import type { Call } from "./domain/call.js";
 import type { Config } from "./config.js";
 import { createLogger } from "./logger.js";
 import { connectRoutes } from "./transport/connect-routes.js";
-import { cachedProbe, Health } from "./transport/health.js";
+import { cachedProbe, CheckFailed, Health } from "./transport/health.js";
 import { createRequestHandler } from "./transport/request-handler.js";
 import { RestGateway } from "./transport/rest/gateway.js";
 import { RouteTable } from "./transport/rest/route-table.js";
@@ -38,6 +48,7 @@ export interface AppContext extends AsyncDisposable {
   readonly logger: PinoLogger;
   readonly db: SqliteDatabase;
   readonly health: Health;
+  readonly relay: OutboxRelay;
   /** Not listening yet: `main.ts` (or a test) decides where. */
   readonly server: CallsServer;
   close(): Promise<void>;
@@ -49,7 +60,28 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
   const clock = overrides.clock ?? { now: () => Date.now() };
   const db = openDatabase(config.databasePath);
 
-  const calls = new SqliteCallRepository(db);
+  // Events: written to the outbox with each change, relayed to NATS JetStream.
+  const publisher = new JetStreamPublisher({
+    url: config.nats.url,
+    stream: {
+      name: config.nats.stream,
+      subjects: EVENT_SUBJECTS,
+      maxAgeSeconds: config.nats.maxAgeSeconds,
+      duplicateWindowSeconds: config.nats.duplicateWindowSeconds,
+    },
+    publishTimeoutMs: 2000,
+    logger,
+  });
+  const outbox = new SqliteOutboxStore(db);
+  const relay = new OutboxRelay({ store: outbox, publisher, clock, logger });
+  // Events show a call exactly as GetCall does on the REST paths: one rendering.
+  const renderCall = (call: Call) => messageToRestJson(CallSchema, create(CallSchema, callToProto(call)));
+  const eventFactory = new CallEventFactory(renderCall, () => clock.now());
+
+  const calls = new SqliteCallRepository(db, {
+    events: (transition) => eventFactory.fromTransition(transition),
+    afterCommit: () => relay.kick(),
+  });
   const directory = new SqliteDirectoryRepository(db, clock.now);
   const liveKitRooms = new LiveKitRoomService({ ...config.livekit });
   const rooms = overrides.rooms ?? liveKitRooms;
@@ -62,12 +94,22 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
     });
   const authenticator = overrides.authenticator ?? new JwtAuthenticator(config.auth);
 
+  // The timer and the use cases refer to each other; the closure resolves at call time.
+  const ringTimer = new RingTimer(() => callsUseCases.expireUnanswered(), calls, clock, logger);
+  const callsUseCases = new CallsUseCases({
+    calls,
+    directory,
+    rooms,
+    tokens,
+    clock,
+    logger,
+    livekitUrl: config.livekit.url,
+    ringTimeoutMs: config.ringTimeoutSeconds * 1000,
+    onRingDeadline: (deadline) => ringTimer.schedule(deadline),
+  });
+
   const registry = new RpcRegistry()
-    .register(
-      CallsService,
-      callsHandlers(new CallsUseCases({ calls, directory, rooms, tokens, clock, logger, livekitUrl: config.livekit.url })),
-      requireUser,
-    )
+    .register(CallsService, callsHandlers(callsUseCases), requireUser)
     .register(DirectoryService, directoryHandlers(new DirectoryUseCases(directory)), requireInternal);
 
   const livekitPing = rooms.ping?.bind(rooms) ?? (() => liveKitRooms.ping());
@@ -80,6 +122,22 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
       },
     },
     { name: "livekit", critical: false, check: cachedProbe(livekitPing, 5_000) },
+    {
+      // Not critical: while NATS is away the service works and events wait in the outbox.
+      name: "nats",
+      critical: false,
+      check: async () => {
+        const { pending, oldestCreatedAt } = outbox.backlog();
+        const details = {
+          outbox_pending: pending,
+          outbox_oldest_age_seconds: oldestCreatedAt === undefined ? 0 : Math.round((clock.now() - oldestCreatedAt) / 1000),
+        };
+        const status = publisher.status();
+        if (!status.connected) throw new CheckFailed(status.lastError ?? "not connected", details);
+        if (!status.streamReady) throw new CheckFailed(`stream ${config.nats.stream} not ready`, details);
+        return details;
+      },
+    },
   ]);
 
   const server = createCallsServer(
@@ -98,10 +156,19 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
     }),
   );
 
-  const close = async (): Promise<void> => {
-    health.startDraining();
-    await server.close();
-    db.close();
-  };
-  return { config, logger, db, health, server, close, [Symbol.asyncDispose]: close };
+  publisher.start();
+  relay.start();
+  ringTimer.start();
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      health.startDraining();
+      await server.close();
+      ringTimer.stop();
+      await relay.stop();
+      await publisher.close();
+      db.close();
+    })());
+  return { config, logger, db, health, relay, server, close, [Symbol.asyncDispose]: close };
 }

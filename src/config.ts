@@ -16,6 +16,14 @@ export interface Config {
     readonly issuer: string | undefined;
     readonly audience: string | undefined;
   };
+  /** How long a call rings unanswered before it ends as `no_answer`. */
+  readonly ringTimeoutSeconds: number;
+  readonly nats: {
+    readonly url: string;
+    readonly stream: string;
+    readonly maxAgeSeconds: number;
+    readonly duplicateWindowSeconds: number;
+  };
   readonly livekit: {
     /** Client-facing ws(s):// URL, returned as `livekit_url`. */
     readonly url: string;
@@ -39,6 +47,11 @@ export const ENV_VARS = [
   "DATABASE_PATH",
   "MAX_REQUEST_BYTES",
   "LOG_LEVEL",
+  "RING_TIMEOUT_SECONDS",
+  "NATS_URL",
+  "NATS_STREAM",
+  "NATS_STREAM_MAX_AGE_SECONDS",
+  "NATS_DUPLICATE_WINDOW_SECONDS",
   "AUTH_JWT_SECRET",
   "AUTH_JWKS_URL",
   "AUTH_ISSUER",
@@ -133,6 +146,13 @@ export function loadConfig(vars: Partial<Record<EnvVar, string>>): Config {
   const apiUrl =
     vars.LIVEKIT_API_URL !== undefined ? url("LIVEKIT_API_URL", vars.LIVEKIT_API_URL, ["http:", "https:"]) : derivedApiUrl;
 
+  const natsUrl = url("NATS_URL", vars.NATS_URL ?? "nats://127.0.0.1:4222", ["nats:", "tls:"]);
+  const natsStream = vars.NATS_STREAM ?? "SWP_CALLS";
+  // JetStream stream names may not contain whitespace, '.', '*', '>', path separators.
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(natsStream)) {
+    problems.push(`NATS_STREAM: must be 1-64 characters of A-Z a-z 0-9 _ - (got ${JSON.stringify(natsStream)})`);
+  }
+
   const config: Config = {
     host: vars.HOST ?? "0.0.0.0",
     port: int("PORT", 8080, 0, 65535),
@@ -140,6 +160,13 @@ export function loadConfig(vars: Partial<Record<EnvVar, string>>): Config {
     maxRequestBytes: int("MAX_REQUEST_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
     logLevel: logLevel as Config["logLevel"],
     auth: { key, issuer: vars.AUTH_ISSUER, audience: vars.AUTH_AUDIENCE },
+    ringTimeoutSeconds: int("RING_TIMEOUT_SECONDS", 45, 1, 3_600),
+    nats: {
+      url: natsUrl,
+      stream: natsStream,
+      maxAgeSeconds: int("NATS_STREAM_MAX_AGE_SECONDS", 86_400, 60, 365 * 86_400),
+      duplicateWindowSeconds: int("NATS_DUPLICATE_WINDOW_SECONDS", 120, 1, 86_400),
+    },
     livekit: {
       url: livekitUrl,
       apiUrl,

@@ -6,6 +6,7 @@ import {
   leaveCall,
   rejectCall,
   startCall,
+  timeOutCall,
   type Call,
   type CallType,
   type Transition,
@@ -32,6 +33,10 @@ export interface CallsDeps {
   readonly logger: Logger;
   /** The client-facing LiveKit URL put in every ticket. */
   readonly livekitUrl: string;
+  /** How long a call may ring unanswered before it ends as `no_answer`. */
+  readonly ringTimeoutMs: number;
+  /** Told about each new ring deadline, so the timer can fire on time. */
+  readonly onRingDeadline?: (deadline: number) => void;
 }
 
 /**
@@ -63,8 +68,12 @@ export class CallsUseCases {
       initiatorId: caller.userId,
       memberIds: directory.listMemberIds(caller.tenantId, roomId),
       now: clock.now(),
+      ringTimeoutMs: this.deps.ringTimeoutMs,
     });
-    if (calls.insertCall(started)) return this.ticket(caller, callId);
+    if (calls.insertCall(started)) {
+      this.deps.onRingDeadline?.(started.call.ringDeadline);
+      return this.ticket(caller, callId);
+    }
 
     // Someone else started a call in this room while we created ours: join theirs.
     this.deleteRoomInBackground(roomName, "glare: a concurrent initiate won");
@@ -85,13 +94,13 @@ export class CallsUseCases {
   leave(caller: Caller, callId: string): Call {
     const call = this.visibleCall(caller, callId);
     if (!isParticipant(call, caller.userId)) this.requireMember(caller, call.roomId);
-    return this.apply(caller, callId, (current) => leaveCall(current, caller.userId, this.deps.clock.now()));
+    return this.apply(caller.tenantId, callId, (current) => leaveCall(current, caller.userId, this.deps.clock.now()));
   }
 
   reject(caller: Caller, callId: string): Call {
     const call = this.visibleCall(caller, callId);
     this.requireMember(caller, call.roomId);
-    return this.apply(caller, callId, (current) => rejectCall(current, caller.userId, this.deps.clock.now()));
+    return this.apply(caller.tenantId, callId, (current) => rejectCall(current, caller.userId, this.deps.clock.now()));
   }
 
   /**
@@ -119,9 +128,22 @@ export class CallsUseCases {
     return call;
   }
 
+  /**
+   * Ends every call whose ring deadline has passed with nobody answering
+   * (`no_answer`, a missed call). Returns how many ended.
+   */
+  expireUnanswered(): number {
+    let ended = 0;
+    for (const { tenantId, callId } of this.deps.calls.listRingingDue(this.deps.clock.now())) {
+      const call = this.apply(tenantId, callId, (current) => timeOutCall(current, this.deps.clock.now()));
+      if (call.endReason === "no_answer") ended++;
+    }
+    return ended;
+  }
+
   /** Applies a transition; a call it ends also loses its LiveKit room. */
-  private apply(caller: Caller, callId: string, change: (call: Call) => Transition): Call {
-    const { call, events } = this.deps.calls.updateCall(caller.tenantId, callId, change);
+  private apply(tenantId: string, callId: string, change: (call: Call) => Transition): Call {
+    const { call, events } = this.deps.calls.updateCall(tenantId, callId, change);
     if (events.some((e) => e.type === "ended")) {
       this.deleteRoomInBackground(liveKitRoomName(callId), `call ended: ${call.endReason ?? "unknown"}`);
     }

@@ -12,6 +12,15 @@ export interface Caller {
   readonly tenantId: string;
 }
 
+export interface CallKey {
+  readonly tenantId: string;
+  readonly callId: string;
+}
+
+/**
+ * Calls and their events: every write stores the transition's events in the
+ * outbox in the same transaction as the change.
+ */
 export interface CallRepository {
   findCall(tenantId: string, callId: string): Call | undefined;
   findLiveCallInRoom(tenantId: string, roomId: string): Call | undefined;
@@ -25,6 +34,28 @@ export interface CallRepository {
    * `change` is pure and may throw a CallError, which aborts the update.
    */
   updateCall(tenantId: string, callId: string, change: (call: Call) => Transition): Transition;
+  /** Calls still ringing whose ring deadline is at or before `now`. */
+  listRingingDue(now: number): CallKey[];
+  /** The earliest ring deadline of any ringing call. */
+  nextRingDeadline(): number | undefined;
+}
+
+/** A stored event waiting for (or done with) the relay to NATS. */
+export interface OutboxEntry {
+  readonly seq: number;
+  readonly id: string;
+  readonly subject: string;
+  readonly payload: string;
+  readonly createdAt: number;
+}
+
+export interface OutboxStore {
+  /** The oldest unsent events, in commit order. */
+  pending(limit: number): OutboxEntry[];
+  markSent(seq: number, at: number): void;
+  backlog(): { readonly pending: number; readonly oldestCreatedAt: number | undefined };
+  /** Deletes events sent before `before`; returns how many. */
+  pruneSent(before: number): number;
 }
 
 export interface TenantPolicy {

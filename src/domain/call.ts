@@ -44,13 +44,16 @@ export interface Call {
   readonly startedAt: number;
   readonly endedAt: number | null;
   readonly endReason: EndReason | null;
+  /** Unix ms after which a call still ringing (nobody answered) ends with `no_answer`. */
+  readonly ringDeadline: number;
   /** Who is in the call now (empty once it ended). */
   readonly participants: readonly Participant[];
   /** Every member rung when the call started, and where they stand. */
   readonly invitees: readonly Invitee[];
 }
 
-export type RingStopReason = "answered" | "rejected" | "ended";
+/** Why a member's ringing stopped: they answered or declined, the call ended, or nobody answered in time. */
+export type RingStopReason = "answered" | "rejected" | "ended" | "timeout";
 
 export type CallEvent =
   | { readonly type: "started" }
@@ -93,6 +96,8 @@ export interface StartCallInput {
   /** Every member of the room; all but the initiator are rung. */
   readonly memberIds: readonly string[];
   readonly now: number;
+  /** How long the call may ring unanswered. */
+  readonly ringTimeoutMs: number;
 }
 
 export function startCall(input: StartCallInput): Transition {
@@ -109,6 +114,7 @@ export function startCall(input: StartCallInput): Transition {
     startedAt: input.now,
     endedAt: null,
     endReason: null,
+    ringDeadline: input.now + input.ringTimeoutMs,
     participants: [joined(input.initiatorId, input.now)],
     invitees,
   };
@@ -185,10 +191,20 @@ export function rejectCall(call: Call, userId: string, now: number): Transition 
   return { call: ending.call, events: [...events, ...ending.events] };
 }
 
+/**
+ * The ring timeout fired: a call nobody answered ends as `no_answer` (a missed
+ * call). A call that was answered, or has ended meanwhile, is left alone.
+ */
+export function timeOutCall(call: Call, now: number): Transition {
+  if (call.status !== "ringing" || now < call.ringDeadline) return { call, events: [] };
+  return endCall(call, "no_answer", now);
+}
+
 /** Ends the call for everyone; members still ringing stop ringing. */
 export function endCall(call: Call, reason: EndReason, now: number): Transition {
   assertLive(call);
   const stillRinging = call.invitees.filter((i) => i.state === "ringing");
+  const ringStop: RingStopReason = reason === "no_answer" ? "timeout" : "ended";
   const next: Call = {
     ...call,
     status: "ended",
@@ -200,7 +216,7 @@ export function endCall(call: Call, reason: EndReason, now: number): Transition 
   return {
     call: next,
     events: [
-      ...stillRinging.map((i): CallEvent => ({ type: "ring_stopped", userId: i.userId, reason: "ended" })),
+      ...stillRinging.map((i): CallEvent => ({ type: "ring_stopped", userId: i.userId, reason: ringStop })),
       { type: "ended", reason },
     ],
   };

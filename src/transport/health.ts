@@ -10,7 +10,8 @@ export interface DependencyCheck {
    * connection errors.
    */
   readonly critical: boolean;
-  check(): Promise<void>;
+  /** Throws when failing; may return details shown beside the status. */
+  check(): Promise<Record<string, unknown> | void>;
 }
 
 /** `/healthz` (the process is alive) and `/readyz` (it should get traffic), with a status per dependency. */
@@ -32,19 +33,34 @@ export class Health {
     const results = await Promise.all(
       this.checks.map(async (c) => {
         try {
-          await c.check();
-          return { name: c.name, critical: c.critical, ok: true, error: undefined };
+          const details = (await c.check()) ?? {};
+          return { name: c.name, critical: c.critical, ok: true, details };
         } catch (err) {
-          return { name: c.name, critical: c.critical, ok: false, error: err instanceof Error ? err.message : String(err) };
+          const details = { error: err instanceof Error ? err.message : String(err), ...detailsOf(err) };
+          return { name: c.name, critical: c.critical, ok: false, details };
         }
       }),
     );
     const ready = !this.draining && results.every((r) => r.ok || !r.critical);
     const dependencies = Object.fromEntries(
-      results.map((r) => [r.name, r.ok ? { status: "ok" } : { status: "failing", error: r.error }]),
+      results.map((r) => [r.name, { status: r.ok ? "ok" : "failing", ...r.details }]),
     );
     sendJson(res, ready ? 200 : 503, { status: this.draining ? "draining" : ready ? "ready" : "unready", dependencies });
   }
+}
+
+/** A failing check that still has details to show (e.g. the outbox backlog while NATS is away). */
+export class CheckFailed extends Error {
+  constructor(
+    message: string,
+    readonly details: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+function detailsOf(err: unknown): Record<string, unknown> {
+  return err instanceof CheckFailed ? err.details : {};
 }
 
 /** Runs a probe at most once per `ttlMs`, so readiness polling does not hammer a dependency. */

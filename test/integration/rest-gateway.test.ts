@@ -1,25 +1,28 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { directoryClient } from "../support/directory.js";
 import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
+import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { startService, type RunningService } from "../support/service.js";
 import { userToken } from "../support/tokens.js";
 
 /** The REST surface's own contract: envelope, JSON shapes, and every way a request can be wrong. */
 
 let livekit: LiveKitServer;
+let nats: NatsServer;
 let service: RunningService;
 let token: string;
 let roomId: string;
 
 beforeAll(async () => {
-  livekit = await startLiveKitServer();
-  service = await startService(livekit);
+  [livekit, nats] = await Promise.all([startLiveKitServer(), startNatsServer()]);
+  service = await startService(livekit, { NATS_URL: nats.url });
   roomId = await directoryClient(service.baseUrl).room({ alice: 100, bob: 0 });
   token = await userToken("alice");
 });
 
 afterAll(async () => {
   await service?.stop();
+  await nats?.stop();
   await livekit?.stop();
 });
 
@@ -115,13 +118,25 @@ describe("REST gateway", () => {
     expect(res.status).toBe(404);
   });
 
-  it("health and readiness report per dependency", async () => {
+  it("health and readiness report per dependency, with the outbox backlog", async () => {
     expect((await fetch(`${service.baseUrl}/healthz`)).status).toBe(200);
-    const ready = await fetch(`${service.baseUrl}/readyz`);
-    expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({
+    // Readiness reflects the NATS connection, which the service opens in the background.
+    let body: unknown;
+    for (let i = 0; i < 200; i++) {
+      const ready = await fetch(`${service.baseUrl}/readyz`);
+      expect(ready.status).toBe(200);
+      body = await ready.json();
+      const nats = (body as { dependencies: { nats: { status: string; outbox_pending: number } } }).dependencies.nats;
+      if (nats.status === "ok" && nats.outbox_pending === 0) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(body).toEqual({
       status: "ready",
-      dependencies: { database: { status: "ok" }, livekit: { status: "ok" } },
+      dependencies: {
+        database: { status: "ok" },
+        livekit: { status: "ok" },
+        nats: { status: "ok", outbox_pending: 0, outbox_oldest_age_seconds: 0 },
+      },
     });
   });
 });

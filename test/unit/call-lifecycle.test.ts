@@ -5,6 +5,7 @@ import {
   leaveCall,
   rejectCall,
   startCall,
+  timeOutCall,
   type Call,
   type StartCallInput,
   type Transition,
@@ -36,6 +37,7 @@ function start(memberIds: readonly string[], initiatorId = "alice"): Transition 
     initiatorId,
     memberIds,
     now: T0,
+    ringTimeoutMs: 45_000,
   };
   return startCall(deepFreeze(input));
 }
@@ -76,6 +78,7 @@ describe("startCall", () => {
       startedAt: T0,
       endedAt: null,
       endReason: null,
+      ringDeadline: T0 + 45_000,
       participants: [{ userId: "alice", joinedAt: T0, audioOn: false, videoOn: false }],
       invitees: [
         { userId: "bob", state: "ringing" },
@@ -337,8 +340,8 @@ describe("endCall", () => {
       ],
     });
     expect(events).toEqual([
-      { type: "ring_stopped", userId: "bob", reason: "ended" },
-      { type: "ring_stopped", userId: "dave", reason: "ended" },
+      { type: "ring_stopped", userId: "bob", reason: "timeout" },
+      { type: "ring_stopped", userId: "dave", reason: "timeout" },
       { type: "ended", reason: "no_answer" },
     ]);
   });
@@ -412,5 +415,28 @@ describe("transitions never mutate their input", () => {
     const { call } = start(memberIds);
     expect(memberIds).toEqual(["alice", "bob", "bob"]);
     expect(call.invitees).toEqual([{ userId: "bob", state: "ringing" }]);
+  });
+});
+
+describe("ring timeout", () => {
+  it("ends a call nobody answered as no_answer and stops everyone's ringing with reason timeout", () => {
+    const { call } = start(["alice", "bob", "carol"]);
+    expect(call.ringDeadline).toBe(T0 + 45_000);
+    expect(timeOutCall(call, T0 + 44_999)).toEqual({ call, events: [] });
+    const { call: ended, events } = timeOutCall(call, T0 + 45_000);
+    expect(ended).toMatchObject({ status: "ended", endReason: "no_answer", endedAt: T0 + 45_000, participants: [] });
+    expect(events).toEqual([
+      { type: "ring_stopped", userId: "bob", reason: "timeout" },
+      { type: "ring_stopped", userId: "carol", reason: "timeout" },
+      { type: "ended", reason: "no_answer" },
+    ]);
+  });
+
+  it("leaves an answered or ended call alone", () => {
+    const { call } = start(["alice", "bob"]);
+    const answered = joinCall(call, "bob", T0 + 1).call;
+    expect(timeOutCall(answered, T0 + 60_000)).toEqual({ call: answered, events: [] });
+    const over = endCall(call, "ended", T0 + 2).call;
+    expect(timeOutCall(over, T0 + 60_000)).toEqual({ call: over, events: [] });
   });
 });

@@ -36,6 +36,8 @@ describe("loadConfig defaults", () => {
       maxRequestBytes: 65_536,
       logLevel: "info",
       auth: { key: { kind: "secret", secret: SECRET }, issuer: undefined, audience: undefined },
+      ringTimeoutSeconds: 45,
+      nats: { url: "nats://127.0.0.1:4222", stream: "SWP_CALLS", maxAgeSeconds: 86_400, duplicateWindowSeconds: 120 },
       livekit: {
         url: "wss://livekit.example.com",
         apiUrl: "https://livekit.example.com",

@@ -9,8 +9,22 @@ import { SqliteDirectoryRepository } from "../../src/adapters/sqlite/directory-r
 import { migrations } from "../../src/adapters/sqlite/migrations/index.js";
 import { endCall, joinCall, leaveCall, rejectCall, startCall, type Call, type Transition } from "../../src/domain/call.js";
 import { CallError, CallErrorCode } from "../../src/domain/errors.js";
+import type { OutboundEvent } from "../../src/app/events.js";
+import { SqliteOutboxStore } from "../../src/adapters/sqlite/outbox-store.js";
+import { timeOutCall } from "../../src/domain/call.js";
 
 const T0 = 1_700_000_000_000;
+
+/** One outbox row per domain event, named after it, so tests can see what was written with each change. */
+let eventCounter = 0;
+function outboxEventsOf(transition: Transition): OutboundEvent[] {
+  return transition.events.map((e) => ({
+    id: `evt-${++eventCounter}`,
+    subject: `test.${transition.call.id}`,
+    payload: JSON.stringify(e),
+    createdAt: T0,
+  }));
+}
 const LATEST = migrations.at(-1)!.version;
 
 function callErrorOf(fn: () => unknown): CallError {
@@ -36,13 +50,13 @@ describe("openDatabase and migrations", () => {
   it("brings an in-memory database to the latest schema version", () => {
     const db = openDatabase(":memory:");
     try {
-      expect(LATEST).toBe(1);
+      expect(LATEST).toBe(2);
       expect(db.pragma("user_version", { simple: true })).toBe(LATEST);
       const tables = db
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         .all()
         .map((r) => (r as { name: string }).name);
-      expect(tables).toEqual(["call_invitees", "call_participants", "calls", "room_members", "rooms", "tenant_policies"]);
+      expect(tables).toEqual(["call_invitees", "call_participants", "calls", "outbox", "room_members", "rooms", "sqlite_sequence", "tenant_policies"]);
       expect(db.pragma("foreign_keys", { simple: true })).toBe(1);
     } finally {
       db.close();
@@ -208,12 +222,12 @@ describe("SqliteCallRepository", () => {
   let calls: SqliteCallRepository;
   beforeEach(() => {
     db = openDatabase(":memory:");
-    calls = new SqliteCallRepository(db);
+    calls = new SqliteCallRepository(db, { events: outboxEventsOf });
   });
   afterEach(() => db.close());
 
   function started(id = "call-1", roomId = "room-1", tenantId = "t1", memberIds = ["alice", "bob", "carol"]): Transition {
-    return startCall({ id, tenantId, roomId, type: "video", initiatorId: "alice", memberIds, now: T0 });
+    return startCall({ id, tenantId, roomId, type: "video", initiatorId: "alice", memberIds, now: T0, ringTimeoutMs: 45_000 });
   }
 
   it("insertCall then findCall round-trips the whole call", () => {
@@ -230,6 +244,7 @@ describe("SqliteCallRepository", () => {
       startedAt: T0,
       endedAt: null,
       endReason: null,
+      ringDeadline: T0 + 45_000,
       participants: [{ userId: "alice", joinedAt: T0, audioOn: false, videoOn: false }],
       invitees: [
         { userId: "bob", state: "ringing" },
@@ -259,6 +274,7 @@ describe("SqliteCallRepository", () => {
       startedAt: T0,
       endedAt: null,
       endReason: null,
+      ringDeadline: T0 + 45_000,
       participants: [
         { userId: "alice", joinedAt: T0, audioOn: false, videoOn: false },
         { userId: "bob", joinedAt: T0 + 1_000, audioOn: true, videoOn: true },
@@ -384,5 +400,73 @@ describe("SqliteCallRepository", () => {
       "SW_CALL_ENDED",
     );
     expect(calls.findCall("t1", "call-1")).toEqual(before);
+  });
+});
+
+describe("SqliteCallRepository events and ring deadlines", () => {
+  let db: SqliteDatabase;
+  let calls: SqliteCallRepository;
+  let outbox: SqliteOutboxStore;
+  let commits: number;
+  beforeEach(() => {
+    db = openDatabase(":memory:");
+    commits = 0;
+    calls = new SqliteCallRepository(db, { events: outboxEventsOf, afterCommit: () => commits++ });
+    outbox = new SqliteOutboxStore(db);
+  });
+  afterEach(() => db.close());
+
+  const start = (id: string, now = T0, ringTimeoutMs = 45_000) =>
+    startCall({ id, tenantId: "t1", roomId: `room-${id}`, type: "audio", initiatorId: "alice", memberIds: ["alice", "bob"], now, ringTimeoutMs });
+
+  const typesOf = () => outbox.pending(100).map((e) => (JSON.parse(e.payload) as { type: string }).type);
+
+  it("writes a change's events in its transaction, in order, and tells the relay after commit", () => {
+    calls.insertCall(start("c1"));
+    expect(typesOf()).toEqual(["started", "participant_joined", "invited"]);
+    expect(commits).toBe(1);
+    calls.updateCall("t1", "c1", (c) => joinCall(c, "bob", T0 + 1));
+    expect(typesOf()).toEqual(["started", "participant_joined", "invited", "participant_joined", "ring_stopped", "active"]);
+    expect(commits).toBe(2);
+  });
+
+  it("a failed change writes no events and wakes nobody", () => {
+    calls.insertCall(start("c1"));
+    const before = outbox.pending(100);
+    expect(() => calls.updateCall("t1", "c1", (c) => rejectCall(c, "alice", T0))).toThrow(CallError);
+    expect(outbox.pending(100)).toEqual(before);
+    expect(commits).toBe(1);
+  });
+
+  it("a refused second live call in a room writes no events", () => {
+    calls.insertCall(start("c1"));
+    const other = startCall({ id: "c2", tenantId: "t1", roomId: "room-c1", type: "audio", initiatorId: "bob", memberIds: ["alice", "bob"], now: T0, ringTimeoutMs: 45_000 });
+    expect(calls.insertCall(other)).toBe(false);
+    expect(outbox.pending(100)).toHaveLength(3);
+  });
+
+  it("lists ringing calls past their deadline, earliest first, and the next deadline", () => {
+    calls.insertCall(start("late", T0, 30_000));
+    calls.insertCall(start("early", T0, 10_000));
+    calls.insertCall(start("answered", T0, 5_000));
+    calls.updateCall("t1", "answered", (c) => joinCall(c, "bob", T0 + 1));
+    expect(calls.nextRingDeadline()).toBe(T0 + 10_000);
+    expect(calls.listRingingDue(T0 + 9_999)).toEqual([]);
+    expect(calls.listRingingDue(T0 + 30_000)).toEqual([
+      { tenantId: "t1", callId: "early" },
+      { tenantId: "t1", callId: "late" },
+    ]);
+    calls.updateCall("t1", "early", (c) => timeOutCall(c, T0 + 10_000));
+    expect(calls.findCall("t1", "early")).toMatchObject({ status: "ended", endReason: "no_answer" });
+    expect(calls.nextRingDeadline()).toBe(T0 + 30_000);
+  });
+
+  it("the outbox reports its backlog, marks events sent and prunes old sent ones", () => {
+    calls.insertCall(start("c1"));
+    expect(outbox.backlog()).toEqual({ pending: 3, oldestCreatedAt: T0 });
+    for (const e of outbox.pending(2)) outbox.markSent(e.seq, T0 + 100);
+    expect(outbox.backlog()).toEqual({ pending: 1, oldestCreatedAt: T0 });
+    expect(outbox.pruneSent(T0 + 100)).toBe(0);
+    expect(outbox.pruneSent(T0 + 101)).toBe(2);
   });
 });

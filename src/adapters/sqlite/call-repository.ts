@@ -1,5 +1,6 @@
 import type { Statement } from "better-sqlite3";
-import type { CallRepository } from "../../app/ports.js";
+import type { OutboundEvent } from "../../app/events.js";
+import type { CallRepository, CallKey } from "../../app/ports.js";
 import type { Call, CallStatus, CallType, EndReason, Invitee, InviteState, Participant, Transition } from "../../domain/call.js";
 import { CallError, CallErrorCode } from "../../domain/errors.js";
 import type { SqliteDatabase } from "./database.js";
@@ -14,6 +15,7 @@ interface CallRow {
   started_at: number;
   ended_at: number | null;
   end_reason: EndReason | null;
+  ring_deadline: number;
 }
 
 interface ParticipantRow {
@@ -28,7 +30,17 @@ interface InviteeRow {
   state: InviteState;
 }
 
-/** Calls in SQLite. Every write is one IMMEDIATE transaction (the write lock is taken up front, no upgrade deadlock). */
+export interface CallRepositoryOptions {
+  /** The events of a transition, written to the outbox in the same transaction as the change. */
+  readonly events: (transition: Transition) => readonly OutboundEvent[];
+  /** Called after a commit that wrote events (wakes the outbox relay). */
+  readonly afterCommit?: () => void;
+}
+
+/**
+ * Calls in SQLite. Every write is one IMMEDIATE transaction (the write lock is
+ * taken up front, no upgrade deadlock) holding the change and its events.
+ */
 export class SqliteCallRepository implements CallRepository {
   private readonly stmt: {
     selectCall: Statement<[string, string], CallRow>;
@@ -40,9 +52,15 @@ export class SqliteCallRepository implements CallRepository {
     upsertParticipant: Statement<ParticipantRow & { call_id: string }>;
     deleteParticipant: Statement<[string, string]>;
     upsertInvitee: Statement<InviteeRow & { call_id: string }>;
+    insertEvent: Statement<[string, string, string, number]>;
+    selectDueRinging: Statement<[number], { tenant_id: string; id: string }>;
+    selectNextDeadline: Statement<[], { deadline: number | null }>;
   };
 
-  constructor(private readonly db: SqliteDatabase) {
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly options: CallRepositoryOptions,
+  ) {
     this.stmt = {
       selectCall: db.prepare("SELECT * FROM calls WHERE tenant_id = ? AND id = ?"),
       selectLiveInRoom: db.prepare("SELECT * FROM calls WHERE tenant_id = ? AND room_id = ? AND status <> 'ended'"),
@@ -51,8 +69,8 @@ export class SqliteCallRepository implements CallRepository {
       ),
       selectInvitees: db.prepare("SELECT user_id, state FROM call_invitees WHERE call_id = ? ORDER BY user_id"),
       insertCall: db.prepare(
-        `INSERT INTO calls (id, tenant_id, room_id, type, status, initiator_id, started_at, ended_at, end_reason)
-         VALUES (@id, @tenant_id, @room_id, @type, @status, @initiator_id, @started_at, @ended_at, @end_reason)`,
+        `INSERT INTO calls (id, tenant_id, room_id, type, status, initiator_id, started_at, ended_at, end_reason, ring_deadline)
+         VALUES (@id, @tenant_id, @room_id, @type, @status, @initiator_id, @started_at, @ended_at, @end_reason, @ring_deadline)`,
       ),
       updateCall: db.prepare(
         "UPDATE calls SET status = @status, ended_at = @ended_at, end_reason = @end_reason WHERE id = @id",
@@ -68,6 +86,11 @@ export class SqliteCallRepository implements CallRepository {
         `INSERT INTO call_invitees (call_id, user_id, state) VALUES (@call_id, @user_id, @state)
          ON CONFLICT (call_id, user_id) DO UPDATE SET state = excluded.state`,
       ),
+      insertEvent: db.prepare("INSERT INTO outbox (id, subject, payload, created_at) VALUES (?, ?, ?, ?)"),
+      selectDueRinging: db.prepare(
+        "SELECT tenant_id, id FROM calls WHERE status = 'ringing' AND ring_deadline <= ? ORDER BY ring_deadline",
+      ),
+      selectNextDeadline: db.prepare("SELECT min(ring_deadline) AS deadline FROM calls WHERE status = 'ringing'"),
     };
   }
 
@@ -88,29 +111,48 @@ export class SqliteCallRepository implements CallRepository {
         .transaction(() => {
           this.stmt.insertCall.run(toRow(call));
           this.writeChanges(undefined, call);
+          this.writeEvents(transition);
         })
         .immediate();
-      return true;
     } catch (err) {
       if (isUniqueViolation(err)) return false;
       throw err;
     }
+    this.options.afterCommit?.();
+    return true;
   }
 
   updateCall(tenantId: string, callId: string, change: (call: Call) => Transition): Transition {
-    return this.db
+    const transition = this.db
       .transaction(() => {
         const current = this.findCall(tenantId, callId);
         if (!current) throw new CallError(CallErrorCode.NotFound, `call ${callId} not found`);
-        const transition = change(current);
-        if (transition.call !== current) {
-          const { id, status, ended_at, end_reason } = toRow(transition.call);
+        const next = change(current);
+        if (next.call !== current) {
+          const { id, status, ended_at, end_reason } = toRow(next.call);
           this.stmt.updateCall.run({ id, status, ended_at, end_reason });
-          this.writeChanges(current, transition.call);
+          this.writeChanges(current, next.call);
         }
-        return transition;
+        this.writeEvents(next);
+        return next;
       })
       .immediate();
+    if (transition.events.length > 0) this.options.afterCommit?.();
+    return transition;
+  }
+
+  listRingingDue(now: number): CallKey[] {
+    return this.stmt.selectDueRinging.all(now).map((r) => ({ tenantId: r.tenant_id, callId: r.id }));
+  }
+
+  nextRingDeadline(): number | undefined {
+    return this.stmt.selectNextDeadline.get()?.deadline ?? undefined;
+  }
+
+  private writeEvents(transition: Transition): void {
+    for (const event of this.options.events(transition)) {
+      this.stmt.insertEvent.run(event.id, event.subject, event.payload, event.createdAt);
+    }
   }
 
   private hydrate(row: CallRow): Call {
@@ -124,6 +166,7 @@ export class SqliteCallRepository implements CallRepository {
       startedAt: row.started_at,
       endedAt: row.ended_at,
       endReason: row.end_reason,
+      ringDeadline: row.ring_deadline,
       participants: this.stmt.selectParticipants.all(row.id).map(
         (p): Participant => ({ userId: p.user_id, joinedAt: p.joined_at, audioOn: p.audio_on === 1, videoOn: p.video_on === 1 }),
       ),
@@ -167,6 +210,7 @@ function toRow(call: Call): CallRow {
     started_at: call.startedAt,
     ended_at: call.endedAt,
     end_reason: call.endReason,
+    ring_deadline: call.ringDeadline,
   };
 }
 

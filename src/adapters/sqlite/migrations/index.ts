@@ -1,4 +1,5 @@
 import * as m0001 from "./0001-directory-and-calls.js";
+import * as m0002 from "./0002-outbox-and-ring-deadline.js";
 
 export interface Migration {
   readonly version: number;
@@ -7,4 +8,7 @@ export interface Migration {
 }
 
 /** Applied in order; never edit one that has shipped, add the next number. */
-export const migrations: readonly Migration[] = [{ version: 1, name: "directory-and-calls", sql: m0001.sql }];
+export const migrations: readonly Migration[] = [
+  { version: 1, name: "directory-and-calls", sql: m0001.sql },
+  { version: 2, name: "outbox-and-ring-deadline", sql: m0002.sql },
+];

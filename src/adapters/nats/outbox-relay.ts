@@ -1,0 +1,129 @@
+import { setTimeout as delay } from "node:timers/promises";
+import type { Clock, Logger, OutboxStore } from "../../app/ports.js";
+import type { EventPublisher } from "./jetstream-publisher.js";
+
+export interface OutboxRelayOptions {
+  readonly store: OutboxStore;
+  readonly publisher: EventPublisher;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly batchSize?: number;
+  /** How often to look for events even when nobody kicked (other processes, missed kicks). */
+  readonly pollIntervalMs?: number;
+  /** Sent events are kept this long for operators, then deleted. */
+  readonly retentionMs?: number;
+}
+
+/**
+ * Moves committed events from the outbox to JetStream, strictly in commit
+ * order: an event is marked sent only after its publish ack, and nothing after
+ * it is published until it is. A crash between ack and mark re-publishes the
+ * event with the same Nats-Msg-Id, which JetStream drops as a duplicate.
+ */
+export class OutboxRelay {
+  private readonly batchSize: number;
+  private readonly pollIntervalMs: number;
+  private readonly retentionMs: number;
+  private wake: (() => void) | undefined;
+  private kicked = false;
+  private running: Promise<void> | undefined;
+  private stopping = false;
+  private lastPrune = 0;
+  private lastBacklogLog = 0;
+
+  constructor(private readonly options: OutboxRelayOptions) {
+    this.batchSize = options.batchSize ?? 256;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.retentionMs = options.retentionMs ?? 60 * 60 * 1000;
+  }
+
+  start(): void {
+    this.running ??= this.run();
+  }
+
+  /** New events were committed: publish them now rather than at the next poll. */
+  kick(): void {
+    this.kicked = true;
+    this.wake?.();
+  }
+
+  /**
+   * Flushes what it can within `flushMs` while NATS is connected, then stops.
+   * Whatever is left stays in the outbox for the next start.
+   */
+  async stop(flushMs = 5000): Promise<void> {
+    const deadline = this.options.clock.now() + flushMs;
+    const flushing = () =>
+      this.running !== undefined &&
+      this.options.publisher.status().connected &&
+      this.options.store.backlog().pending > 0 &&
+      this.options.clock.now() < deadline;
+    while (flushing()) {
+      this.kick();
+      await delay(20);
+    }
+    this.stopping = true;
+    this.wake?.();
+    await this.running;
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      this.kicked = false;
+      const batch = this.options.store.pending(this.batchSize);
+      if (batch.length === 0) {
+        this.housekeeping();
+        await this.sleep(this.pollIntervalMs, true);
+        continue;
+      }
+      try {
+        for (const event of batch) {
+          await this.options.publisher.publish(event.subject, event.payload, event.id);
+          this.options.store.markSent(event.seq, this.options.clock.now());
+        }
+        failures = 0;
+      } catch (err) {
+        failures++;
+        if (failures === 1 || failures % 50 === 0) {
+          this.options.logger.warn({ err, failures }, "publishing events to NATS failed; retrying with backoff");
+        }
+        this.housekeeping();
+        // Kicks do not shorten a backoff: new events cannot overtake the failed one anyway.
+        await this.sleep(Math.min(5000, 100 * 2 ** Math.min(failures - 1, 6)), false);
+      }
+    }
+  }
+
+  private sleep(ms: number, wakeOnKick: boolean): Promise<void> {
+    if (wakeOnKick && this.kicked) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        if (wakeOnKick || this.stopping) done();
+      };
+    }).finally(() => {
+      this.wake = undefined;
+    });
+  }
+
+  /** Prunes old sent events and reports a stuck backlog, each at most once a minute / half-minute. */
+  private housekeeping(): void {
+    const now = this.options.clock.now();
+    if (now - this.lastPrune > 60_000) {
+      this.lastPrune = now;
+      this.options.store.pruneSent(now - this.retentionMs);
+    }
+    if (now - this.lastBacklogLog > 30_000) {
+      const { pending, oldestCreatedAt } = this.options.store.backlog();
+      if (pending > 0 && oldestCreatedAt !== undefined && now - oldestCreatedAt > 5_000) {
+        this.lastBacklogLog = now;
+        this.options.logger.warn({ pending, oldestAgeMs: now - oldestCreatedAt }, "outbox backlog: events are waiting for NATS");
+      }
+    }
+  }
+}

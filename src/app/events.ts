@@ -1,0 +1,94 @@
+import type { Call, CallEvent, Transition } from "../domain/call.js";
+import { timeSortableId } from "../domain/ids.js";
+
+/**
+ * The events the WebSocket tier of ScaiWave consumes from NATS: the subjects,
+ * the envelope and the event types are a public contract (README "Events").
+ */
+
+/** One message for the outbox: relayed to `subject` with `Nats-Msg-Id: id`. */
+export interface OutboundEvent {
+  readonly id: string;
+  readonly subject: string;
+  /** The JSON envelope. */
+  readonly payload: string;
+  readonly createdAt: number;
+}
+
+export interface Envelope {
+  readonly id: string;
+  readonly type: string;
+  /** RFC 3339. */
+  readonly ts: string;
+  readonly tenant_id: string;
+  readonly room_id: string;
+  readonly call_id: string;
+  readonly data: Record<string, unknown>;
+}
+
+export const userSubject = (userId: string) => `swp.user.${userId}.call`;
+export const roomSubject = (roomId: string) => `swp.room.${roomId}.call`;
+/** What a stream must capture to hold every event. */
+export const EVENT_SUBJECTS = ["swp.user.*.call", "swp.room.*.call"] as const;
+
+export const newEventId = (now: number) => `evt-${timeSortableId(now)}`;
+
+/**
+ * Turns a transition's domain facts into envelopes. Every room event carries
+ * the call state after the change (`call`, the same JSON as GetCall on the
+ * REST paths), so a consumer never has to call back.
+ */
+export class CallEventFactory {
+  constructor(
+    /** Renders a call exactly as the REST API shows it (injected: one rendering for both). */
+    private readonly renderCall: (call: Call) => unknown,
+    private readonly now: () => number,
+  ) {}
+
+  fromTransition({ call, events }: Transition): OutboundEvent[] {
+    if (events.length === 0) return [];
+    const now = this.now();
+    const ts = new Date(now).toISOString();
+    const state = this.renderCall(call);
+    return events.map((event) => {
+      const { subject, type, data } = describe(event, call, state);
+      const id = newEventId(now);
+      const envelope: Envelope = {
+        id,
+        type,
+        ts,
+        tenant_id: call.tenantId,
+        room_id: call.roomId,
+        call_id: call.id,
+        data,
+      };
+      return { id, subject, payload: JSON.stringify(envelope), createdAt: now };
+    });
+  }
+}
+
+function describe(event: CallEvent, call: Call, state: unknown): { subject: string; type: string; data: Record<string, unknown> } {
+  const room = roomSubject(call.roomId);
+  switch (event.type) {
+    case "started":
+      return { subject: room, type: "swp.call.started", data: { call: state } };
+    case "invited":
+      return {
+        subject: userSubject(event.userId),
+        type: "swp.call.invite",
+        data: { caller_id: call.initiatorId, type: call.type, call: state },
+      };
+    case "participant_joined":
+      return { subject: room, type: "swp.call.participant_joined", data: { participant_id: event.userId, call: state } };
+    case "active":
+      return { subject: room, type: "swp.call.active", data: { call: state } };
+    case "participant_left":
+      return { subject: room, type: "swp.call.participant_left", data: { participant_id: event.userId, call: state } };
+    case "rejected":
+      return { subject: room, type: "swp.call.rejected", data: { user_id: event.userId, call: state } };
+    case "ring_stopped":
+      return { subject: userSubject(event.userId), type: "swp.call.ring_stopped", data: { reason: event.reason } };
+    case "ended":
+      return { subject: room, type: "swp.call.ended", data: { end_reason: event.reason, call: state } };
+  }
+}

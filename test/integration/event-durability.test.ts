@@ -1,0 +1,179 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { restApi } from "../support/clients.js";
+import { directoryClient } from "../support/directory.js";
+import { EventTap } from "../support/event-tap.js";
+import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
+import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { startService, type RunningService } from "../support/service.js";
+import { spawnService } from "../support/service-process.js";
+import { readStream, type StoredEvent } from "../support/stream-reader.js";
+import { TEST_JWT_SECRET, userToken } from "../support/tokens.js";
+
+/**
+ * Nothing lost, nothing doubled: every event of a committed change ends up in
+ * the JetStream stream exactly once, in commit order, whatever happens to
+ * NATS or to the service in between.
+ */
+
+let livekit: LiveKitServer;
+const dirs: string[] = [];
+
+beforeAll(async () => {
+  livekit = await startLiveKitServer();
+});
+
+afterAll(async () => {
+  await livekit?.stop();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** The committed events, in commit order, straight from the service's database. */
+function committedEvents(databasePath: string): { id: string; callId: string }[] {
+  const db = new Database(databasePath, { readonly: true });
+  try {
+    return (db.prepare("SELECT id, payload FROM outbox ORDER BY seq").all() as { id: string; payload: string }[]).map(
+      (r) => ({ id: r.id, callId: (JSON.parse(r.payload) as { call_id: string }).call_id }),
+    );
+  } finally {
+    db.close();
+  }
+}
+
+function unsentCount(databasePath: string): number {
+  const db = new Database(databasePath, { readonly: true });
+  try {
+    return (db.prepare("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL").get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+/** Per call, the ids in order. */
+function byCall(events: readonly { id: string; callId: string }[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const e of events) out.set(e.callId, [...(out.get(e.callId) ?? []), e.id]);
+  return out;
+}
+
+function expectExactlyOnceInOrder(committed: { id: string; callId: string }[], stream: StoredEvent[]): void {
+  const streamIds = stream.map((e) => e.msgId);
+  expect(new Set(streamIds).size, "no duplicates in the stream").toBe(streamIds.length);
+  expect([...streamIds].sort(), "every committed event is in the stream, nothing else").toEqual(
+    committed.map((e) => e.id).sort(),
+  );
+  expect(byCall(stream.map((e) => ({ id: e.msgId, callId: e.callId }))), "per call in commit order").toEqual(
+    byCall(committed),
+  );
+}
+
+describe("events survive NATS outages and service crashes", () => {
+  it("calls made while NATS is down: their events wait in the outbox and arrive once, in order", async () => {
+    const nats: NatsServer = await startNatsServer();
+    const service: RunningService = await startService(livekit, { NATS_URL: nats.url });
+    try {
+      const api = restApi(service.baseUrl);
+      const roomId = await directoryClient(service.baseUrl).room({ alice: 0, bob: 0 });
+      const alice = await userToken("alice");
+      const bob = await userToken("bob");
+      const tap = await EventTap.start(nats.url);
+      const before = await api.initiate(alice, roomId, "audio");
+      await api.join(bob, before.call_id);
+      await tap.settle(service);
+      await tap.close();
+
+      await nats.halt();
+      // The service keeps working; its events queue up.
+      await api.end(alice, before.call_id);
+      const during: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const { call_id } = await api.initiate(alice, roomId, "video");
+        await api.join(bob, call_id);
+        await api.leave(alice, call_id);
+        await api.leave(bob, call_id);
+        during.push(call_id);
+      }
+      const ready = (await (await fetch(`${service.baseUrl}/readyz`)).json()) as {
+        status: string;
+        dependencies: { nats: { status: string; outbox_pending: number } };
+      };
+      expect(ready.status).toBe("ready");
+      expect(ready.dependencies.nats.status).toBe("failing");
+      expect(ready.dependencies.nats.outbox_pending).toBeGreaterThan(5 * 6);
+
+      await nats.resume();
+      const tapAfter = await EventTap.start(nats.url);
+      await tapAfter.settle(service, 20_000);
+      await tapAfter.close();
+
+      const stream = await readStream(nats.url, "SWP_CALLS");
+      expectExactlyOnceInOrder(committedEvents(service.app.config.databasePath), stream);
+      expect(new Set(stream.map((e) => e.callId))).toEqual(new Set([before.call_id, ...during]));
+    } finally {
+      await service.stop();
+      await nats.stop();
+    }
+  });
+
+  it("SIGKILL mid-traffic, restart on the same database: every committed event in the stream exactly once", async () => {
+    const nats = await startNatsServer();
+    const dir = mkdtempSync(join(tmpdir(), "scaiwave-calls-crash-"));
+    dirs.push(dir);
+    const databasePath = join(dir, "calls.db");
+    const env = {
+      DATABASE_PATH: databasePath,
+      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+      LIVEKIT_URL: livekit.wsUrl,
+      LIVEKIT_API_URL: livekit.httpUrl,
+      LIVEKIT_API_KEY: livekit.apiKey,
+      LIVEKIT_API_SECRET: livekit.apiSecret,
+      NATS_URL: nats.url,
+    };
+    try {
+      const first = await spawnService(env);
+      const directory = directoryClient(first.baseUrl);
+      const rooms = await Promise.all([0, 1, 2, 3].map(() => directory.room({ alice: 0, bob: 0 })));
+      const alice = await userToken("alice");
+      const bob = await userToken("bob");
+
+      // Four clients cycle calls until the process dies under them.
+      let completedCycles = 0;
+      const traffic = rooms.map(async (roomId) => {
+        const api = restApi(first.baseUrl);
+        for (;;) {
+          try {
+            const { call_id } = await api.initiate(alice, roomId, "audio");
+            await api.join(bob, call_id);
+            await api.end(alice, call_id);
+            completedCycles++;
+          } catch {
+            return; // the process is gone
+          }
+        }
+      });
+      // Kill once real traffic has flowed (events committed and partly relayed).
+      while (completedCycles < 40) await new Promise((r) => setImmediate(r));
+      first.child.kill("SIGKILL");
+      await Promise.all(traffic);
+      expect(await first.exited).toBe("SIGKILL");
+
+      const second = await spawnService(env);
+      try {
+        const deadline = Date.now() + 20_000;
+        while (unsentCount(databasePath) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        expect(unsentCount(databasePath)).toBe(0);
+        const committed = committedEvents(databasePath);
+        expect(committed.length).toBeGreaterThanOrEqual(40 * 7);
+        expectExactlyOnceInOrder(committed, await readStream(nats.url, "SWP_CALLS"));
+      } finally {
+        second.child.kill("SIGTERM");
+        expect(await second.exited).toBe(0);
+      }
+    } finally {
+      await nats.stop();
+    }
+  });
+});

@@ -1,0 +1,104 @@
+import { setTimeout as delay } from "node:timers/promises";
+import { connect, type NatsConnection, type Subscription } from "nats";
+import type { RunningService } from "./service.js";
+
+/** An event as the WebSocket tier receives it. */
+export interface Envelope {
+  id: string;
+  type: string;
+  ts: string;
+  tenant_id: string;
+  room_id: string;
+  call_id: string;
+  data: Record<string, unknown>;
+  /** The subject it arrived on (not part of the envelope). */
+  subject: string;
+}
+
+/**
+ * Subscribes to every call event with core NATS, as the WebSocket tier does,
+ * and keeps them in arrival order.
+ */
+export class EventTap implements AsyncDisposable {
+  readonly received: Envelope[] = [];
+  private readonly waiters = new Set<() => void>();
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly sub: Subscription,
+  ) {}
+
+  static async start(url: string): Promise<EventTap> {
+    const nc = await connect({ servers: url, name: "test-websocket-tier" });
+    const sub = nc.subscribe("swp.>");
+    const tap = new EventTap(nc, sub);
+    void (async () => {
+      for await (const msg of sub) {
+        tap.received.push({ ...(JSON.parse(msg.string()) as Envelope), subject: msg.subject });
+        for (const wake of tap.waiters) wake();
+      }
+    })();
+    await nc.flush();
+    return tap;
+  }
+
+  /** Events of one call on one subject, as `type` or `type(detail)` strings for readable assertions. */
+  sequence(subject: string, callId: string): string[] {
+    return this.received
+      .filter((e) => e.subject === subject && e.call_id === callId)
+      .map((e) => {
+        const detail = e.data["participant_id"] ?? e.data["user_id"] ?? e.data["reason"] ?? e.data["end_reason"];
+        return detail === undefined ? e.type : `${e.type}(${String(detail)})`;
+      });
+  }
+
+  /** Resolves with the first event (already received or arriving) that matches. */
+  waitFor(match: (e: Envelope) => boolean, timeoutMs = 10_000): Promise<Envelope> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const found = this.received.find(match);
+        if (!found) return;
+        cleanup();
+        resolve(found);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`no matching event within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  forCall(callId: string): Envelope[] {
+    return this.received.filter((e) => e.call_id === callId);
+  }
+
+  /**
+   * Waits until the service has published everything it committed (its
+   * outbox is empty), then round-trips to NATS on this connection: NATS
+   * delivers in order, so after the PONG every published event is here.
+   */
+  async settle(service: RunningService, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const pending = () =>
+      (service.app.db.prepare("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL").get() as { n: number }).n;
+    while (pending() > 0) {
+      if (Date.now() > deadline) throw new Error(`outbox still has ${pending()} unsent events after ${timeoutMs} ms`);
+      await delay(10);
+    }
+    await this.nc.flush();
+  }
+
+  async close(): Promise<void> {
+    this.sub.unsubscribe();
+    await this.nc.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

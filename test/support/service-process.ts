@@ -1,0 +1,40 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+
+export interface ServiceProcess {
+  readonly child: ChildProcess;
+  readonly baseUrl: string;
+  readonly stderr: string[];
+  /** Resolves with the exit code (or signal name). */
+  readonly exited: Promise<number | string>;
+}
+
+/**
+ * The real entry point (`src/main.ts`) in its own process, as an operator
+ * runs it. Only the given variables are set: nothing leaks in from the shell.
+ * Resolves once it logs that it is listening.
+ */
+export async function spawnService(env: Record<string, string>): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    env: { PATH: process.env["PATH"] ?? "", HOST: "127.0.0.1", PORT: "0", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  // Never outlive the test run, even if a test times out before it stops the service.
+  const backstop = () => child.kill("SIGKILL");
+  process.once("exit", backstop);
+  child.once("exit", () => process.off("exit", backstop));
+  const stderr: string[] = [];
+  createInterface({ input: child.stderr! }).on("line", (l) => stderr.push(l));
+  const exited = once(child, "exit").then(([code, signal]) => (code ?? signal) as number | string);
+  const listening = new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on("line", (line) => {
+      const entry = JSON.parse(line) as { msg: string; address?: string };
+      if (entry.msg.startsWith("scaiwave-calls listening")) resolve(entry.address ?? "");
+    });
+    void exited.then((code) => reject(new Error(`service exited (${code}) before listening:\n${stderr.join("\n")}`)));
+  });
+  const address = await listening;
+  return { child, baseUrl: `http://127.0.0.1:${address.split(":").at(-1)}`, stderr, exited };
+}
