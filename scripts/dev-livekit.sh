@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-test-deps.sh
 bin="${SCAIWAVE_CACHE_DIR:-$HOME/.cache/scaiwave-calls}/bin/livekit-server-v1.13.5"
-exec "$bin" --dev --bind 127.0.0.1 --node-ip 127.0.0.1
+# Webhooks go to the service of `npm run dev` on :8080.
+exec "$bin" --dev --bind 127.0.0.1 --node-ip 127.0.0.1 \
+  --config-body "webhook: {api_key: devkey, urls: ['http://127.0.0.1:8080/v1/calls/webhook']}"

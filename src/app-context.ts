@@ -10,6 +10,10 @@ import { OutboxRelay } from "./adapters/nats/outbox-relay.js";
 import { SqliteOutboxStore } from "./adapters/sqlite/outbox-store.js";
 import { CallEventFactory, EVENT_SUBJECTS } from "./app/events.js";
 import { RingTimer } from "./app/ring-timer.js";
+import { Reconciler } from "./app/reconciler.js";
+import { WebhookIngest } from "./app/webhooks.js";
+import { LiveKitWebhookVerifier } from "./adapters/livekit/webhook-verifier.js";
+import { WebhookEndpoint } from "./transport/webhook.js";
 import { callToProto } from "./transport/rpc/call-mapping.js";
 import { messageToRestJson } from "./transport/rest/rest-json.js";
 import { LiveKitRoomService } from "./adapters/livekit/rooms.js";
@@ -49,6 +53,8 @@ export interface AppContext extends AsyncDisposable {
   readonly db: SqliteDatabase;
   readonly health: Health;
   readonly relay: OutboxRelay;
+  /** Compares live calls with LiveKit; tests run passes on demand. */
+  readonly reconciler: Reconciler;
   /** Not listening yet: `main.ts` (or a test) decides where. */
   readonly server: CallsServer;
   close(): Promise<void>;
@@ -108,6 +114,17 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
     onRingDeadline: (deadline) => ringTimer.schedule(deadline),
   });
 
+  const webhookIngest = new WebhookIngest({ calls, useCases: callsUseCases, directory, clock, logger });
+  const reconciler = new Reconciler({
+    calls,
+    useCases: callsUseCases,
+    rooms,
+    directory,
+    clock,
+    logger,
+    joinGraceMs: config.reconcile.joinGraceSeconds * 1000,
+  });
+
   const registry = new RpcRegistry()
     .register(CallsService, callsHandlers(callsUseCases), requireUser)
     .register(DirectoryService, directoryHandlers(new DirectoryUseCases(directory)), requireInternal);
@@ -149,6 +166,13 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
         logger,
         maxBodyBytes: config.maxRequestBytes,
       }),
+      webhook: new WebhookEndpoint({
+        verifier: new LiveKitWebhookVerifier(config.livekit.apiKey, config.livekit.apiSecret),
+        ingest: webhookIngest,
+        logger,
+        // LiveKit's bodies are small; egress results with many files are the largest.
+        maxBodyBytes: 1024 * 1024,
+      }),
       connect: connectNodeAdapter({
         routes: connectRoutes(registry, authenticator, logger),
         readMaxBytes: config.maxRequestBytes,
@@ -159,6 +183,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
   publisher.start();
   relay.start();
   ringTimer.start();
+  if (config.reconcile.intervalSeconds > 0) reconciler.start(config.reconcile.intervalSeconds * 1000);
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
@@ -166,9 +191,10 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
       health.startDraining();
       await server.close();
       ringTimer.stop();
+      await reconciler.stop();
       await relay.stop();
       await publisher.close();
       db.close();
     })());
-  return { config, logger, db, health, relay, server, close, [Symbol.asyncDispose]: close };
+  return { config, logger, db, health, relay, reconciler, server, close, [Symbol.asyncDispose]: close };
 }

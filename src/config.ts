@@ -18,6 +18,12 @@ export interface Config {
   };
   /** How long a call rings unanswered before it ends as `no_answer`. */
   readonly ringTimeoutSeconds: number;
+  readonly reconcile: {
+    /** How often live calls are compared with LiveKit (0: never). */
+    readonly intervalSeconds: number;
+    /** How long an API join may go unseen by LiveKit before reconcile counts the participant gone. */
+    readonly joinGraceSeconds: number;
+  };
   readonly nats: {
     readonly url: string;
     readonly stream: string;
@@ -48,6 +54,8 @@ export const ENV_VARS = [
   "MAX_REQUEST_BYTES",
   "LOG_LEVEL",
   "RING_TIMEOUT_SECONDS",
+  "RECONCILE_INTERVAL_SECONDS",
+  "RECONCILE_JOIN_GRACE_SECONDS",
   "NATS_URL",
   "NATS_STREAM",
   "NATS_STREAM_MAX_AGE_SECONDS",
@@ -161,6 +169,10 @@ export function loadConfig(vars: Partial<Record<EnvVar, string>>): Config {
     logLevel: logLevel as Config["logLevel"],
     auth: { key, issuer: vars.AUTH_ISSUER, audience: vars.AUTH_AUDIENCE },
     ringTimeoutSeconds: int("RING_TIMEOUT_SECONDS", 45, 1, 3_600),
+    reconcile: {
+      intervalSeconds: int("RECONCILE_INTERVAL_SECONDS", 30, 0, 86_400),
+      joinGraceSeconds: int("RECONCILE_JOIN_GRACE_SECONDS", 20, 0, 3_600),
+    },
     nats: {
       url: natsUrl,
       stream: natsStream,

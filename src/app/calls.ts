@@ -4,6 +4,7 @@ import {
   isParticipant,
   joinCall,
   leaveCall,
+  mediaChanged,
   rejectCall,
   startCall,
   timeOutCall,
@@ -13,7 +14,7 @@ import {
 } from "../domain/call.js";
 import { CallError, CallErrorCode } from "../domain/errors.js";
 import { liveKitRoomName, newCallId } from "../domain/ids.js";
-import { mayEndCall, type Membership } from "../domain/permissions.js";
+import { mayEndCall, mayModerate, type Membership } from "../domain/permissions.js";
 import type { Caller, CallRepository, Clock, DirectoryRepository, LiveKitRooms, LiveKitTokens, Logger } from "./ports.js";
 
 /** What a client needs to connect its media to LiveKit. */
@@ -122,6 +123,28 @@ export class CallsUseCases {
     ).call;
   }
 
+  /**
+   * Host control: mutes a participant's microphone (and camera if asked) in
+   * LiveKit; only the participant can unmute. Moderators (power >= 50) only.
+   */
+  async muteParticipant(caller: Caller, callId: string, participantId: string, what: { audio: boolean; video: boolean }): Promise<Call> {
+    this.requireModeratedParticipant(caller, callId, participantId);
+    await this.deps.rooms.muteParticipant(liveKitRoomName(callId), participantId, what);
+    return this.apply(caller.tenantId, callId, (current) =>
+      mediaChanged(current, participantId, {
+        ...(what.audio && { audioOn: false }),
+        ...(what.video && { videoOn: false }),
+      }),
+    );
+  }
+
+  /** Host control: disconnects a participant and takes them out of the call. Moderators (power >= 50) only. */
+  async removeParticipant(caller: Caller, callId: string, participantId: string): Promise<Call> {
+    this.requireModeratedParticipant(caller, callId, participantId);
+    await this.deps.rooms.removeParticipant(liveKitRoomName(callId), participantId);
+    return this.apply(caller.tenantId, callId, (current) => leaveCall(current, participantId, this.deps.clock.now()));
+  }
+
   get(caller: Caller, callId: string): Call {
     const call = this.visibleCall(caller, callId);
     this.requireMember(caller, call.roomId);
@@ -139,6 +162,14 @@ export class CallsUseCases {
       if (call.endReason === "no_answer") ended++;
     }
     return ended;
+  }
+
+  /**
+   * Applies what LiveKit reported (webhook or reconciliation) to a call, with
+   * the same consequences as a user's action (events; an ended call loses its room).
+   */
+  applyReport(tenantId: string, callId: string, change: (call: Call) => Transition): Call {
+    return this.apply(tenantId, callId, change);
   }
 
   /** Applies a transition; a call it ends also loses its LiveKit room. */
@@ -166,6 +197,17 @@ export class CallsUseCases {
     const call = this.deps.calls.findCall(caller.tenantId, callId);
     if (!call) throw new CallError(CallErrorCode.NotFound, `call ${callId} not found`);
     return call;
+  }
+
+  private requireModeratedParticipant(caller: Caller, callId: string, participantId: string): void {
+    const call = this.visibleCall(caller, callId);
+    if (!mayModerate(this.requireMember(caller, call.roomId))) {
+      throw new CallError(CallErrorCode.Forbidden, "only a moderator (power level 50) may mute or remove participants");
+    }
+    if (!isLive(call)) throw new CallError(CallErrorCode.Ended, `call ${call.id} has ended`);
+    if (!isParticipant(call, participantId)) {
+      throw new CallError(CallErrorCode.ParticipantNotFound, `${participantId} is not in call ${call.id}`);
+    }
   }
 
   private requireMember(caller: Caller, roomId: string): Membership {

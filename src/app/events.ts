@@ -84,6 +84,14 @@ function describe(event: CallEvent, call: Call, state: unknown): { subject: stri
       return { subject: room, type: "swp.call.active", data: { call: state } };
     case "participant_left":
       return { subject: room, type: "swp.call.participant_left", data: { participant_id: event.userId, call: state } };
+    case "participant_updated": {
+      const p = call.participants.find((x) => x.userId === event.userId);
+      return {
+        subject: room,
+        type: "swp.call.participant_updated",
+        data: { participant_id: event.userId, audio_on: p?.audioOn ?? false, video_on: p?.videoOn ?? false, call: state },
+      };
+    }
     case "rejected":
       return { subject: room, type: "swp.call.rejected", data: { user_id: event.userId, call: state } };
     case "ring_stopped":

@@ -34,6 +34,16 @@ export interface CallRepository {
    * `change` is pure and may throw a CallError, which aborts the update.
    */
   updateCall(tenantId: string, callId: string, change: (call: Call) => Transition): Transition;
+  /** Any tenant's call: for LiveKit's webhooks, which know the room name only. */
+  findCallById(callId: string): Call | undefined;
+  listLiveCalls(): Call[];
+  /**
+   * Runs `work` in one transaction with the record that webhook `eventId`
+   * was processed; a webhook processed before runs nothing.
+   */
+  oncePerWebhook(eventId: string, receivedAt: number, work: () => void): "processed" | "duplicate";
+  /** Forgets processed webhook ids older than `before` (LiveKit retries within minutes). */
+  pruneWebhookIds(before: number): number;
   /** Calls still ringing whose ring deadline is at or before `now`. */
   listRingingDue(now: number): CallKey[];
   /** The earliest ring deadline of any ringing call. */
@@ -80,11 +90,26 @@ export interface DirectoryRepository {
   getTenantPolicy(tenantId: string): TenantPolicy;
 }
 
+/** A participant as LiveKit's RoomService lists it. */
+export interface LiveKitParticipant {
+  readonly identity: string;
+  readonly sid: string;
+  readonly audioOn: boolean;
+  readonly videoOn: boolean;
+}
+
 /** LiveKit's RoomService. Failures to reach LiveKit throw SW_CALL_LIVEKIT_UNREACHABLE. */
 export interface LiveKitRooms {
   createRoom(name: string): Promise<void>;
   /** Deleting a room that does not exist is not an error. */
   deleteRoom(name: string): Promise<void>;
+  /** Names of the rooms that exist now. */
+  listRoomNames(): Promise<Set<string>>;
+  listParticipants(roomName: string): Promise<LiveKitParticipant[]>;
+  /** Mutes the participant's published microphone and/or camera tracks; returns what it muted. */
+  muteParticipant(roomName: string, identity: string, what: { audio: boolean; video: boolean }): Promise<void>;
+  /** Disconnects the participant; one who is not connected is not an error. */
+  removeParticipant(roomName: string, identity: string): Promise<void>;
 }
 
 export interface LiveKitTokens {

@@ -26,6 +26,12 @@ export interface Participant {
   readonly joinedAt: number;
   readonly audioOn: boolean;
   readonly videoOn: boolean;
+  /**
+   * LiveKit's id of this participant's current media session, once LiveKit
+   * reported it connected. Each reconnect gets a new one, which tells a stale
+   * `participant_left` from a current one.
+   */
+  readonly livekitSid: string | null;
 }
 
 export interface Invitee {
@@ -50,6 +56,11 @@ export interface Call {
   readonly participants: readonly Participant[];
   /** Every member rung when the call started, and where they stand. */
   readonly invitees: readonly Invitee[];
+  /**
+   * LiveKit sessions (`sid`) known to have ended: a `participant_joined` of one
+   * of them that arrives late must not bring its participant back.
+   */
+  readonly endedSessions: readonly string[];
 }
 
 /** Why a member's ringing stopped: they answered or declined, the call ended, or nobody answered in time. */
@@ -61,6 +72,7 @@ export type CallEvent =
   | { readonly type: "participant_joined"; readonly userId: string }
   | { readonly type: "active" }
   | { readonly type: "participant_left"; readonly userId: string }
+  | { readonly type: "participant_updated"; readonly userId: string }
   | { readonly type: "rejected"; readonly userId: string }
   | { readonly type: "ring_stopped"; readonly userId: string; readonly reason: RingStopReason }
   | { readonly type: "ended"; readonly reason: EndReason };
@@ -84,7 +96,7 @@ function assertLive(call: Call): void {
 
 function joined(userId: string, now: number): Participant {
   // Media state is what LiveKit reports (webhooks); nothing is published yet at join.
-  return { userId, joinedAt: now, audioOn: false, videoOn: false };
+  return { userId, joinedAt: now, audioOn: false, videoOn: false, livekitSid: null };
 }
 
 export interface StartCallInput {
@@ -117,6 +129,7 @@ export function startCall(input: StartCallInput): Transition {
     ringDeadline: input.now + input.ringTimeoutMs,
     participants: [joined(input.initiatorId, input.now)],
     invitees,
+    endedSessions: [],
   };
   return {
     call,
@@ -220,4 +233,68 @@ export function endCall(call: Call, reason: EndReason, now: number): Transition 
       { type: "ended", reason },
     ],
   };
+}
+
+// ---- What LiveKit reports (webhooks and reconciliation) ----------------------
+// LiveKit delivers at least once and not always in order; these transitions
+// are no-ops when the report is stale, duplicated, or about an ended call.
+
+const noChange = (call: Call): Transition => ({ call, events: [] });
+
+function withParticipant(call: Call, userId: string, change: (p: Participant) => Participant): Call {
+  return { ...call, participants: call.participants.map((p) => (p.userId === userId ? change(p) : p)) };
+}
+
+/** LiveKit says `userId`'s media connected as session `sid`: a join we had not seen is a join. */
+export function mediaJoined(call: Call, userId: string, sid: string, now: number): Transition {
+  if (!isLive(call) || call.endedSessions.includes(sid)) return noChange(call);
+  const present = call.participants.find((p) => p.userId === userId);
+  if (present) {
+    if (present.livekitSid === sid) return noChange(call);
+    return { call: withParticipant(call, userId, (p) => ({ ...p, livekitSid: sid })), events: [] };
+  }
+  const joinedNow = joinCall(call, userId, now);
+  return { call: withParticipant(joinedNow.call, userId, (p) => ({ ...p, livekitSid: sid })), events: joinedNow.events };
+}
+
+/**
+ * LiveKit says session `sid` of `userId` left (`sid` null: reconciliation
+ * found them gone). Ignored when it is about an older session than the one
+ * we know, or older (`at`) than a join we saw through the API.
+ */
+export function mediaLeft(call: Call, userId: string, sid: string | null, at: number, now: number): Transition {
+  if (!isLive(call)) return noChange(call);
+  // Remember the session as over, whatever else happens: its join may still be on the way.
+  const remembered: Call =
+    sid === null || call.endedSessions.includes(sid) ? call : { ...call, endedSessions: [...call.endedSessions, sid] };
+  const present = remembered.participants.find((p) => p.userId === userId);
+  if (!present) return noChange(remembered);
+  if (sid !== null && present.livekitSid !== null && present.livekitSid !== sid) return noChange(remembered);
+  if (sid !== null && present.livekitSid === null && at < present.joinedAt) return noChange(remembered);
+  return leaveCall(remembered, userId, now);
+}
+
+export interface MediaState {
+  readonly audioOn: boolean;
+  readonly videoOn: boolean;
+}
+
+/** What `userId` publishes changed (track published, unpublished, muted). */
+export function mediaChanged(call: Call, userId: string, media: Partial<MediaState>): Transition {
+  if (!isLive(call)) return noChange(call);
+  const present = call.participants.find((p) => p.userId === userId);
+  if (!present) return noChange(call);
+  const audioOn = media.audioOn ?? present.audioOn;
+  const videoOn = media.videoOn ?? present.videoOn;
+  if (audioOn === present.audioOn && videoOn === present.videoOn) return noChange(call);
+  return {
+    call: withParticipant(call, userId, (p) => ({ ...p, audioOn, videoOn })),
+    events: [{ type: "participant_updated", userId }],
+  };
+}
+
+/** LiveKit closed the room (everyone gone past the departure timeout, or deleted elsewhere). */
+export function roomFinished(call: Call, now: number): Transition {
+  if (!isLive(call)) return noChange(call);
+  return endCall(call, "room_finished", now);
 }

@@ -13,6 +13,7 @@ export const CallErrorCode = {
   Unauthenticated: "SW_CALL_UNAUTHENTICATED",
   InvalidArgument: "SW_CALL_INVALID_ARGUMENT",
   NotRinging: "SW_CALL_NOT_RINGING",
+  ParticipantNotFound: "SW_CALL_PARTICIPANT_NOT_FOUND",
   Unimplemented: "SW_CALL_UNIMPLEMENTED",
   PayloadTooLarge: "SW_CALL_PAYLOAD_TOO_LARGE",
   RouteNotFound: "SW_CALL_ROUTE_NOT_FOUND",

@@ -16,6 +16,11 @@ export function mayEndCall(initiatorId: string, member: Membership): boolean {
   return member.userId === initiatorId || member.powerLevel >= PowerLevel.Moderator;
 }
 
+/** Host controls (mute, remove) are for moderators and above. */
+export function mayModerate(member: Membership): boolean {
+  return member.powerLevel >= PowerLevel.Moderator;
+}
+
 export function mayManageRecording(member: Membership): boolean {
   return member.powerLevel >= PowerLevel.Admin;
 }

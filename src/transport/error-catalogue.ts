@@ -18,6 +18,7 @@ export const ERROR_CATALOGUE: Readonly<Record<CallErrorCode, { readonly code: Co
   SW_CALL_UNAUTHENTICATED: { code: Code.Unauthenticated, httpStatus: 401 },
   SW_CALL_INVALID_ARGUMENT: { code: Code.InvalidArgument, httpStatus: 400 },
   SW_CALL_NOT_RINGING: { code: Code.FailedPrecondition, httpStatus: 409 },
+  SW_CALL_PARTICIPANT_NOT_FOUND: { code: Code.NotFound, httpStatus: 404 },
   SW_CALL_UNIMPLEMENTED: { code: Code.Unimplemented, httpStatus: 501 },
   SW_CALL_PAYLOAD_TOO_LARGE: { code: Code.ResourceExhausted, httpStatus: 413 },
   SW_CALL_ROUTE_NOT_FOUND: { code: Code.NotFound, httpStatus: 404 },

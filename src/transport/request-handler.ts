@@ -1,16 +1,18 @@
 import type { Health } from "./health.js";
 import type { NodeRequest, NodeResponse } from "./http-types.js";
 import type { RestGateway } from "./rest/gateway.js";
+import { WEBHOOK_PATH, type WebhookEndpoint } from "./webhook.js";
 
 export interface RequestHandlerParts {
   readonly health: Health;
   readonly rest: RestGateway;
+  readonly webhook: WebhookEndpoint;
   /** connect-node's adapter: Connect, gRPC and gRPC-web on `/<package>.<Service>/<Method>`. */
   readonly connect: (req: NodeRequest, res: NodeResponse) => void;
 }
 
 /**
- * Splits one port's traffic: health probes, Connect-family RPCs (their first
+ * Splits one port's traffic: health probes, LiveKit's webhook, Connect-family RPCs (their first
  * path segment is a dotted service name, which no REST path has), and the
  * REST gateway for everything else (it answers unknown paths with a 404 envelope).
  */
@@ -20,6 +22,10 @@ export function createRequestHandler(parts: RequestHandlerParts) {
     if (url === "/healthz") return parts.health.liveness(res);
     if (url === "/readyz") {
       void parts.health.readiness(res);
+      return;
+    }
+    if (url === WEBHOOK_PATH) {
+      void parts.webhook.handle(req, res);
       return;
     }
     const firstSegment = url.slice(1, url.indexOf("/", 1) >>> 0);

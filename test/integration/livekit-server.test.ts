@@ -14,6 +14,7 @@ import { AccessToken, RoomServiceClient, TrackSource as ServerTrackSource, Track
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
+import { within } from "../support/wait.js";
 
 // Proves the livekit-server fixture is a real, working server: Twirp API,
 // signalling with token auth, and media over loopback ICE.
@@ -52,18 +53,6 @@ async function eventually<T>(what: string, fn: () => Promise<T | undefined>, ms 
   }
 }
 
-/** Awaits p, or fails naming the step if it takes longer than ms (a hung ICE shows up as a hang here). */
-async function within<T>(what: string, p: Promise<T>, ms = 10_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Feeds a 440 Hz sine into the source in 10 ms frames (paced by captureFrame) until stopped. */
 function playSine(source: AudioSource): { stop: () => Promise<void> } {

@@ -6,6 +6,7 @@ import { directoryClient } from "../support/directory.js";
 import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
 import { startService, type RunningService } from "../support/service.js";
 import { userToken } from "../support/tokens.js";
+import { within } from "../support/wait.js";
 
 /** The tokens this service mints are accepted by the real livekit-server, for exactly one room. */
 
@@ -26,18 +27,6 @@ afterAll(async () => {
   await dispose();
 });
 
-/** Awaits p, or fails naming the step. */
-async function within<T>(what: string, p: Promise<T>, ms = 10_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 describe("minted LiveKit tokens", () => {
   it("grant joining the call's room only, for the configured TTL", async () => {

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { connect, StringCodec, type ConnectionOptions, type NatsConnection, type Status } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { within } from "../support/wait.js";
 
 // Proves the nats-server fixture is a real JetStream server, and that halt()/resume()
 // take NATS away and bring it back on the same URL with its JetStream state intact.
@@ -27,18 +28,6 @@ afterAll(async () => {
   await nats?.stop();
 });
 
-/** Awaits p, or fails naming the step if it takes longer than ms. */
-async function within<T>(what: string, p: Promise<T>, ms = 10_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * The first status event of this type on nc from now on (the listener is

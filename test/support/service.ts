@@ -30,6 +30,8 @@ export async function startService(
   livekit: LiveKitEndpoint,
   env: Partial<Record<EnvVar, string>> = {},
   overrides: AppOverrides = {},
+  /** A fixed port, when something (LiveKit's webhook config) must know it in advance. */
+  port = 0,
 ): Promise<RunningService> {
   const dir = mkdtempSync(join(tmpdir(), "scaiwave-calls-test-"));
   const logs: string[] = [];
@@ -46,7 +48,7 @@ export async function startService(
     ...env,
   });
   const app = createAppContext(config, { logger, ...overrides });
-  const address = await app.server.listen(0, "127.0.0.1");
+  const address = await app.server.listen(port, "127.0.0.1");
   let stopped = false;
   const stop = async () => {
     if (stopped) return;

@@ -79,11 +79,12 @@ describe("startCall", () => {
       endedAt: null,
       endReason: null,
       ringDeadline: T0 + 45_000,
-      participants: [{ userId: "alice", joinedAt: T0, audioOn: false, videoOn: false }],
+      participants: [{ userId: "alice", joinedAt: T0, audioOn: false, videoOn: false, livekitSid: null }],
       invitees: [
         { userId: "bob", state: "ringing" },
         { userId: "carol", state: "ringing" },
       ],
+      endedSessions: [],
     });
   });
 
@@ -125,8 +126,8 @@ describe("joinCall", () => {
     const { call, events } = joinCall(before, "bob", T0 + 5_000);
     expect(call.status).toBe("active");
     expect(call.participants).toEqual([
-      { userId: "alice", joinedAt: T0, audioOn: false, videoOn: false },
-      { userId: "bob", joinedAt: T0 + 5_000, audioOn: false, videoOn: false },
+      { userId: "alice", joinedAt: T0, audioOn: false, videoOn: false, livekitSid: null },
+      { userId: "bob", joinedAt: T0 + 5_000, audioOn: false, videoOn: false, livekitSid: null },
     ]);
     expect(call.invitees).toEqual([{ userId: "bob", state: "joined" }]);
     expect(events).toEqual([
@@ -288,7 +289,7 @@ describe("leaveCall", () => {
     const { call, events } = leaveCall(active, "alice", T0 + 2_000);
     expect(call.status).toBe("active");
     expect(call.endedAt).toBeNull();
-    expect(call.participants).toEqual([{ userId: "bob", joinedAt: T0 + 1_000, audioOn: false, videoOn: false }]);
+    expect(call.participants).toEqual([{ userId: "bob", joinedAt: T0 + 1_000, audioOn: false, videoOn: false, livekitSid: null }]);
     expect(call.invitees).toEqual(active.invitees);
     expect(events).toEqual([{ type: "participant_left", userId: "alice" }]);
   });

@@ -20,6 +20,8 @@ const dummyHandlers: ServiceHandlers<typeof CallsService> = {
   startRecording: () => ({}),
   stopRecording: () => ({}),
   listRecordings: () => ({}),
+  muteParticipant: () => ({}),
+  removeParticipant: () => ({}),
 };
 
 function buildTable(): RouteTable {
@@ -122,7 +124,7 @@ describe("RouteTable lookup", () => {
 });
 
 describe("RouteTable routes read from the google.api.http annotations", () => {
-  it("every one of the nine RPCs has a route, with the method and template of its annotation", () => {
+  it("every one of the eleven RPCs has a route, with the method and template of its annotation", () => {
     const routes = table.all.map((r) => [r.target.method.name, r.httpMethod, r.template, r.bodyIsRequest]);
     expect(routes).toEqual([
       ["InitiateCall", "POST", "/v1/calls/initiate", true],
@@ -131,12 +133,14 @@ describe("RouteTable routes read from the google.api.http annotations", () => {
       ["RejectCall", "POST", "/v1/calls/{call_id}/reject", true],
       ["EndCall", "POST", "/v1/calls/{call_id}/end", true],
       ["GetCall", "GET", "/v1/calls/{call_id}", false],
+      ["MuteParticipant", "POST", "/v1/calls/{call_id}/participants/{participant_id}/mute", true],
+      ["RemoveParticipant", "POST", "/v1/calls/{call_id}/participants/{participant_id}/remove", true],
       ["StartRecording", "POST", "/v1/calls/{call_id}/recording/start", true],
       ["StopRecording", "POST", "/v1/calls/{call_id}/recording/stop", true],
       ["ListRecordings", "GET", "/v1/calls/{call_id}/recordings", false],
     ]);
     expect(new Set(table.all.map((r) => r.target.method)).size).toBe(CallsService.methods.length);
-    expect(CallsService.methods).toHaveLength(9);
+    expect(CallsService.methods).toHaveLength(11);
   });
 
   it("GetCall's response field is the call message field", () => {
@@ -164,21 +168,37 @@ describe("RouteTable routes read from the google.api.http annotations", () => {
       RejectCall: "call",
       EndCall: "call",
       GetCall: "call",
+      MuteParticipant: "call",
+      RemoveParticipant: "call",
       StartRecording: "recording",
       StopRecording: "recording",
       ListRecordings: "recordings",
     });
   });
 
-  it("path variables are bound to the request's call_id field", () => {
+  it("path variables are bound to the request's call_id (and participant_id) fields", () => {
+    const variableNames = Object.fromEntries(
+      table.all.map((r) => [
+        r.target.method.name,
+        r.segments.filter((s): s is DescField => typeof s !== "string").map((f) => f.name),
+      ]),
+    );
+    expect(variableNames).toEqual({
+      InitiateCall: [],
+      JoinCall: ["call_id"],
+      LeaveCall: ["call_id"],
+      RejectCall: ["call_id"],
+      EndCall: ["call_id"],
+      GetCall: ["call_id"],
+      MuteParticipant: ["call_id", "participant_id"],
+      RemoveParticipant: ["call_id", "participant_id"],
+      StartRecording: ["call_id"],
+      StopRecording: ["call_id"],
+      ListRecordings: ["call_id"],
+    });
     for (const route of table.all) {
-      const variables = route.segments.filter((s): s is DescField => typeof s !== "string");
-      if (route.target.method.name === "InitiateCall") {
-        expect(variables).toEqual([]);
-      } else {
-        expect(variables).toHaveLength(1);
-        expect(variables[0]!.name).toBe("call_id");
-        expect(variables[0]!.parent).toBe(route.target.method.input);
+      for (const variable of route.segments.filter((s): s is DescField => typeof s !== "string")) {
+        expect(variable.parent).toBe(route.target.method.input);
       }
     }
   });

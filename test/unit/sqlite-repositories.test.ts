@@ -50,13 +50,13 @@ describe("openDatabase and migrations", () => {
   it("brings an in-memory database to the latest schema version", () => {
     const db = openDatabase(":memory:");
     try {
-      expect(LATEST).toBe(2);
+      expect(LATEST).toBe(3);
       expect(db.pragma("user_version", { simple: true })).toBe(LATEST);
       const tables = db
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         .all()
         .map((r) => (r as { name: string }).name);
-      expect(tables).toEqual(["call_invitees", "call_participants", "calls", "outbox", "room_members", "rooms", "sqlite_sequence", "tenant_policies"]);
+      expect(tables).toEqual(["call_ended_sessions", "call_invitees", "call_participants", "calls", "outbox", "room_members", "rooms", "sqlite_sequence", "tenant_policies", "webhook_events"]);
       expect(db.pragma("foreign_keys", { simple: true })).toBe(1);
     } finally {
       db.close();
@@ -245,11 +245,12 @@ describe("SqliteCallRepository", () => {
       endedAt: null,
       endReason: null,
       ringDeadline: T0 + 45_000,
-      participants: [{ userId: "alice", joinedAt: T0, audioOn: false, videoOn: false }],
+      participants: [{ userId: "alice", joinedAt: T0, audioOn: false, videoOn: false, livekitSid: null }],
       invitees: [
         { userId: "bob", state: "ringing" },
         { userId: "carol", state: "ringing" },
       ],
+      endedSessions: [],
     });
   });
 
@@ -260,7 +261,8 @@ describe("SqliteCallRepository", () => {
     calls.updateCall("t1", "call-1", (c) => ({
       call: {
         ...c,
-        participants: c.participants.map((p) => (p.userId === "bob" ? { ...p, audioOn: true, videoOn: true } : p)),
+        participants: c.participants.map((p) => (p.userId === "bob" ? { ...p, audioOn: true, videoOn: true, livekitSid: "PA_bob" } : p)),
+        endedSessions: ["PA_old"],
       },
       events: [],
     }));
@@ -276,14 +278,15 @@ describe("SqliteCallRepository", () => {
       endReason: null,
       ringDeadline: T0 + 45_000,
       participants: [
-        { userId: "alice", joinedAt: T0, audioOn: false, videoOn: false },
-        { userId: "bob", joinedAt: T0 + 1_000, audioOn: true, videoOn: true },
+        { userId: "alice", joinedAt: T0, audioOn: false, videoOn: false, livekitSid: null },
+        { userId: "bob", joinedAt: T0 + 1_000, audioOn: true, videoOn: true, livekitSid: "PA_bob" },
       ],
       invitees: [
         { userId: "bob", state: "joined" },
         { userId: "carol", state: "rejected" },
         { userId: "dave", state: "ringing" },
       ],
+      endedSessions: ["PA_old"],
     });
   });
 

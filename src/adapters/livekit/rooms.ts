@@ -1,5 +1,6 @@
 import { RoomServiceClient } from "livekit-server-sdk";
-import type { LiveKitRooms } from "../../app/ports.js";
+import type { LiveKitParticipant, LiveKitRooms } from "../../app/ports.js";
+import { isCamera, isMicrophone, mediaStateOf } from "./media-state.js";
 import { CallError, CallErrorCode } from "../../domain/errors.js";
 
 export interface LiveKitRoomsOptions {
@@ -44,6 +45,44 @@ export class LiveKitRoomService implements LiveKitRooms {
       await this.client.listRooms(["scaiwave-readiness-probe"]);
     } catch (err) {
       throw unreachable("answer", "listing", err);
+    }
+  }
+
+  async listRoomNames(): Promise<Set<string>> {
+    try {
+      return new Set((await this.client.listRooms()).map((r) => r.name));
+    } catch (err) {
+      throw unreachable("list", "rooms", err);
+    }
+  }
+
+  async listParticipants(roomName: string): Promise<LiveKitParticipant[]> {
+    try {
+      const participants = await this.client.listParticipants(roomName);
+      return participants.map((p) => ({ identity: p.identity, sid: p.sid, ...mediaStateOf(p.tracks) }));
+    } catch (err) {
+      if (statusOf(err) === 404) return [];
+      throw unreachable("list participants of", roomName, err);
+    }
+  }
+
+  async muteParticipant(roomName: string, identity: string, what: { audio: boolean; video: boolean }): Promise<void> {
+    try {
+      const participant = await this.client.getParticipant(roomName, identity);
+      const targets = participant.tracks.filter((t) => !t.muted && ((what.audio && isMicrophone(t)) || (what.video && isCamera(t))));
+      for (const track of targets) await this.client.mutePublishedTrack(roomName, identity, track.sid, true);
+    } catch (err) {
+      if (statusOf(err) === 404) return; // not connected: nothing published to mute
+      throw unreachable("mute a participant in", roomName, err);
+    }
+  }
+
+  async removeParticipant(roomName: string, identity: string): Promise<void> {
+    try {
+      await this.client.removeParticipant(roomName, identity);
+    } catch (err) {
+      if (statusOf(err) === 404) return;
+      throw unreachable("remove a participant from", roomName, err);
     }
   }
 

@@ -23,6 +23,7 @@ interface ParticipantRow {
   joined_at: number;
   audio_on: number;
   video_on: number;
+  livekit_sid: string | null;
 }
 
 interface InviteeRow {
@@ -44,6 +45,12 @@ export interface CallRepositoryOptions {
 export class SqliteCallRepository implements CallRepository {
   private readonly stmt: {
     selectCall: Statement<[string, string], CallRow>;
+    selectCallById: Statement<[string], CallRow>;
+    selectLive: Statement<[], CallRow>;
+    insertWebhook: Statement<[string, number]>;
+    selectEndedSessions: Statement<[string], { sid: string }>;
+    insertEndedSession: Statement<[string, string]>;
+    pruneWebhooks: Statement<[number]>;
     selectLiveInRoom: Statement<[string, string], CallRow>;
     selectParticipants: Statement<[string], ParticipantRow>;
     selectInvitees: Statement<[string], InviteeRow>;
@@ -63,9 +70,15 @@ export class SqliteCallRepository implements CallRepository {
   ) {
     this.stmt = {
       selectCall: db.prepare("SELECT * FROM calls WHERE tenant_id = ? AND id = ?"),
+      selectCallById: db.prepare("SELECT * FROM calls WHERE id = ?"),
+      selectLive: db.prepare("SELECT * FROM calls WHERE status <> 'ended' ORDER BY started_at"),
+      selectEndedSessions: db.prepare("SELECT sid FROM call_ended_sessions WHERE call_id = ?"),
+      insertEndedSession: db.prepare("INSERT INTO call_ended_sessions (call_id, sid) VALUES (?, ?) ON CONFLICT DO NOTHING"),
+      insertWebhook: db.prepare("INSERT INTO webhook_events (id, received_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING"),
+      pruneWebhooks: db.prepare("DELETE FROM webhook_events WHERE received_at < ?"),
       selectLiveInRoom: db.prepare("SELECT * FROM calls WHERE tenant_id = ? AND room_id = ? AND status <> 'ended'"),
       selectParticipants: db.prepare(
-        "SELECT user_id, joined_at, audio_on, video_on FROM call_participants WHERE call_id = ? ORDER BY joined_at, user_id",
+        "SELECT user_id, joined_at, audio_on, video_on, livekit_sid FROM call_participants WHERE call_id = ? ORDER BY joined_at, user_id",
       ),
       selectInvitees: db.prepare("SELECT user_id, state FROM call_invitees WHERE call_id = ? ORDER BY user_id"),
       insertCall: db.prepare(
@@ -76,10 +89,10 @@ export class SqliteCallRepository implements CallRepository {
         "UPDATE calls SET status = @status, ended_at = @ended_at, end_reason = @end_reason WHERE id = @id",
       ),
       upsertParticipant: db.prepare(
-        `INSERT INTO call_participants (call_id, user_id, joined_at, audio_on, video_on)
-         VALUES (@call_id, @user_id, @joined_at, @audio_on, @video_on)
-         ON CONFLICT (call_id, user_id) DO UPDATE SET
-           joined_at = excluded.joined_at, audio_on = excluded.audio_on, video_on = excluded.video_on`,
+        `INSERT INTO call_participants (call_id, user_id, joined_at, audio_on, video_on, livekit_sid)
+         VALUES (@call_id, @user_id, @joined_at, @audio_on, @video_on, @livekit_sid)
+         ON CONFLICT (call_id, user_id) DO UPDATE SET joined_at = excluded.joined_at,
+           audio_on = excluded.audio_on, video_on = excluded.video_on, livekit_sid = excluded.livekit_sid`,
       ),
       deleteParticipant: db.prepare("DELETE FROM call_participants WHERE call_id = ? AND user_id = ?"),
       upsertInvitee: db.prepare(
@@ -137,8 +150,38 @@ export class SqliteCallRepository implements CallRepository {
         return next;
       })
       .immediate();
-    if (transition.events.length > 0) this.options.afterCommit?.();
+    // Inside an enclosing transaction (oncePerWebhook) the commit comes later: it tells the relay then.
+    if (transition.events.length > 0 && !this.db.inTransaction) this.options.afterCommit?.();
     return transition;
+  }
+
+  findCallById(callId: string): Call | undefined {
+    const row = this.stmt.selectCallById.get(callId);
+    return row && this.hydrate(row);
+  }
+
+  listLiveCalls(): Call[] {
+    return this.stmt.selectLive.all().map((row) => this.hydrate(row));
+  }
+
+  /**
+   * Runs `work` (which may update calls) in one transaction with the record
+   * that webhook `eventId` was processed; a webhook seen before runs nothing.
+   */
+  oncePerWebhook(eventId: string, receivedAt: number, work: () => void): "processed" | "duplicate" {
+    const outcome = this.db
+      .transaction(() => {
+        if (this.stmt.insertWebhook.run(eventId, receivedAt).changes === 0) return "duplicate" as const;
+        work();
+        return "processed" as const;
+      })
+      .immediate();
+    if (outcome === "processed") this.options.afterCommit?.();
+    return outcome;
+  }
+
+  pruneWebhookIds(before: number): number {
+    return this.stmt.pruneWebhooks.run(before).changes;
   }
 
   listRingingDue(now: number): CallKey[] {
@@ -168,9 +211,16 @@ export class SqliteCallRepository implements CallRepository {
       endReason: row.end_reason,
       ringDeadline: row.ring_deadline,
       participants: this.stmt.selectParticipants.all(row.id).map(
-        (p): Participant => ({ userId: p.user_id, joinedAt: p.joined_at, audioOn: p.audio_on === 1, videoOn: p.video_on === 1 }),
+        (p): Participant => ({
+          userId: p.user_id,
+          joinedAt: p.joined_at,
+          audioOn: p.audio_on === 1,
+          videoOn: p.video_on === 1,
+          livekitSid: p.livekit_sid,
+        }),
       ),
       invitees: this.stmt.selectInvitees.all(row.id).map((i): Invitee => ({ userId: i.user_id, state: i.state })),
+      endedSessions: this.stmt.selectEndedSessions.all(row.id).map((r) => r.sid),
     };
   }
 
@@ -180,16 +230,28 @@ export class SqliteCallRepository implements CallRepository {
     for (const p of after.participants) {
       const old = oldParticipants.get(p.userId);
       oldParticipants.delete(p.userId);
-      if (old && old.joinedAt === p.joinedAt && old.audioOn === p.audioOn && old.videoOn === p.videoOn) continue;
+      if (
+        old &&
+        old.joinedAt === p.joinedAt &&
+        old.audioOn === p.audioOn &&
+        old.videoOn === p.videoOn &&
+        old.livekitSid === p.livekitSid
+      ) {
+        continue;
+      }
       this.stmt.upsertParticipant.run({
         call_id: after.id,
         user_id: p.userId,
         joined_at: p.joinedAt,
         audio_on: p.audioOn ? 1 : 0,
         video_on: p.videoOn ? 1 : 0,
+        livekit_sid: p.livekitSid,
       });
     }
     for (const gone of oldParticipants.keys()) this.stmt.deleteParticipant.run(after.id, gone);
+
+    const known = new Set(before?.endedSessions);
+    for (const sid of after.endedSessions) if (!known.has(sid)) this.stmt.insertEndedSession.run(after.id, sid);
 
     const oldStates = new Map(before?.invitees.map((i) => [i.userId, i.state]));
     for (const i of after.invitees) {

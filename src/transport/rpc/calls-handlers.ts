@@ -31,6 +31,17 @@ export function callsHandlers(calls: CallsUseCases): ServiceHandlers<typeof Call
     getCall(req, ctx) {
       return { call: callToProto(calls.get(callerOf(ctx.principal), requireField("call_id", req.callId))) };
     },
+    async muteParticipant(req, ctx) {
+      const what = { audio: req.audio ?? true, video: req.video ?? false };
+      const callId = requireField("call_id", req.callId);
+      const participantId = requireField("participant_id", req.participantId);
+      return { call: callToProto(await calls.muteParticipant(callerOf(ctx.principal), callId, participantId, what)) };
+    },
+    async removeParticipant(req, ctx) {
+      const callId = requireField("call_id", req.callId);
+      const participantId = requireField("participant_id", req.participantId);
+      return { call: callToProto(await calls.removeParticipant(callerOf(ctx.principal), callId, participantId)) };
+    },
     startRecording: recordingsLater,
     stopRecording: recordingsLater,
     listRecordings: recordingsLater,

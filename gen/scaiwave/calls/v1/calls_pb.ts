@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file scaiwave/calls/v1/calls.proto.
  */
 export const file_scaiwave_calls_v1_calls: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zY2Fpd2F2ZS9jYWxscy92MS9jYWxscy5wcm90bxIRc2NhaXdhdmUuY2FsbHMudjEiUQoTSW5pdGlhdGVDYWxsUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEikKBHR5cGUYAiABKA4yGy5zY2Fpd2F2ZS5jYWxscy52MS5DYWxsVHlwZSJpChRJbml0aWF0ZUNhbGxSZXNwb25zZRIPCgdjYWxsX2lkGAEgASgJEhMKC2xpdmVraXRfdXJsGAIgASgJEhUKDWxpdmVraXRfdG9rZW4YAyABKAkSFAoMbGl2ZWtpdF9yb29tGAQgASgJIiIKD0pvaW5DYWxsUmVxdWVzdBIPCgdjYWxsX2lkGAEgASgJImUKEEpvaW5DYWxsUmVzcG9uc2USDwoHY2FsbF9pZBgBIAEoCRITCgtsaXZla2l0X3VybBgCIAEoCRIVCg1saXZla2l0X3Rva2VuGAMgASgJEhQKDGxpdmVraXRfcm9vbRgEIAEoCSIjChBMZWF2ZUNhbGxSZXF1ZXN0Eg8KB2NhbGxfaWQYASABKAkiOgoRTGVhdmVDYWxsUmVzcG9uc2USJQoEY2FsbBgBIAEoCzIXLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGwiJAoRUmVqZWN0Q2FsbFJlcXVlc3QSDwoHY2FsbF9pZBgBIAEoCSI7ChJSZWplY3RDYWxsUmVzcG9uc2USJQoEY2FsbBgBIAEoCzIXLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGwiIQoORW5kQ2FsbFJlcXVlc3QSDwoHY2FsbF9pZBgBIAEoCSI4Cg9FbmRDYWxsUmVzcG9uc2USJQoEY2FsbBgBIAEoCzIXLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGwiIQoOR2V0Q2FsbFJlcXVlc3QSDwoHY2FsbF9pZBgBIAEoCSI4Cg9HZXRDYWxsUmVzcG9uc2USJQoEY2FsbBgBIAEoCzIXLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGwioQMKBENhbGwSCgoCaWQYASABKAkSDwoHcm9vbV9pZBgCIAEoCRIpCgR0eXBlGAMgASgOMhsuc2NhaXdhdmUuY2FsbHMudjEuQ2FsbFR5cGUSLQoGc3RhdHVzGAQgASgOMh0uc2NhaXdhdmUuY2FsbHMudjEuQ2FsbFN0YXR1cxIuCgpzdGFydGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMaW5pdGlhdG9yX2lkGAcgASgJEjQKDHBhcnRpY2lwYW50cxgIIAMoCzIeLnNjYWl3YXZlLmNhbGxzLnYxLlBhcnRpY2lwYW50EjAKCnJlY29yZGluZ3MYCSADKAsyHC5zY2Fpd2F2ZS5jYWxscy52MS5SZWNvcmRpbmcSMAoKZW5kX3JlYXNvbhgKIAEoDjIcLnNjYWl3YXZlLmNhbGxzLnYxLkVuZFJlYXNvbhIUCgxsaXZla2l0X3Jvb20YCyABKAkieAoLUGFydGljaXBhbnQSFgoOcGFydGljaXBhbnRfaWQYASABKAkSLQoJam9pbmVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh2aWRlb19vbhgDIAEoCBIQCghhdWRpb19vbhgEIAEoCCKtAgoJUmVjb3JkaW5nEgoKAmlkGAEgASgJEg8KB2NhbGxfaWQYAiABKAkSMgoGc3RhdHVzGAMgASgOMiIuc2NhaXdhdmUuY2FsbHMudjEuUmVjb3JkaW5nU3RhdHVzEg0KBWF1ZGlvGAQgASgIEg0KBXZpZGVvGAUgASgIEhIKCnRyYW5zY3JpcHQYBiABKAgSLgoKc3RhcnRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKBW1lZGlhGAkgASgLMiEuc2NhaXdhdmUuY2FsbHMudjEuTWVkaWFSZWZlcmVuY2USDQoFZXJyb3IYCiABKAki0wEKDk1lZGlhUmVmZXJlbmNlEhAKCG1lZGlhX2lkGAEgASgJEg4KBmJ1Y2tldBgCIAEoCRILCgNrZXkYAyABKAkSEQoJbWltZV90eXBlGAQgASgJEhIKCnNpemVfYnl0ZXMYBSABKAMSGAoQZHVyYXRpb25fc2Vjb25kcxgGIAEoARIUCgxkb3dubG9hZF91cmwYByABKAkSOwoXZG93bmxvYWRfdXJsX2V4cGlyZXNfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIowBChVTdGFydFJlY29yZGluZ1JlcXVlc3QSDwoHY2FsbF9pZBgBIAEoCRISCgVhdWRpbxgCIAEoCEgAiAEBEhIKBXZpZGVvGAMgASgISAGIAQESFwoKdHJhbnNjcmlwdBgEIAEoCEgCiAEBQggKBl9hdWRpb0IICgZfdmlkZW9CDQoLX3RyYW5zY3JpcHQiSQoWU3RhcnRSZWNvcmRpbmdSZXNwb25zZRIvCglyZWNvcmRpbmcYASABKAsyHC5zY2Fpd2F2ZS5jYWxscy52MS5SZWNvcmRpbmciJwoUU3RvcFJlY29yZGluZ1JlcXVlc3QSDwoHY2FsbF9pZBgBIAEoCSJIChVTdG9wUmVjb3JkaW5nUmVzcG9uc2USLwoJcmVjb3JkaW5nGAEgASgLMhwuc2NhaXdhdmUuY2FsbHMudjEuUmVjb3JkaW5nIigKFUxpc3RSZWNvcmRpbmdzUmVxdWVzdBIPCgdjYWxsX2lkGAEgASgJIkoKFkxpc3RSZWNvcmRpbmdzUmVzcG9uc2USMAoKcmVjb3JkaW5ncxgBIAMoCzIcLnNjYWl3YXZlLmNhbGxzLnYxLlJlY29yZGluZypPCghDYWxsVHlwZRIZChVDQUxMX1RZUEVfVU5TUEVDSUZJRUQQABITCg9DQUxMX1RZUEVfQVVESU8QARITCg9DQUxMX1RZUEVfVklERU8QAipxCgpDYWxsU3RhdHVzEhsKF0NBTExfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTQ0FMTF9TVEFUVVNfUklOR0lORxABEhYKEkNBTExfU1RBVFVTX0FDVElWRRACEhUKEUNBTExfU1RBVFVTX0VOREVEEAMqwAEKCUVuZFJlYXNvbhIaChZFTkRfUkVBU09OX1VOU1BFQ0lGSUVEEAASFAoQRU5EX1JFQVNPTl9FTkRFRBABEhcKE0VORF9SRUFTT05fQUxMX0xFRlQQAhIXChNFTkRfUkVBU09OX0NBTkNFTEVEEAMSFwoTRU5EX1JFQVNPTl9SRUpFQ1RFRBAEEhgKFEVORF9SRUFTT05fTk9fQU5TV0VSEAUSHAoYRU5EX1JFQVNPTl9ST09NX0ZJTklTSEVEEAYqygEKD1JlY29yZGluZ1N0YXR1cxIgChxSRUNPUkRJTkdfU1RBVFVTX1VOU1BFQ0lGSUVEEAASHQoZUkVDT1JESU5HX1NUQVRVU19TVEFSVElORxABEh4KGlJFQ09SRElOR19TVEFUVVNfUkVDT1JESU5HEAISHQoZUkVDT1JESU5HX1NUQVRVU19TVE9QUElORxADEhoKFlJFQ09SRElOR19TVEFUVVNfUkVBRFkQBBIbChdSRUNPUkRJTkdfU1RBVFVTX0ZBSUxFRBAFMuUJCgxDYWxsc1NlcnZpY2USfgoMSW5pdGlhdGVDYWxsEiYuc2NhaXdhdmUuY2FsbHMudjEuSW5pdGlhdGVDYWxsUmVxdWVzdBonLnNjYWl3YXZlLmNhbGxzLnYxLkluaXRpYXRlQ2FsbFJlc3BvbnNlIh2C0+STAhc6ASoiEi92MS9jYWxscy9pbml0aWF0ZRJ4CghKb2luQ2FsbBIiLnNjYWl3YXZlLmNhbGxzLnYxLkpvaW5DYWxsUmVxdWVzdBojLnNjYWl3YXZlLmNhbGxzLnYxLkpvaW5DYWxsUmVzcG9uc2UiI4LT5JMCHToBKiIYL3YxL2NhbGxzL3tjYWxsX2lkfS9qb2luEoIBCglMZWF2ZUNhbGwSIy5zY2Fpd2F2ZS5jYWxscy52MS5MZWF2ZUNhbGxSZXF1ZXN0GiQuc2NhaXdhdmUuY2FsbHMudjEuTGVhdmVDYWxsUmVzcG9uc2UiKoLT5JMCJDoBKmIEY2FsbCIZL3YxL2NhbGxzL3tjYWxsX2lkfS9sZWF2ZRKGAQoKUmVqZWN0Q2FsbBIkLnNjYWl3YXZlLmNhbGxzLnYxLlJlamVjdENhbGxSZXF1ZXN0GiUuc2NhaXdhdmUuY2FsbHMudjEuUmVqZWN0Q2FsbFJlc3BvbnNlIiuC0+STAiU6ASpiBGNhbGwiGi92MS9jYWxscy97Y2FsbF9pZH0vcmVqZWN0EnoKB0VuZENhbGwSIS5zY2Fpd2F2ZS5jYWxscy52MS5FbmRDYWxsUmVxdWVzdBoiLnNjYWl3YXZlLmNhbGxzLnYxLkVuZENhbGxSZXNwb25zZSIogtPkkwIiOgEqYgRjYWxsIhcvdjEvY2FsbHMve2NhbGxfaWR9L2VuZBJzCgdHZXRDYWxsEiEuc2NhaXdhdmUuY2FsbHMudjEuR2V0Q2FsbFJlcXVlc3QaIi5zY2Fpd2F2ZS5jYWxscy52MS5HZXRDYWxsUmVzcG9uc2UiIYLT5JMCG2IEY2FsbBITL3YxL2NhbGxzL3tjYWxsX2lkfRKgAQoOU3RhcnRSZWNvcmRpbmcSKC5zY2Fpd2F2ZS5jYWxscy52MS5TdGFydFJlY29yZGluZ1JlcXVlc3QaKS5zY2Fpd2F2ZS5jYWxscy52MS5TdGFydFJlY29yZGluZ1Jlc3BvbnNlIjmC0+STAjM6ASpiCXJlY29yZGluZyIjL3YxL2NhbGxzL3tjYWxsX2lkfS9yZWNvcmRpbmcvc3RhcnQSnAEKDVN0b3BSZWNvcmRpbmcSJy5zY2Fpd2F2ZS5jYWxscy52MS5TdG9wUmVjb3JkaW5nUmVxdWVzdBooLnNjYWl3YXZlLmNhbGxzLnYxLlN0b3BSZWNvcmRpbmdSZXNwb25zZSI4gtPkkwIyOgEqYglyZWNvcmRpbmciIi92MS9jYWxscy97Y2FsbF9pZH0vcmVjb3JkaW5nL3N0b3ASmQEKDkxpc3RSZWNvcmRpbmdzEiguc2NhaXdhdmUuY2FsbHMudjEuTGlzdFJlY29yZGluZ3NSZXF1ZXN0Gikuc2NhaXdhdmUuY2FsbHMudjEuTGlzdFJlY29yZGluZ3NSZXNwb25zZSIygtPkkwIsYgpyZWNvcmRpbmdzEh4vdjEvY2FsbHMve2NhbGxfaWR9L3JlY29yZGluZ3NiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("Ch1zY2Fpd2F2ZS9jYWxscy92MS9jYWxscy5wcm90bxIRc2NhaXdhdmUuY2FsbHMudjEiUQoTSW5pdGlhdGVDYWxsUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEikKBHR5cGUYAiABKA4yGy5zY2Fpd2F2ZS5jYWxscy52MS5DYWxsVHlwZSJpChRJbml0aWF0ZUNhbGxSZXNwb25zZRIPCgdjYWxsX2lkGAEgASgJEhMKC2xpdmVraXRfdXJsGAIgASgJEhUKDWxpdmVraXRfdG9rZW4YAyABKAkSFAoMbGl2ZWtpdF9yb29tGAQgASgJIiIKD0pvaW5DYWxsUmVxdWVzdBIPCgdjYWxsX2lkGAEgASgJImUKEEpvaW5DYWxsUmVzcG9uc2USDwoHY2FsbF9pZBgBIAEoCRITCgtsaXZla2l0X3VybBgCIAEoCRIVCg1saXZla2l0X3Rva2VuGAMgASgJEhQKDGxpdmVraXRfcm9vbRgEIAEoCSIjChBMZWF2ZUNhbGxSZXF1ZXN0Eg8KB2NhbGxfaWQYASABKAkiOgoRTGVhdmVDYWxsUmVzcG9uc2USJQoEY2FsbBgBIAEoCzIXLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGwiJAoRUmVqZWN0Q2FsbFJlcXVlc3QSDwoHY2FsbF9pZBgBIAEoCSI7ChJSZWplY3RDYWxsUmVzcG9uc2USJQoEY2FsbBgBIAEoCzIXLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGwiIQoORW5kQ2FsbFJlcXVlc3QSDwoHY2FsbF9pZBgBIAEoCSI4Cg9FbmRDYWxsUmVzcG9uc2USJQoEY2FsbBgBIAEoCzIXLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGwiIQoOR2V0Q2FsbFJlcXVlc3QSDwoHY2FsbF9pZBgBIAEoCSI4Cg9HZXRDYWxsUmVzcG9uc2USJQoEY2FsbBgBIAEoCzIXLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGwioQMKBENhbGwSCgoCaWQYASABKAkSDwoHcm9vbV9pZBgCIAEoCRIpCgR0eXBlGAMgASgOMhsuc2NhaXdhdmUuY2FsbHMudjEuQ2FsbFR5cGUSLQoGc3RhdHVzGAQgASgOMh0uc2NhaXdhdmUuY2FsbHMudjEuQ2FsbFN0YXR1cxIuCgpzdGFydGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMaW5pdGlhdG9yX2lkGAcgASgJEjQKDHBhcnRpY2lwYW50cxgIIAMoCzIeLnNjYWl3YXZlLmNhbGxzLnYxLlBhcnRpY2lwYW50EjAKCnJlY29yZGluZ3MYCSADKAsyHC5zY2Fpd2F2ZS5jYWxscy52MS5SZWNvcmRpbmcSMAoKZW5kX3JlYXNvbhgKIAEoDjIcLnNjYWl3YXZlLmNhbGxzLnYxLkVuZFJlYXNvbhIUCgxsaXZla2l0X3Jvb20YCyABKAkieAoLUGFydGljaXBhbnQSFgoOcGFydGljaXBhbnRfaWQYASABKAkSLQoJam9pbmVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh2aWRlb19vbhgDIAEoCBIQCghhdWRpb19vbhgEIAEoCCKtAgoJUmVjb3JkaW5nEgoKAmlkGAEgASgJEg8KB2NhbGxfaWQYAiABKAkSMgoGc3RhdHVzGAMgASgOMiIuc2NhaXdhdmUuY2FsbHMudjEuUmVjb3JkaW5nU3RhdHVzEg0KBWF1ZGlvGAQgASgIEg0KBXZpZGVvGAUgASgIEhIKCnRyYW5zY3JpcHQYBiABKAgSLgoKc3RhcnRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKBW1lZGlhGAkgASgLMiEuc2NhaXdhdmUuY2FsbHMudjEuTWVkaWFSZWZlcmVuY2USDQoFZXJyb3IYCiABKAki0wEKDk1lZGlhUmVmZXJlbmNlEhAKCG1lZGlhX2lkGAEgASgJEg4KBmJ1Y2tldBgCIAEoCRILCgNrZXkYAyABKAkSEQoJbWltZV90eXBlGAQgASgJEhIKCnNpemVfYnl0ZXMYBSABKAMSGAoQZHVyYXRpb25fc2Vjb25kcxgGIAEoARIUCgxkb3dubG9hZF91cmwYByABKAkSOwoXZG93bmxvYWRfdXJsX2V4cGlyZXNfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIn0KFk11dGVQYXJ0aWNpcGFudFJlcXVlc3QSDwoHY2FsbF9pZBgBIAEoCRIWCg5wYXJ0aWNpcGFudF9pZBgCIAEoCRISCgVhdWRpbxgDIAEoCEgAiAEBEhIKBXZpZGVvGAQgASgISAGIAQFCCAoGX2F1ZGlvQggKBl92aWRlbyJAChdNdXRlUGFydGljaXBhbnRSZXNwb25zZRIlCgRjYWxsGAEgASgLMhcuc2NhaXdhdmUuY2FsbHMudjEuQ2FsbCJDChhSZW1vdmVQYXJ0aWNpcGFudFJlcXVlc3QSDwoHY2FsbF9pZBgBIAEoCRIWCg5wYXJ0aWNpcGFudF9pZBgCIAEoCSJCChlSZW1vdmVQYXJ0aWNpcGFudFJlc3BvbnNlEiUKBGNhbGwYASABKAsyFy5zY2Fpd2F2ZS5jYWxscy52MS5DYWxsIowBChVTdGFydFJlY29yZGluZ1JlcXVlc3QSDwoHY2FsbF9pZBgBIAEoCRISCgVhdWRpbxgCIAEoCEgAiAEBEhIKBXZpZGVvGAMgASgISAGIAQESFwoKdHJhbnNjcmlwdBgEIAEoCEgCiAEBQggKBl9hdWRpb0IICgZfdmlkZW9CDQoLX3RyYW5zY3JpcHQiSQoWU3RhcnRSZWNvcmRpbmdSZXNwb25zZRIvCglyZWNvcmRpbmcYASABKAsyHC5zY2Fpd2F2ZS5jYWxscy52MS5SZWNvcmRpbmciJwoUU3RvcFJlY29yZGluZ1JlcXVlc3QSDwoHY2FsbF9pZBgBIAEoCSJIChVTdG9wUmVjb3JkaW5nUmVzcG9uc2USLwoJcmVjb3JkaW5nGAEgASgLMhwuc2NhaXdhdmUuY2FsbHMudjEuUmVjb3JkaW5nIigKFUxpc3RSZWNvcmRpbmdzUmVxdWVzdBIPCgdjYWxsX2lkGAEgASgJIkoKFkxpc3RSZWNvcmRpbmdzUmVzcG9uc2USMAoKcmVjb3JkaW5ncxgBIAMoCzIcLnNjYWl3YXZlLmNhbGxzLnYxLlJlY29yZGluZypPCghDYWxsVHlwZRIZChVDQUxMX1RZUEVfVU5TUEVDSUZJRUQQABITCg9DQUxMX1RZUEVfQVVESU8QARITCg9DQUxMX1RZUEVfVklERU8QAipxCgpDYWxsU3RhdHVzEhsKF0NBTExfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTQ0FMTF9TVEFUVVNfUklOR0lORxABEhYKEkNBTExfU1RBVFVTX0FDVElWRRACEhUKEUNBTExfU1RBVFVTX0VOREVEEAMqwAEKCUVuZFJlYXNvbhIaChZFTkRfUkVBU09OX1VOU1BFQ0lGSUVEEAASFAoQRU5EX1JFQVNPTl9FTkRFRBABEhcKE0VORF9SRUFTT05fQUxMX0xFRlQQAhIXChNFTkRfUkVBU09OX0NBTkNFTEVEEAMSFwoTRU5EX1JFQVNPTl9SRUpFQ1RFRBAEEhgKFEVORF9SRUFTT05fTk9fQU5TV0VSEAUSHAoYRU5EX1JFQVNPTl9ST09NX0ZJTklTSEVEEAYqygEKD1JlY29yZGluZ1N0YXR1cxIgChxSRUNPUkRJTkdfU1RBVFVTX1VOU1BFQ0lGSUVEEAASHQoZUkVDT1JESU5HX1NUQVRVU19TVEFSVElORxABEh4KGlJFQ09SRElOR19TVEFUVVNfUkVDT1JESU5HEAISHQoZUkVDT1JESU5HX1NUQVRVU19TVE9QUElORxADEhoKFlJFQ09SRElOR19TVEFUVVNfUkVBRFkQBBIbChdSRUNPUkRJTkdfU1RBVFVTX0ZBSUxFRBAFMtUMCgxDYWxsc1NlcnZpY2USfgoMSW5pdGlhdGVDYWxsEiYuc2NhaXdhdmUuY2FsbHMudjEuSW5pdGlhdGVDYWxsUmVxdWVzdBonLnNjYWl3YXZlLmNhbGxzLnYxLkluaXRpYXRlQ2FsbFJlc3BvbnNlIh2C0+STAhc6ASoiEi92MS9jYWxscy9pbml0aWF0ZRJ4CghKb2luQ2FsbBIiLnNjYWl3YXZlLmNhbGxzLnYxLkpvaW5DYWxsUmVxdWVzdBojLnNjYWl3YXZlLmNhbGxzLnYxLkpvaW5DYWxsUmVzcG9uc2UiI4LT5JMCHToBKiIYL3YxL2NhbGxzL3tjYWxsX2lkfS9qb2luEoIBCglMZWF2ZUNhbGwSIy5zY2Fpd2F2ZS5jYWxscy52MS5MZWF2ZUNhbGxSZXF1ZXN0GiQuc2NhaXdhdmUuY2FsbHMudjEuTGVhdmVDYWxsUmVzcG9uc2UiKoLT5JMCJDoBKmIEY2FsbCIZL3YxL2NhbGxzL3tjYWxsX2lkfS9sZWF2ZRKGAQoKUmVqZWN0Q2FsbBIkLnNjYWl3YXZlLmNhbGxzLnYxLlJlamVjdENhbGxSZXF1ZXN0GiUuc2NhaXdhdmUuY2FsbHMudjEuUmVqZWN0Q2FsbFJlc3BvbnNlIiuC0+STAiU6ASpiBGNhbGwiGi92MS9jYWxscy97Y2FsbF9pZH0vcmVqZWN0EnoKB0VuZENhbGwSIS5zY2Fpd2F2ZS5jYWxscy52MS5FbmRDYWxsUmVxdWVzdBoiLnNjYWl3YXZlLmNhbGxzLnYxLkVuZENhbGxSZXNwb25zZSIogtPkkwIiOgEqYgRjYWxsIhcvdjEvY2FsbHMve2NhbGxfaWR9L2VuZBJzCgdHZXRDYWxsEiEuc2NhaXdhdmUuY2FsbHMudjEuR2V0Q2FsbFJlcXVlc3QaIi5zY2Fpd2F2ZS5jYWxscy52MS5HZXRDYWxsUmVzcG9uc2UiIYLT5JMCG2IEY2FsbBITL3YxL2NhbGxzL3tjYWxsX2lkfRKxAQoPTXV0ZVBhcnRpY2lwYW50Eikuc2NhaXdhdmUuY2FsbHMudjEuTXV0ZVBhcnRpY2lwYW50UmVxdWVzdBoqLnNjYWl3YXZlLmNhbGxzLnYxLk11dGVQYXJ0aWNpcGFudFJlc3BvbnNlIkeC0+STAkE6ASpiBGNhbGwiNi92MS9jYWxscy97Y2FsbF9pZH0vcGFydGljaXBhbnRzL3twYXJ0aWNpcGFudF9pZH0vbXV0ZRK5AQoRUmVtb3ZlUGFydGljaXBhbnQSKy5zY2Fpd2F2ZS5jYWxscy52MS5SZW1vdmVQYXJ0aWNpcGFudFJlcXVlc3QaLC5zY2Fpd2F2ZS5jYWxscy52MS5SZW1vdmVQYXJ0aWNpcGFudFJlc3BvbnNlIkmC0+STAkM6ASpiBGNhbGwiOC92MS9jYWxscy97Y2FsbF9pZH0vcGFydGljaXBhbnRzL3twYXJ0aWNpcGFudF9pZH0vcmVtb3ZlEqABCg5TdGFydFJlY29yZGluZxIoLnNjYWl3YXZlLmNhbGxzLnYxLlN0YXJ0UmVjb3JkaW5nUmVxdWVzdBopLnNjYWl3YXZlLmNhbGxzLnYxLlN0YXJ0UmVjb3JkaW5nUmVzcG9uc2UiOYLT5JMCMzoBKmIJcmVjb3JkaW5nIiMvdjEvY2FsbHMve2NhbGxfaWR9L3JlY29yZGluZy9zdGFydBKcAQoNU3RvcFJlY29yZGluZxInLnNjYWl3YXZlLmNhbGxzLnYxLlN0b3BSZWNvcmRpbmdSZXF1ZXN0Giguc2NhaXdhdmUuY2FsbHMudjEuU3RvcFJlY29yZGluZ1Jlc3BvbnNlIjiC0+STAjI6ASpiCXJlY29yZGluZyIiL3YxL2NhbGxzL3tjYWxsX2lkfS9yZWNvcmRpbmcvc3RvcBKZAQoOTGlzdFJlY29yZGluZ3MSKC5zY2Fpd2F2ZS5jYWxscy52MS5MaXN0UmVjb3JkaW5nc1JlcXVlc3QaKS5zY2Fpd2F2ZS5jYWxscy52MS5MaXN0UmVjb3JkaW5nc1Jlc3BvbnNlIjKC0+STAixiCnJlY29yZGluZ3MSHi92MS9jYWxscy97Y2FsbF9pZH0vcmVjb3JkaW5nc2IGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message scaiwave.calls.v1.InitiateCallRequest
@@ -516,6 +516,106 @@ export const MediaReferenceSchema: GenMessage<MediaReference> = /*@__PURE__*/
   messageDesc(file_scaiwave_calls_v1_calls, 15);
 
 /**
+ * @generated from message scaiwave.calls.v1.MuteParticipantRequest
+ */
+export type MuteParticipantRequest = Message<"scaiwave.calls.v1.MuteParticipantRequest"> & {
+  /**
+   * @generated from field: string call_id = 1;
+   */
+  callId: string;
+
+  /**
+   * The user id of the participant to mute.
+   *
+   * @generated from field: string participant_id = 2;
+   */
+  participantId: string;
+
+  /**
+   * Mute their microphone; default true.
+   *
+   * @generated from field: optional bool audio = 3;
+   */
+  audio?: boolean | undefined;
+
+  /**
+   * Mute their camera; default false.
+   *
+   * @generated from field: optional bool video = 4;
+   */
+  video?: boolean | undefined;
+};
+
+/**
+ * Describes the message scaiwave.calls.v1.MuteParticipantRequest.
+ * Use `create(MuteParticipantRequestSchema)` to create a new message.
+ */
+export const MuteParticipantRequestSchema: GenMessage<MuteParticipantRequest> = /*@__PURE__*/
+  messageDesc(file_scaiwave_calls_v1_calls, 16);
+
+/**
+ * @generated from message scaiwave.calls.v1.MuteParticipantResponse
+ */
+export type MuteParticipantResponse = Message<"scaiwave.calls.v1.MuteParticipantResponse"> & {
+  /**
+   * The call after the mute.
+   *
+   * @generated from field: scaiwave.calls.v1.Call call = 1;
+   */
+  call?: Call | undefined;
+};
+
+/**
+ * Describes the message scaiwave.calls.v1.MuteParticipantResponse.
+ * Use `create(MuteParticipantResponseSchema)` to create a new message.
+ */
+export const MuteParticipantResponseSchema: GenMessage<MuteParticipantResponse> = /*@__PURE__*/
+  messageDesc(file_scaiwave_calls_v1_calls, 17);
+
+/**
+ * @generated from message scaiwave.calls.v1.RemoveParticipantRequest
+ */
+export type RemoveParticipantRequest = Message<"scaiwave.calls.v1.RemoveParticipantRequest"> & {
+  /**
+   * @generated from field: string call_id = 1;
+   */
+  callId: string;
+
+  /**
+   * The user id of the participant to remove.
+   *
+   * @generated from field: string participant_id = 2;
+   */
+  participantId: string;
+};
+
+/**
+ * Describes the message scaiwave.calls.v1.RemoveParticipantRequest.
+ * Use `create(RemoveParticipantRequestSchema)` to create a new message.
+ */
+export const RemoveParticipantRequestSchema: GenMessage<RemoveParticipantRequest> = /*@__PURE__*/
+  messageDesc(file_scaiwave_calls_v1_calls, 18);
+
+/**
+ * @generated from message scaiwave.calls.v1.RemoveParticipantResponse
+ */
+export type RemoveParticipantResponse = Message<"scaiwave.calls.v1.RemoveParticipantResponse"> & {
+  /**
+   * The call after the removal.
+   *
+   * @generated from field: scaiwave.calls.v1.Call call = 1;
+   */
+  call?: Call | undefined;
+};
+
+/**
+ * Describes the message scaiwave.calls.v1.RemoveParticipantResponse.
+ * Use `create(RemoveParticipantResponseSchema)` to create a new message.
+ */
+export const RemoveParticipantResponseSchema: GenMessage<RemoveParticipantResponse> = /*@__PURE__*/
+  messageDesc(file_scaiwave_calls_v1_calls, 19);
+
+/**
  * @generated from message scaiwave.calls.v1.StartRecordingRequest
  */
 export type StartRecordingRequest = Message<"scaiwave.calls.v1.StartRecordingRequest"> & {
@@ -551,7 +651,7 @@ export type StartRecordingRequest = Message<"scaiwave.calls.v1.StartRecordingReq
  * Use `create(StartRecordingRequestSchema)` to create a new message.
  */
 export const StartRecordingRequestSchema: GenMessage<StartRecordingRequest> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 16);
+  messageDesc(file_scaiwave_calls_v1_calls, 20);
 
 /**
  * @generated from message scaiwave.calls.v1.StartRecordingResponse
@@ -568,7 +668,7 @@ export type StartRecordingResponse = Message<"scaiwave.calls.v1.StartRecordingRe
  * Use `create(StartRecordingResponseSchema)` to create a new message.
  */
 export const StartRecordingResponseSchema: GenMessage<StartRecordingResponse> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 17);
+  messageDesc(file_scaiwave_calls_v1_calls, 21);
 
 /**
  * @generated from message scaiwave.calls.v1.StopRecordingRequest
@@ -585,7 +685,7 @@ export type StopRecordingRequest = Message<"scaiwave.calls.v1.StopRecordingReque
  * Use `create(StopRecordingRequestSchema)` to create a new message.
  */
 export const StopRecordingRequestSchema: GenMessage<StopRecordingRequest> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 18);
+  messageDesc(file_scaiwave_calls_v1_calls, 22);
 
 /**
  * @generated from message scaiwave.calls.v1.StopRecordingResponse
@@ -602,7 +702,7 @@ export type StopRecordingResponse = Message<"scaiwave.calls.v1.StopRecordingResp
  * Use `create(StopRecordingResponseSchema)` to create a new message.
  */
 export const StopRecordingResponseSchema: GenMessage<StopRecordingResponse> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 19);
+  messageDesc(file_scaiwave_calls_v1_calls, 23);
 
 /**
  * @generated from message scaiwave.calls.v1.ListRecordingsRequest
@@ -619,7 +719,7 @@ export type ListRecordingsRequest = Message<"scaiwave.calls.v1.ListRecordingsReq
  * Use `create(ListRecordingsRequestSchema)` to create a new message.
  */
 export const ListRecordingsRequestSchema: GenMessage<ListRecordingsRequest> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 20);
+  messageDesc(file_scaiwave_calls_v1_calls, 24);
 
 /**
  * @generated from message scaiwave.calls.v1.ListRecordingsResponse
@@ -636,7 +736,7 @@ export type ListRecordingsResponse = Message<"scaiwave.calls.v1.ListRecordingsRe
  * Use `create(ListRecordingsResponseSchema)` to create a new message.
  */
 export const ListRecordingsResponseSchema: GenMessage<ListRecordingsResponse> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 21);
+  messageDesc(file_scaiwave_calls_v1_calls, 25);
 
 /**
  * The kind of media a call starts with.
@@ -890,6 +990,30 @@ export const CallsService: GenService<{
     methodKind: "unary";
     input: typeof GetCallRequestSchema;
     output: typeof GetCallResponseSchema;
+  },
+  /**
+   * Mutes a participant's published microphone (and, if asked, camera)
+   * through LiveKit. LiveKit lets only the participant unmute again. Caller:
+   * power level >= 50 (moderator).
+   *
+   * @generated from rpc scaiwave.calls.v1.CallsService.MuteParticipant
+   */
+  muteParticipant: {
+    methodKind: "unary";
+    input: typeof MuteParticipantRequestSchema;
+    output: typeof MuteParticipantResponseSchema;
+  },
+  /**
+   * Removes a participant from the call and disconnects their media. They
+   * may join again while they are a member of the room. Caller: power level
+   * >= 50 (moderator).
+   *
+   * @generated from rpc scaiwave.calls.v1.CallsService.RemoveParticipant
+   */
+  removeParticipant: {
+    methodKind: "unary";
+    input: typeof RemoveParticipantRequestSchema;
+    output: typeof RemoveParticipantResponseSchema;
   },
   /**
    * Starts recording the call through LiveKit egress to object storage.

@@ -1,0 +1,106 @@
+import { mediaChanged, mediaJoined, mediaLeft, roomFinished, type Call } from "../domain/call.js";
+import { liveKitRoomName } from "../domain/ids.js";
+import type { CallsUseCases } from "./calls.js";
+import type { CallRepository, Clock, DirectoryRepository, LiveKitRooms, Logger } from "./ports.js";
+
+export interface ReconcilerDeps {
+  readonly calls: CallRepository;
+  readonly useCases: CallsUseCases;
+  readonly rooms: LiveKitRooms;
+  readonly directory: DirectoryRepository;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /**
+   * A participant who joined through the API but was never seen in LiveKit
+   * is kept this long (they may still be connecting) before counting as gone.
+   */
+  readonly joinGraceMs: number;
+}
+
+/**
+ * Webhooks can be lost (LiveKit drops events older than 30 s and promises no
+ * delivery), so every live call is compared with what LiveKit reports and
+ * repaired: ghosts removed, missed joins added, media state corrected, calls
+ * whose room is gone ended. Repairs go through the same transitions as
+ * webhooks, so they emit the same events. If LiveKit cannot be asked, nothing
+ * is changed.
+ */
+export class Reconciler {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | undefined;
+
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  start(intervalMs: number): void {
+    this.timer = setInterval(() => void this.runOnce().catch(() => undefined), intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+
+  /** One pass over every live call; returns how many calls it changed. Passes never overlap. */
+  runOnce(): Promise<number> {
+    this.running ??= this.pass().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async pass(): Promise<number> {
+    const { calls, rooms, logger, clock } = this.deps;
+    // LiveKit retries a webhook within seconds and drops it after 30 s: an hour of ids is plenty.
+    calls.pruneWebhookIds(clock.now() - 60 * 60 * 1000);
+    // Live calls first, rooms second: every call's room was created before the call was stored.
+    const live = calls.listLiveCalls();
+    if (live.length === 0) return 0;
+    let roomNames: Set<string>;
+    try {
+      roomNames = await rooms.listRoomNames();
+    } catch (err) {
+      logger.warn({ err }, "reconcile skipped: LiveKit did not list its rooms");
+      return 0;
+    }
+    let repaired = 0;
+    for (const call of live) {
+      try {
+        if (await this.reconcile(call, roomNames)) repaired++;
+      } catch (err) {
+        logger.warn({ err, callId: call.id }, "reconcile of a call failed; the next pass retries");
+      }
+    }
+    if (repaired > 0) logger.info({ repaired }, "reconcile repaired calls that drifted from LiveKit");
+    return repaired;
+  }
+
+  /** Returns whether anything changed. */
+  private async reconcile(call: Call, roomNames: ReadonlySet<string>): Promise<boolean> {
+    const { useCases, rooms, directory, clock, joinGraceMs } = this.deps;
+    const room = liveKitRoomName(call.id);
+    const before = JSON.stringify(call);
+    if (!roomNames.has(room)) {
+      useCases.applyReport(call.tenantId, call.id, (c) => roomFinished(c, clock.now()));
+      return true;
+    }
+    const inLiveKit = (await rooms.listParticipants(room)).filter((p) =>
+      directory.findMember(call.tenantId, call.roomId, p.identity),
+    );
+    let current = call;
+    for (const p of inLiveKit) {
+      current = useCases.applyReport(call.tenantId, call.id, (c) => mediaJoined(c, p.identity, p.sid, clock.now()));
+      current = useCases.applyReport(call.tenantId, call.id, (c) =>
+        mediaChanged(c, p.identity, { audioOn: p.audioOn, videoOn: p.videoOn }),
+      );
+    }
+    const present = new Set(inLiveKit.map((p) => p.identity));
+    for (const p of current.participants) {
+      if (present.has(p.userId)) continue;
+      const wasConnected = p.livekitSid !== null;
+      if (!wasConnected && clock.now() - p.joinedAt < joinGraceMs) continue;
+      current = useCases.applyReport(call.tenantId, call.id, (c) => mediaLeft(c, p.userId, null, clock.now(), clock.now()));
+    }
+    return JSON.stringify(current) !== before;
+  }
+}

@@ -1,0 +1,86 @@
+import { mediaChanged, mediaJoined, mediaLeft, roomFinished, type Call, type Transition } from "../domain/call.js";
+import type { CallsUseCases } from "./calls.js";
+import type { CallRepository, Clock, DirectoryRepository, Logger } from "./ports.js";
+
+/** A LiveKit webhook reduced to what this service acts on (the LiveKit adapter produces it). */
+export type LiveKitNotice =
+  | { readonly kind: "participant_joined"; readonly room: string; readonly identity: string; readonly sid: string }
+  | { readonly kind: "participant_left"; readonly room: string; readonly identity: string; readonly sid: string }
+  | {
+      readonly kind: "track_changed";
+      readonly room: string;
+      readonly identity: string;
+      readonly media: { readonly audioOn?: boolean; readonly videoOn?: boolean };
+    }
+  | { readonly kind: "room_finished"; readonly room: string }
+  | { readonly kind: "egress"; readonly event: string }
+  | { readonly kind: "ignored"; readonly event: string };
+
+export interface VerifiedWebhook {
+  /** LiveKit's event id (`EV_…`); a retry resends the same one. */
+  readonly id: string;
+  /** When LiveKit created the event, Unix ms. */
+  readonly createdAt: number;
+  readonly notice: LiveKitNotice;
+}
+
+export type WebhookOutcome = "processed" | "duplicate" | "ignored";
+
+const ROOM_PREFIX = "scaiwave-";
+
+/**
+ * Applies LiveKit's webhooks to calls: at least once (deduplicated by event
+ * id, in the same transaction as the change), in any order (the domain's
+ * media transitions ignore stale reports), and for our rooms only.
+ */
+export class WebhookIngest {
+  constructor(
+    private readonly deps: {
+      readonly calls: CallRepository;
+      readonly useCases: CallsUseCases;
+      readonly directory: DirectoryRepository;
+      readonly clock: Clock;
+      readonly logger: Logger;
+    },
+  ) {}
+
+  ingest(webhook: VerifiedWebhook): WebhookOutcome {
+    const { notice } = webhook;
+    if (notice.kind === "ignored") return "ignored";
+    if (notice.kind === "egress") {
+      // Recordings (issue #5) will consume these; until then they are acknowledged.
+      this.deps.logger.info({ event: notice.event, webhookId: webhook.id }, "egress webhook received (recordings not built yet)");
+      return "ignored";
+    }
+    const call = this.callOf(notice.room);
+    if (!call) return "ignored";
+    const change = this.changeFor(webhook, call);
+    if (!change) return "ignored";
+    return this.deps.calls.oncePerWebhook(webhook.id, this.deps.clock.now(), () => {
+      this.deps.useCases.applyReport(call.tenantId, call.id, change);
+    });
+  }
+
+  private changeFor({ notice, createdAt }: VerifiedWebhook, call: Call): ((c: Call) => Transition) | undefined {
+    const now = this.deps.clock.now();
+    switch (notice.kind) {
+      case "participant_joined":
+        // Only members get tokens from us; anyone else (an egress recorder, an agent) is not a call participant.
+        if (!this.deps.directory.findMember(call.tenantId, call.roomId, notice.identity)) return undefined;
+        return (c) => mediaJoined(c, notice.identity, notice.sid, now);
+      case "participant_left":
+        return (c) => mediaLeft(c, notice.identity, notice.sid, createdAt, now);
+      case "track_changed":
+        return (c) => mediaChanged(c, notice.identity, notice.media);
+      case "room_finished":
+        return (c) => roomFinished(c, now);
+      default:
+        return undefined;
+    }
+  }
+
+  private callOf(roomName: string): Call | undefined {
+    if (!roomName.startsWith(ROOM_PREFIX)) return undefined;
+    return this.deps.calls.findCallById(roomName.slice(ROOM_PREFIX.length));
+  }
+}

@@ -1,0 +1,50 @@
+import type { VerifiedWebhook, WebhookIngest } from "../app/webhooks.js";
+import type { Logger } from "../app/ports.js";
+import { CallError, CallErrorCode } from "../domain/errors.js";
+import { asCallError, ERROR_CATALOGUE } from "./error-catalogue.js";
+import { sendJson, type NodeRequest, type NodeResponse } from "./http-types.js";
+import { readBody } from "./rest/body.js";
+
+export const WEBHOOK_PATH = "/v1/calls/webhook";
+
+export interface WebhookVerifier {
+  verify(rawBody: Buffer, authorization: string | undefined): Promise<VerifiedWebhook>;
+}
+
+/**
+ * `POST /v1/calls/webhook`: LiveKit's signed callbacks. No bearer token: the
+ * signature over the raw body is the authentication. Answers 200 only after
+ * the change is committed, so a failure makes LiveKit retry.
+ */
+export class WebhookEndpoint {
+  constructor(
+    private readonly options: {
+      readonly verifier: WebhookVerifier;
+      readonly ingest: WebhookIngest;
+      readonly logger: Logger;
+      readonly maxBodyBytes: number;
+    },
+  ) {}
+
+  async handle(req: NodeRequest, res: NodeResponse): Promise<void> {
+    try {
+      if (req.method !== "POST") {
+        res.setHeader("allow", "POST");
+        throw new CallError(CallErrorCode.MethodNotAllowed, `${req.method ?? "?"} is not allowed on ${WEBHOOK_PATH}; use POST`);
+      }
+      const body = await readBody(req, this.options.maxBodyBytes);
+      const webhook = await this.options.verifier.verify(body, req.headers.authorization);
+      const outcome = this.options.ingest.ingest(webhook);
+      this.options.logger.info({ webhookId: webhook.id, notice: webhook.notice.kind, outcome }, "webhook");
+      sendJson(res, 200, { data: { outcome } });
+    } catch (err) {
+      const error = asCallError(err, this.options.logger);
+      if (error.code === CallErrorCode.Unauthenticated) {
+        // The reason (expired, bad signature, checksum) without the token or the body.
+        const reason = error.cause instanceof Error ? error.cause.message : undefined;
+        this.options.logger.warn({ reason, remote: req.socket.remoteAddress }, "webhook rejected");
+      }
+      sendJson(res, ERROR_CATALOGUE[error.code].httpStatus, { error: { code: error.code, message: error.message } });
+    }
+  }
+}

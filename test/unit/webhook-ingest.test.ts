@@ -1,0 +1,391 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { SqliteCallRepository } from "../../src/adapters/sqlite/call-repository.js";
+import { openDatabase, type SqliteDatabase } from "../../src/adapters/sqlite/database.js";
+import { SqliteDirectoryRepository } from "../../src/adapters/sqlite/directory-repository.js";
+import { SqliteOutboxStore } from "../../src/adapters/sqlite/outbox-store.js";
+import { CallsUseCases } from "../../src/app/calls.js";
+import { CallEventFactory, type Envelope, type OutboundEvent } from "../../src/app/events.js";
+import type { Caller, LiveKitParticipant, LiveKitRooms, Logger } from "../../src/app/ports.js";
+import { WebhookIngest, type LiveKitNotice, type VerifiedWebhook } from "../../src/app/webhooks.js";
+import type { Call, Transition } from "../../src/domain/call.js";
+
+/**
+ * WebhookIngest over the real use cases and the real SQLite store (in
+ * memory): what each LiveKit notice does to a call, what it writes to the
+ * outbox, and that every webhook id is applied at most once.
+ */
+
+const T0 = 1_700_000_000_000;
+const TENANT = "t1";
+const ROOM_ID = "room-1";
+const alice: Caller = { userId: "alice", tenantId: TENANT };
+const bob: Caller = { userId: "bob", tenantId: TENANT };
+
+/** Test double for LiveKit's RoomService: records every call, never fails. */
+class RecordingLiveKitRooms implements LiveKitRooms {
+  readonly calls: string[] = [];
+  async createRoom(name: string): Promise<void> {
+    this.calls.push(`createRoom ${name}`);
+  }
+  async deleteRoom(name: string): Promise<void> {
+    this.calls.push(`deleteRoom ${name}`);
+  }
+  async listRoomNames(): Promise<Set<string>> {
+    this.calls.push("listRoomNames");
+    return new Set();
+  }
+  async listParticipants(roomName: string): Promise<LiveKitParticipant[]> {
+    this.calls.push(`listParticipants ${roomName}`);
+    return [];
+  }
+  async muteParticipant(roomName: string, identity: string, what: { audio: boolean; video: boolean }): Promise<void> {
+    this.calls.push(`muteParticipant ${roomName} ${identity} ${JSON.stringify(what)}`);
+  }
+  async removeParticipant(roomName: string, identity: string): Promise<void> {
+    this.calls.push(`removeParticipant ${roomName} ${identity}`);
+  }
+}
+
+/** Test double for the logger: keeps every line. */
+class RecordingLogger implements Logger {
+  readonly lines: { level: string; obj: object; msg: string }[] = [];
+  info(obj: object, msg: string): void {
+    this.lines.push({ level: "info", obj, msg });
+  }
+  warn(obj: object, msg: string): void {
+    this.lines.push({ level: "warn", obj, msg });
+  }
+  error(obj: object, msg: string): void {
+    this.lines.push({ level: "error", obj, msg });
+  }
+}
+
+let db: SqliteDatabase;
+let calls: SqliteCallRepository;
+let outbox: SqliteOutboxStore;
+let rooms: RecordingLiveKitRooms;
+let logger: RecordingLogger;
+let useCases: CallsUseCases;
+let ingest: WebhookIngest;
+let now: number;
+/** Set to make the next outbox write fail (inside the change's transaction). */
+let failOutboxWrites: boolean;
+
+beforeEach(() => {
+  now = T0;
+  failOutboxWrites = false;
+  db = openDatabase(":memory:");
+  const clock = { now: () => now };
+  // The real envelopes, one outbox row per domain event; the call rendering is reduced to what tests read.
+  const factory = new CallEventFactory((call) => ({ status: call.status, participants: call.participants.map((p) => p.userId) }), clock.now);
+  const events = (transition: Transition): OutboundEvent[] => {
+    if (failOutboxWrites) throw new Error("disk I/O error (test)");
+    return factory.fromTransition(transition);
+  };
+  calls = new SqliteCallRepository(db, { events });
+  outbox = new SqliteOutboxStore(db);
+  const directory = new SqliteDirectoryRepository(db, clock.now);
+  directory.putRoom(TENANT, ROOM_ID, [
+    { userId: "alice", powerLevel: 100 },
+    { userId: "bob", powerLevel: 0 },
+    { userId: "carol", powerLevel: 0 },
+  ]);
+  rooms = new RecordingLiveKitRooms();
+  logger = new RecordingLogger();
+  useCases = new CallsUseCases({
+    calls,
+    directory,
+    rooms,
+    tokens: { mint: async () => "test-livekit-token" },
+    clock,
+    logger,
+    livekitUrl: "wss://livekit.test",
+    ringTimeoutMs: 45_000,
+  });
+  ingest = new WebhookIngest({ calls, useCases, directory, clock, logger });
+});
+
+afterEach(() => db.close());
+
+/** alice starts a call in room-1 at T0, ringing bob and carol; returns its id. */
+async function startCall(): Promise<string> {
+  const ticket = await useCases.initiate(alice, ROOM_ID, "audio");
+  expect(ticket.livekitRoom).toBe(`scaiwave-${ticket.callId}`);
+  return ticket.callId;
+}
+
+let webhookCounter = 0;
+function webhook(notice: LiveKitNotice, options: { id?: string; createdAt?: number } = {}): VerifiedWebhook {
+  return { id: options.id ?? `EV_${++webhookCounter}`, createdAt: options.createdAt ?? now, notice };
+}
+
+const roomOf = (callId: string) => `scaiwave-${callId}`;
+const joined = (callId: string, identity: string, sid: string): LiveKitNotice => ({
+  kind: "participant_joined",
+  room: roomOf(callId),
+  identity,
+  sid,
+});
+const left = (callId: string, identity: string, sid: string): LiveKitNotice => ({
+  kind: "participant_left",
+  room: roomOf(callId),
+  identity,
+  sid,
+});
+
+/** Every outbox envelope written so far, in commit order. */
+function envelopes(): Envelope[] {
+  return outbox.pending(1_000).map((e) => JSON.parse(e.payload) as Envelope);
+}
+function outboxSize(): number {
+  return outbox.pending(1_000).length;
+}
+function recordedWebhookIds(): string[] {
+  return (db.prepare("SELECT id FROM webhook_events ORDER BY id").all() as { id: string }[]).map((r) => r.id);
+}
+function stored(callId: string): Call {
+  const call = calls.findCallById(callId);
+  if (!call) throw new Error(`call ${callId} not stored`);
+  return call;
+}
+
+describe("WebhookIngest: participant_joined", () => {
+  it("a member LiveKit saw connect becomes a participant, the call becomes active, and the events are written", async () => {
+    const callId = await startCall();
+    const before = outboxSize();
+    now = T0 + 2_000;
+    expect(ingest.ingest(webhook(joined(callId, "bob", "PA_b1"), { id: "EV_join_bob" }))).toBe("processed");
+
+    const call = stored(callId);
+    expect(call.status).toBe("active");
+    expect(call.participants).toEqual([
+      { userId: "alice", joinedAt: T0, audioOn: false, videoOn: false, livekitSid: null },
+      { userId: "bob", joinedAt: T0 + 2_000, audioOn: false, videoOn: false, livekitSid: "PA_b1" },
+    ]);
+    expect(call.invitees).toEqual([
+      { userId: "bob", state: "joined" },
+      { userId: "carol", state: "ringing" },
+    ]);
+    expect(envelopes().slice(before).map((e) => [e.type, e.call_id])).toEqual([
+      ["swp.call.participant_joined", callId],
+      ["swp.call.ring_stopped", callId],
+      ["swp.call.active", callId],
+    ]);
+    expect(recordedWebhookIds()).toEqual(["EV_join_bob"]);
+  });
+
+  it("the same webhook id again is a duplicate: nothing runs, no outbox rows", async () => {
+    const callId = await startCall();
+    const first = webhook(joined(callId, "bob", "PA_b1"), { id: "EV_dup" });
+    expect(ingest.ingest(first)).toBe("processed");
+    const after = { call: stored(callId), outbox: outboxSize() };
+
+    now = T0 + 5_000;
+    expect(ingest.ingest(first)).toBe("duplicate");
+    // Even a different notice under an id already processed is not applied (LiveKit reuses ids only for retries).
+    expect(ingest.ingest(webhook(left(callId, "bob", "PA_b1"), { id: "EV_dup" }))).toBe("duplicate");
+    expect(stored(callId)).toEqual(after.call);
+    expect(outboxSize()).toBe(after.outbox);
+    expect(recordedWebhookIds()).toEqual(["EV_dup"]);
+  });
+
+  it("the initiator's own media connecting records their sid, with no events", async () => {
+    const callId = await startCall();
+    const before = outboxSize();
+    expect(ingest.ingest(webhook(joined(callId, "alice", "PA_a1")))).toBe("processed");
+    expect(stored(callId).participants).toEqual([
+      { userId: "alice", joinedAt: T0, audioOn: false, videoOn: false, livekitSid: "PA_a1" },
+    ]);
+    expect(stored(callId).status).toBe("ringing");
+    expect(outboxSize()).toBe(before);
+  });
+
+  it("an identity that is not a member of the room (an egress recorder, an agent) is ignored, and its id not recorded", async () => {
+    const callId = await startCall();
+    const before = { call: stored(callId), outbox: outboxSize() };
+    for (const identity of ["EG_xyz", "mallory"]) {
+      expect(ingest.ingest(webhook(joined(callId, identity, "PA_x")))).toBe("ignored");
+    }
+    expect(stored(callId)).toEqual(before.call);
+    expect(outboxSize()).toBe(before.outbox);
+    expect(recordedWebhookIds()).toEqual([]);
+  });
+
+  it("membership is checked in the call's tenant: a member of the same room id in another tenant is ignored", async () => {
+    const callId = await startCall();
+    new SqliteDirectoryRepository(db, () => now).putRoom("t2", ROOM_ID, [{ userId: "trent", powerLevel: 100 }]);
+    expect(ingest.ingest(webhook(joined(callId, "trent", "PA_t1")))).toBe("ignored");
+    expect(stored(callId).participants.map((p) => p.userId)).toEqual(["alice"]);
+  });
+});
+
+describe("WebhookIngest: rooms that are not ours", () => {
+  it("rooms not named scaiwave-<call_id>, and unknown calls, are ignored", async () => {
+    const callId = await startCall();
+    const before = { call: stored(callId), outbox: outboxSize() };
+    const notices: LiveKitNotice[] = [
+      { kind: "participant_joined", room: callId, identity: "bob", sid: "PA_b1" },
+      { kind: "participant_joined", room: `other-${callId}`, identity: "bob", sid: "PA_b1" },
+      { kind: "participant_joined", room: `Scaiwave-${callId}`, identity: "bob", sid: "PA_b1" },
+      { kind: "participant_joined", room: "", identity: "bob", sid: "PA_b1" },
+      { kind: "participant_joined", room: "scaiwave-call-unknown", identity: "bob", sid: "PA_b1" },
+      { kind: "participant_left", room: "scaiwave-call-unknown", identity: "alice", sid: "PA_a1" },
+      { kind: "track_changed", room: "scaiwave-", identity: "alice", media: { audioOn: true } },
+      { kind: "room_finished", room: "scaiwave-call-unknown" },
+      { kind: "room_finished", room: `${roomOf(callId)}x` },
+    ];
+    for (const notice of notices) expect(ingest.ingest(webhook(notice)), JSON.stringify(notice)).toBe("ignored");
+    expect(stored(callId)).toEqual(before.call);
+    expect(outboxSize()).toBe(before.outbox);
+    expect(recordedWebhookIds()).toEqual([]);
+  });
+
+  it("egress and unknown notices are ignored (egress only logged)", async () => {
+    const callId = await startCall();
+    const before = { call: stored(callId), outbox: outboxSize() };
+    expect(ingest.ingest(webhook({ kind: "egress", event: "egress_ended" }, { id: "EV_egress" }))).toBe("ignored");
+    expect(ingest.ingest(webhook({ kind: "ignored", event: "room_started" }))).toBe("ignored");
+    expect(stored(callId)).toEqual(before.call);
+    expect(outboxSize()).toBe(before.outbox);
+    expect(recordedWebhookIds()).toEqual([]);
+    expect(logger.lines).toContainEqual(
+      expect.objectContaining({ level: "info", obj: { event: "egress_ended", webhookId: "EV_egress" } }),
+    );
+  });
+});
+
+describe("WebhookIngest: participant_left", () => {
+  it("the current session leaving takes them out; the last one out ends the call and its room is deleted", async () => {
+    const callId = await startCall();
+    now = T0 + 1_000;
+    ingest.ingest(webhook(joined(callId, "alice", "PA_a1")));
+    ingest.ingest(webhook(joined(callId, "bob", "PA_b1")));
+    const before = outboxSize();
+
+    now = T0 + 10_000;
+    expect(ingest.ingest(webhook(left(callId, "bob", "PA_b1")))).toBe("processed");
+    expect(stored(callId).participants.map((p) => p.userId)).toEqual(["alice"]);
+    now = T0 + 11_000;
+    expect(ingest.ingest(webhook(left(callId, "alice", "PA_a1")))).toBe("processed");
+
+    expect(stored(callId)).toMatchObject({ status: "ended", endReason: "all_left", endedAt: T0 + 11_000, participants: [] });
+    expect(envelopes().slice(before).map((e) => e.type)).toEqual([
+      "swp.call.participant_left",
+      "swp.call.participant_left",
+      "swp.call.ring_stopped",
+      "swp.call.ended",
+    ]);
+    expect(envelopes().at(-1)?.data).toMatchObject({ end_reason: "all_left" });
+    expect(rooms.calls).toEqual([`createRoom ${roomOf(callId)}`, `deleteRoom ${roomOf(callId)}`]);
+  });
+
+  it("a left created before the latest API join, with no sid known, changes nothing", async () => {
+    const callId = await startCall();
+    now = T0 + 5_000;
+    await useCases.join(bob, callId);
+    const before = { call: stored(callId), outbox: outboxSize() };
+    expect(before.call.participants.find((p) => p.userId === "bob")).toMatchObject({ joinedAt: T0 + 5_000, livekitSid: null });
+
+    now = T0 + 6_000;
+    const stale = webhook(left(callId, "bob", "PA_b0"), { id: "EV_stale", createdAt: T0 + 2_000 });
+    expect(ingest.ingest(stale)).toBe("processed");
+    expect(stored(callId)).toEqual({ ...before.call, endedSessions: ["PA_b0"] });
+    expect(outboxSize()).toBe(before.outbox);
+    // Recorded all the same: a retry of it changes nothing either.
+    expect(recordedWebhookIds()).toEqual(["EV_stale"]);
+  });
+
+  it("a left of an older session (after a reconnect) changes nothing", async () => {
+    const callId = await startCall();
+    ingest.ingest(webhook(joined(callId, "bob", "PA_b1")));
+    ingest.ingest(webhook(joined(callId, "bob", "PA_b2")));
+    const before = { call: stored(callId), outbox: outboxSize() };
+    expect(before.call.participants.find((p) => p.userId === "bob")?.livekitSid).toBe("PA_b2");
+    expect(ingest.ingest(webhook(left(callId, "bob", "PA_b1")))).toBe("processed");
+    expect(stored(callId)).toEqual({ ...before.call, endedSessions: ["PA_b1"] });
+    expect(outboxSize()).toBe(before.outbox);
+  });
+});
+
+describe("WebhookIngest: track_changed", () => {
+  it("a microphone turned on is a participant_updated event carrying audio_on", async () => {
+    const callId = await startCall();
+    ingest.ingest(webhook(joined(callId, "bob", "PA_b1")));
+    const before = outboxSize();
+
+    const notice: LiveKitNotice = { kind: "track_changed", room: roomOf(callId), identity: "bob", media: { audioOn: true } };
+    expect(ingest.ingest(webhook(notice))).toBe("processed");
+    expect(stored(callId).participants.find((p) => p.userId === "bob")).toMatchObject({ audioOn: true, videoOn: false });
+    const written = envelopes().slice(before);
+    expect(written).toHaveLength(1);
+    expect(written[0]).toMatchObject({
+      type: "swp.call.participant_updated",
+      tenant_id: TENANT,
+      room_id: ROOM_ID,
+      call_id: callId,
+      data: { participant_id: "bob", audio_on: true, video_on: false },
+    });
+
+    // The same state reported again (another webhook id) writes nothing.
+    expect(ingest.ingest(webhook(notice))).toBe("processed");
+    expect(outboxSize()).toBe(before + 1);
+  });
+
+  it("a track change of someone not in the call changes nothing", async () => {
+    const callId = await startCall();
+    const before = { call: stored(callId), outbox: outboxSize() };
+    const notice: LiveKitNotice = { kind: "track_changed", room: roomOf(callId), identity: "carol", media: { videoOn: true } };
+    expect(ingest.ingest(webhook(notice))).toBe("processed");
+    expect(stored(callId)).toEqual(before.call);
+    expect(outboxSize()).toBe(before.outbox);
+  });
+});
+
+describe("WebhookIngest: room_finished", () => {
+  it("ends a live call as room_finished, and a later report about it changes nothing", async () => {
+    const callId = await startCall();
+    const before = outboxSize();
+    now = T0 + 30_000;
+    expect(ingest.ingest(webhook({ kind: "room_finished", room: roomOf(callId) }))).toBe("processed");
+    expect(stored(callId)).toMatchObject({ status: "ended", endReason: "room_finished", endedAt: T0 + 30_000, participants: [] });
+    expect(envelopes().slice(before).map((e) => e.type)).toEqual([
+      "swp.call.ring_stopped",
+      "swp.call.ring_stopped",
+      "swp.call.ended",
+    ]);
+    expect(envelopes().at(-1)?.data).toMatchObject({ end_reason: "room_finished" });
+
+    const ended = { call: stored(callId), outbox: outboxSize() };
+    now = T0 + 31_000;
+    for (const notice of [
+      { kind: "room_finished", room: roomOf(callId) },
+      joined(callId, "bob", "PA_b1"),
+      left(callId, "alice", "PA_a1"),
+      { kind: "track_changed", room: roomOf(callId), identity: "alice", media: { audioOn: true } },
+    ] satisfies LiveKitNotice[]) {
+      expect(ingest.ingest(webhook(notice)), notice.kind).toBe("processed");
+    }
+    expect(stored(callId)).toEqual(ended.call);
+    expect(outboxSize()).toBe(ended.outbox);
+  });
+});
+
+describe("WebhookIngest: a change that fails", () => {
+  it("records nothing (not even the webhook id), so LiveKit's retry is processed", async () => {
+    const callId = await startCall();
+    const before = { call: stored(callId), outbox: outboxSize() };
+    const join = webhook(joined(callId, "bob", "PA_b1"), { id: "EV_retry_me" });
+
+    failOutboxWrites = true;
+    expect(() => ingest.ingest(join)).toThrow("disk I/O error (test)");
+    expect(recordedWebhookIds()).toEqual([]);
+    expect(stored(callId)).toEqual(before.call);
+    expect(outboxSize()).toBe(before.outbox);
+
+    failOutboxWrites = false;
+    expect(ingest.ingest(join)).toBe("processed");
+    expect(stored(callId).status).toBe("active");
+    expect(recordedWebhookIds()).toEqual(["EV_retry_me"]);
+    expect(ingest.ingest(join)).toBe("duplicate");
+  });
+});
