@@ -12,6 +12,13 @@ import { CallEventFactory, EVENT_SUBJECTS } from "./app/events.js";
 import { RingTimer } from "./app/ring-timer.js";
 import { Reconciler } from "./app/reconciler.js";
 import { WebhookIngest } from "./app/webhooks.js";
+import { RecordingsUseCases } from "./app/recordings.js";
+import { LiveKitEgress } from "./adapters/livekit/egress.js";
+import { MinioObjectStore } from "./adapters/s3/minio-object-store.js";
+import { SqliteRecordingRepository } from "./adapters/sqlite/recording-repository.js";
+import { RecordingSchema } from "../gen/scaiwave/calls/v1/calls_pb.js";
+import { recordingToProto } from "./transport/rpc/call-mapping.js";
+import type { EgressService } from "./app/ports.js";
 import { LiveKitWebhookVerifier } from "./adapters/livekit/webhook-verifier.js";
 import { WebhookEndpoint } from "./transport/webhook.js";
 import { callToProto } from "./transport/rpc/call-mapping.js";
@@ -25,6 +32,7 @@ import { CallsUseCases } from "./app/calls.js";
 import { DirectoryUseCases } from "./app/directory.js";
 import type { Clock, LiveKitRooms, LiveKitTokens } from "./app/ports.js";
 import type { Call } from "./domain/call.js";
+import type { Recording } from "./domain/recording.js";
 import type { Config } from "./config.js";
 import { createLogger } from "./logger.js";
 import { connectRoutes } from "./transport/connect-routes.js";
@@ -45,6 +53,7 @@ export interface AppOverrides {
   readonly tokens?: LiveKitTokens;
   readonly authenticator?: Authenticator;
   readonly logger?: PinoLogger;
+  readonly egress?: EgressService;
 }
 
 export interface AppContext extends AsyncDisposable {
@@ -82,13 +91,44 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
   const relay = new OutboxRelay({ store: outbox, publisher, clock, logger });
   // Events show a call exactly as GetCall does on the REST paths: one rendering.
   const renderCall = (call: Call) => messageToRestJson(CallSchema, create(CallSchema, callToProto(call)));
-  const eventFactory = new CallEventFactory(renderCall, () => clock.now());
+  const renderRecording = (recording: Recording) =>
+    messageToRestJson(
+      RecordingSchema,
+      create(RecordingSchema, recordingToProto({ recording, downloadUrl: null, downloadUrlExpiresAt: null })),
+    );
+  const eventFactory = new CallEventFactory(renderCall, () => clock.now(), renderRecording);
 
   const calls = new SqliteCallRepository(db, {
     events: (transition) => eventFactory.fromTransition(transition),
     afterCommit: () => relay.kick(),
   });
   const directory = new SqliteDirectoryRepository(db, clock.now);
+  const recordingRepository = new SqliteRecordingRepository(db, {
+    event: (type, recording) => eventFactory.fromRecording(type, recording),
+    afterCommit: () => relay.kick(),
+  });
+  const objectStore = config.s3 && new MinioObjectStore(config.s3);
+  const egress =
+    overrides.egress ??
+    (config.s3 &&
+      new LiveKitEgress({
+        apiUrl: config.livekit.apiUrl,
+        apiKey: config.livekit.apiKey,
+        apiSecret: config.livekit.apiSecret,
+        requestTimeoutMs: config.livekit.requestTimeoutMs,
+        s3: config.s3,
+      }));
+  const recordings = new RecordingsUseCases({
+    calls,
+    recordings: recordingRepository,
+    directory,
+    egress,
+    store: objectStore,
+    clock,
+    logger,
+    maxDurationMs: config.recordings.maxDurationMs,
+    downloadUrlTtlSeconds: config.recordings.downloadUrlTtlSeconds,
+  });
   const liveKitRooms = new LiveKitRoomService({ ...config.livekit });
   const rooms = overrides.rooms ?? liveKitRooms;
   const tokens =
@@ -112,12 +152,14 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
     livekitUrl: config.livekit.url,
     ringTimeoutMs: config.ringTimeoutSeconds * 1000,
     onRingDeadline: (deadline) => ringTimer.schedule(deadline),
+    onCallEnded: (callId) => void recordings.stopForCall(callId),
   });
 
-  const webhookIngest = new WebhookIngest({ calls, useCases: callsUseCases, directory, clock, logger });
+  const webhookIngest = new WebhookIngest({ calls, useCases: callsUseCases, recordings, directory, clock, logger });
   const reconciler = new Reconciler({
     calls,
     useCases: callsUseCases,
+    recordings,
     rooms,
     directory,
     clock,
@@ -126,7 +168,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
   });
 
   const registry = new RpcRegistry()
-    .register(CallsService, callsHandlers(callsUseCases), requireUser)
+    .register(CallsService, callsHandlers(callsUseCases, recordings), requireUser)
     .register(DirectoryService, directoryHandlers(new DirectoryUseCases(directory)), requireInternal);
 
   const livekitPing = rooms.ping?.bind(rooms) ?? (() => liveKitRooms.ping());
@@ -184,6 +226,10 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
   relay.start();
   ringTimer.start();
   if (config.reconcile.intervalSeconds > 0) reconciler.start(config.reconcile.intervalSeconds * 1000);
+  // Recordings past RECORDING_MAX_MINUTES are stopped within a second.
+  const recordingSweep = setInterval(() => void recordings.stopOverdue().catch(() => undefined), 1000);
+  recordingSweep.unref();
+  objectStore?.ensureBucket().catch((err: unknown) => logger.warn({ err }, "could not check/create the recordings bucket"));
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
@@ -191,6 +237,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
       health.startDraining();
       await server.close();
       ringTimer.stop();
+      clearInterval(recordingSweep);
       await reconciler.stop();
       await relay.stop();
       await publisher.close();

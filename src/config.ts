@@ -24,6 +24,20 @@ export interface Config {
     /** How long an API join may go unseen by LiveKit before reconcile counts the participant gone. */
     readonly joinGraceSeconds: number;
   };
+  /** Object storage for recordings; undefined when S3_* is not configured (recordings unavailable). */
+  readonly s3:
+    | {
+        readonly endpoint: string;
+        readonly accessKey: string;
+        readonly secretKey: string;
+        readonly bucket: string;
+        readonly region: string;
+      }
+    | undefined;
+  readonly recordings: {
+    readonly maxDurationMs: number;
+    readonly downloadUrlTtlSeconds: number;
+  };
   readonly nats: {
     readonly url: string;
     readonly stream: string;
@@ -56,6 +70,13 @@ export const ENV_VARS = [
   "RING_TIMEOUT_SECONDS",
   "RECONCILE_INTERVAL_SECONDS",
   "RECONCILE_JOIN_GRACE_SECONDS",
+  "S3_ENDPOINT",
+  "S3_ACCESS_KEY",
+  "S3_SECRET_KEY",
+  "S3_BUCKET",
+  "S3_REGION",
+  "RECORDING_MAX_MINUTES",
+  "RECORDING_DOWNLOAD_URL_TTL_SECONDS",
   "NATS_URL",
   "NATS_STREAM",
   "NATS_STREAM_MAX_AGE_SECONDS",
@@ -154,6 +175,25 @@ export function loadConfig(vars: Partial<Record<EnvVar, string>>): Config {
   const apiUrl =
     vars.LIVEKIT_API_URL !== undefined ? url("LIVEKIT_API_URL", vars.LIVEKIT_API_URL, ["http:", "https:"]) : derivedApiUrl;
 
+  // Recordings need all of S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY, or none of them.
+  const s3Vars = [vars.S3_ENDPOINT, vars.S3_ACCESS_KEY, vars.S3_SECRET_KEY];
+  let s3: Config["s3"];
+  if (s3Vars.some((v) => v !== undefined)) {
+    const endpoint = url("S3_ENDPOINT", required("S3_ENDPOINT", "MinIO/S3 URL, with S3_ACCESS_KEY and S3_SECRET_KEY"), ["http:", "https:"]);
+    s3 = {
+      endpoint,
+      accessKey: required("S3_ACCESS_KEY", "with S3_ENDPOINT"),
+      secretKey: required("S3_SECRET_KEY", "with S3_ENDPOINT"),
+      bucket: vars.S3_BUCKET ?? "scaiwave-recordings",
+      region: vars.S3_REGION ?? "us-east-1",
+    };
+  }
+  const maxMinutesRaw = vars.RECORDING_MAX_MINUTES ?? "60";
+  const maxMinutes = Number(maxMinutesRaw);
+  if (!/^\d+(\.\d+)?$/.test(maxMinutesRaw) || maxMinutes <= 0 || maxMinutes > 24 * 60) {
+    problems.push(`RECORDING_MAX_MINUTES: must be a number of minutes above 0, at most 1440 (got ${JSON.stringify(maxMinutesRaw)})`);
+  }
+
   const natsUrl = url("NATS_URL", vars.NATS_URL ?? "nats://127.0.0.1:4222", ["nats:", "tls:"]);
   const natsStream = vars.NATS_STREAM ?? "SWP_CALLS";
   // JetStream stream names may not contain whitespace, '.', '*', '>', path separators.
@@ -169,6 +209,11 @@ export function loadConfig(vars: Partial<Record<EnvVar, string>>): Config {
     logLevel: logLevel as Config["logLevel"],
     auth: { key, issuer: vars.AUTH_ISSUER, audience: vars.AUTH_AUDIENCE },
     ringTimeoutSeconds: int("RING_TIMEOUT_SECONDS", 45, 1, 3_600),
+    s3,
+    recordings: {
+      maxDurationMs: Math.round(maxMinutes * 60_000),
+      downloadUrlTtlSeconds: int("RECORDING_DOWNLOAD_URL_TTL_SECONDS", 300, 10, 7 * 86_400),
+    },
     reconcile: {
       intervalSeconds: int("RECONCILE_INTERVAL_SECONDS", 30, 0, 86_400),
       joinGraceSeconds: int("RECONCILE_JOIN_GRACE_SECONDS", 20, 0, 3_600),

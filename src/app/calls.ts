@@ -38,6 +38,8 @@ export interface CallsDeps {
   readonly ringTimeoutMs: number;
   /** Told about each new ring deadline, so the timer can fire on time. */
   readonly onRingDeadline?: (deadline: number) => void;
+  /** Told when a call ended (its recording stops). */
+  readonly onCallEnded?: (callId: string) => void;
 }
 
 /**
@@ -118,9 +120,11 @@ export class CallsUseCases {
     }
     if (!isLive(call)) throw new CallError(CallErrorCode.Ended, `call ${call.id} has ended`);
     await this.deps.rooms.deleteRoom(liveKitRoomName(callId));
-    return this.deps.calls.updateCall(caller.tenantId, callId, (current) =>
+    const ended = this.deps.calls.updateCall(caller.tenantId, callId, (current) =>
       endCall(current, "ended", this.deps.clock.now()),
     ).call;
+    this.deps.onCallEnded?.(callId);
+    return ended;
   }
 
   /**
@@ -177,6 +181,7 @@ export class CallsUseCases {
     const { call, events } = this.deps.calls.updateCall(tenantId, callId, change);
     if (events.some((e) => e.type === "ended")) {
       this.deleteRoomInBackground(liveKitRoomName(callId), `call ended: ${call.endReason ?? "unknown"}`);
+      this.deps.onCallEnded?.(callId);
     }
     return call;
   }

@@ -1,5 +1,6 @@
 import type { Call, CallEvent, Transition } from "../domain/call.js";
 import { timeSortableId } from "../domain/ids.js";
+import type { Recording, RecordingEventType } from "../domain/recording.js";
 
 /**
  * The events the WebSocket tier of ScaiWave consumes from NATS: the subjects,
@@ -43,7 +44,25 @@ export class CallEventFactory {
     /** Renders a call exactly as the REST API shows it (injected: one rendering for both). */
     private readonly renderCall: (call: Call) => unknown,
     private readonly now: () => number,
+    /** Renders a recording as ListRecordings does, without a download URL (events outlive URLs). */
+    private readonly renderRecording: (recording: Recording) => unknown = () => null,
   ) {}
+
+  /** `swp.call.recording_started|stopped|ready|failed` on the room subject, carrying the recording. */
+  fromRecording(type: RecordingEventType, recording: Recording): OutboundEvent {
+    const now = this.now();
+    const id = newEventId(now);
+    const envelope: Envelope = {
+      id,
+      type: `swp.call.${type}`,
+      ts: new Date(now).toISOString(),
+      tenant_id: recording.tenantId,
+      room_id: recording.roomId,
+      call_id: recording.callId,
+      data: { recording: this.renderRecording(recording) },
+    };
+    return { id, subject: roomSubject(recording.roomId), payload: JSON.stringify(envelope), createdAt: now };
+  }
 
   fromTransition({ call, events }: Transition): OutboundEvent[] {
     if (events.length === 0) return [];

@@ -1,5 +1,6 @@
 import type { Call, Transition } from "../domain/call.js";
 import type { Membership } from "../domain/permissions.js";
+import type { Recording, RecordingTransition } from "../domain/recording.js";
 
 /**
  * What the use cases need from the outside world. Adapters implement these;
@@ -126,4 +127,43 @@ export interface Logger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
+}
+
+/** Recordings and their media entries; every change with its event, in one transaction. */
+export interface RecordingRepository {
+  /** Stores a new recording; false (nothing stored) when the call already has an active one. */
+  insert(recording: Recording): boolean;
+  /** Deletes a recording that never started (LiveKit refused it). */
+  discard(recordingId: string): void;
+  setEgressId(recordingId: string, egressId: string): void;
+  findById(recordingId: string): Recording | undefined;
+  findByEgressId(egressId: string): Recording | undefined;
+  /** The call's active (starting/recording) recording. */
+  findActive(callId: string): Recording | undefined;
+  findLatest(callId: string): Recording | undefined;
+  listForCall(callId: string): Recording[];
+  listActive(): Recording[];
+  /** Active recordings past their stop deadline. */
+  listPastDeadline(now: number): Recording[];
+  /** Loads, applies `change`, stores the result and its event, atomically. */
+  update(recordingId: string, change: (r: Recording) => RecordingTransition): RecordingTransition;
+}
+
+/** LiveKit egress (room composite to a file in object storage). */
+export interface EgressService {
+  /** Starts recording the room to `fileKey`; returns LiveKit's egress id. */
+  start(request: { roomName: string; fileKey: string; audioOnly: boolean; videoOnly: boolean }): Promise<string>;
+  /** Stops an egress; one that already ended is not an error. */
+  stop(egressId: string): Promise<void>;
+  /** Egresses LiveKit is running now, for our rooms. */
+  listActive(): Promise<{ egressId: string; roomName: string }[]>;
+}
+
+/** The bucket recordings are uploaded to. */
+export interface ObjectStore {
+  readonly bucket: string;
+  /** The stored object's size, or undefined if there is none. */
+  stat(key: string): Promise<{ sizeBytes: number } | undefined>;
+  /** A URL anyone can GET the object from until it expires. */
+  presignGet(key: string, ttlSeconds: number): Promise<string>;
 }

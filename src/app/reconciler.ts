@@ -1,11 +1,14 @@
 import { mediaChanged, mediaJoined, mediaLeft, roomFinished, type Call } from "../domain/call.js";
 import { liveKitRoomName } from "../domain/ids.js";
 import type { CallsUseCases } from "./calls.js";
+import type { RecordingsUseCases } from "./recordings.js";
 import type { CallRepository, Clock, DirectoryRepository, LiveKitRooms, Logger } from "./ports.js";
 
 export interface ReconcilerDeps {
   readonly calls: CallRepository;
   readonly useCases: CallsUseCases;
+  /** Also asked to stop egresses no recording owns. */
+  readonly recordings?: RecordingsUseCases;
   readonly rooms: LiveKitRooms;
   readonly directory: DirectoryRepository;
   readonly clock: Clock;
@@ -72,6 +75,9 @@ export class Reconciler {
       }
     }
     if (repaired > 0) logger.info({ repaired }, "reconcile repaired calls that drifted from LiveKit");
+    await this.deps.recordings?.stopOrphanedEgress().catch((err: unknown) => {
+      logger.warn({ err }, "could not check LiveKit's egresses for orphans");
+    });
     return repaired;
   }
 

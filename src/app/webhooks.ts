@@ -1,5 +1,6 @@
 import { mediaChanged, mediaJoined, mediaLeft, roomFinished, type Call, type Transition } from "../domain/call.js";
 import type { CallsUseCases } from "./calls.js";
+import type { EgressNotice, RecordingsUseCases } from "./recordings.js";
 import type { CallRepository, Clock, DirectoryRepository, Logger } from "./ports.js";
 
 /** A LiveKit webhook reduced to what this service acts on (the LiveKit adapter produces it). */
@@ -13,7 +14,7 @@ export type LiveKitNotice =
       readonly media: { readonly audioOn?: boolean; readonly videoOn?: boolean };
     }
   | { readonly kind: "room_finished"; readonly room: string }
-  | { readonly kind: "egress"; readonly event: string }
+  | { readonly kind: "egress"; readonly egress: EgressNotice }
   | { readonly kind: "ignored"; readonly event: string };
 
 export interface VerifiedWebhook {
@@ -38,20 +39,18 @@ export class WebhookIngest {
     private readonly deps: {
       readonly calls: CallRepository;
       readonly useCases: CallsUseCases;
+      readonly recordings: RecordingsUseCases;
       readonly directory: DirectoryRepository;
       readonly clock: Clock;
       readonly logger: Logger;
     },
   ) {}
 
-  ingest(webhook: VerifiedWebhook): WebhookOutcome {
+  async ingest(webhook: VerifiedWebhook): Promise<WebhookOutcome> {
     const { notice } = webhook;
     if (notice.kind === "ignored") return "ignored";
-    if (notice.kind === "egress") {
-      // Recordings (issue #5) will consume these; until then they are acknowledged.
-      this.deps.logger.info({ event: notice.event, webhookId: webhook.id }, "egress webhook received (recordings not built yet)");
-      return "ignored";
-    }
+    // Egress events carry no room object, only the egress: recordings handle them.
+    if (notice.kind === "egress") return this.deps.recordings.onEgress(webhook.id, notice.egress);
     const call = this.callOf(notice.room);
     if (!call) return "ignored";
     const change = this.changeFor(webhook, call);

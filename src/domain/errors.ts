@@ -14,6 +14,8 @@ export const CallErrorCode = {
   InvalidArgument: "SW_CALL_INVALID_ARGUMENT",
   NotRinging: "SW_CALL_NOT_RINGING",
   ParticipantNotFound: "SW_CALL_PARTICIPANT_NOT_FOUND",
+  AlreadyRecording: "SW_CALL_ALREADY_RECORDING",
+  NotRecording: "SW_CALL_NOT_RECORDING",
   Unimplemented: "SW_CALL_UNIMPLEMENTED",
   PayloadTooLarge: "SW_CALL_PAYLOAD_TOO_LARGE",
   RouteNotFound: "SW_CALL_ROUTE_NOT_FOUND",

@@ -19,6 +19,8 @@ export const ERROR_CATALOGUE: Readonly<Record<CallErrorCode, { readonly code: Co
   SW_CALL_INVALID_ARGUMENT: { code: Code.InvalidArgument, httpStatus: 400 },
   SW_CALL_NOT_RINGING: { code: Code.FailedPrecondition, httpStatus: 409 },
   SW_CALL_PARTICIPANT_NOT_FOUND: { code: Code.NotFound, httpStatus: 404 },
+  SW_CALL_ALREADY_RECORDING: { code: Code.FailedPrecondition, httpStatus: 409 },
+  SW_CALL_NOT_RECORDING: { code: Code.FailedPrecondition, httpStatus: 409 },
   SW_CALL_UNIMPLEMENTED: { code: Code.Unimplemented, httpStatus: 501 },
   SW_CALL_PAYLOAD_TOO_LARGE: { code: Code.ResourceExhausted, httpStatus: 413 },
   SW_CALL_ROUTE_NOT_FOUND: { code: Code.NotFound, httpStatus: 404 },

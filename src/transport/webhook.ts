@@ -34,7 +34,7 @@ export class WebhookEndpoint {
       }
       const body = await readBody(req, this.options.maxBodyBytes);
       const webhook = await this.options.verifier.verify(body, req.headers.authorization);
-      const outcome = this.options.ingest.ingest(webhook);
+      const outcome = await this.options.ingest.ingest(webhook);
       this.options.logger.info({ webhookId: webhook.id, notice: webhook.notice.kind, outcome }, "webhook");
       sendJson(res, 200, { data: { outcome } });
     } catch (err) {

@@ -62,7 +62,7 @@ const WIRE: Record<string, { rest: number; connect: Code; grpc: string }> = {
   SW_CALL_UNAUTHENTICATED: { rest: 401, connect: Code.Unauthenticated, grpc: "UNAUTHENTICATED" },
   SW_CALL_INVALID_ARGUMENT: { rest: 400, connect: Code.InvalidArgument, grpc: "INVALID_ARGUMENT" },
   SW_CALL_NOT_RINGING: { rest: 409, connect: Code.FailedPrecondition, grpc: "FAILED_PRECONDITION" },
-  SW_CALL_UNIMPLEMENTED: { rest: 501, connect: Code.Unimplemented, grpc: "UNIMPLEMENTED" },
+  SW_CALL_RECORDING_DISABLED: { rest: 403, connect: Code.FailedPrecondition, grpc: "FAILED_PRECONDITION" },
 };
 
 async function liveKitRoomExists(name: string): Promise<boolean> {
@@ -218,9 +218,9 @@ describe.each(protocols)("lifecycle over $make.name", ({ kind, make }) => {
     await expectError(api.initiate(await userToken("alice"), "", "audio"), "SW_CALL_INVALID_ARGUMENT");
   });
 
-  it("recording RPCs answer unimplemented until the recordings issue lands", async () => {
+  it("StartRecording says recordings are unavailable on a server without object storage", async () => {
     const roomId = await directory.room({ alice: 100 });
     const call = await api.initiate(await userToken("alice"), roomId, "audio");
-    await expectError(api.startRecording(await userToken("alice"), call.call_id), "SW_CALL_UNIMPLEMENTED");
+    await expectError(api.startRecording(await userToken("alice"), call.call_id), "SW_CALL_RECORDING_DISABLED");
   });
 });

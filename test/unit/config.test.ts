@@ -38,6 +38,8 @@ describe("loadConfig defaults", () => {
       auth: { key: { kind: "secret", secret: SECRET }, issuer: undefined, audience: undefined },
       ringTimeoutSeconds: 45,
       reconcile: { intervalSeconds: 30, joinGraceSeconds: 20 },
+      s3: undefined,
+      recordings: { maxDurationMs: 3_600_000, downloadUrlTtlSeconds: 300 },
       nats: { url: "nats://127.0.0.1:4222", stream: "SWP_CALLS", maxAgeSeconds: 86_400, duplicateWindowSeconds: 120 },
       livekit: {
         url: "wss://livekit.example.com",

@@ -6,6 +6,8 @@ import { SqliteOutboxStore } from "../../src/adapters/sqlite/outbox-store.js";
 import { CallsUseCases } from "../../src/app/calls.js";
 import { CallEventFactory, type Envelope, type OutboundEvent } from "../../src/app/events.js";
 import type { Caller, LiveKitParticipant, LiveKitRooms, Logger } from "../../src/app/ports.js";
+import { RecordingsUseCases } from "../../src/app/recordings.js";
+import { SqliteRecordingRepository } from "../../src/adapters/sqlite/recording-repository.js";
 import { WebhookIngest, type LiveKitNotice, type VerifiedWebhook } from "../../src/app/webhooks.js";
 import type { Call, Transition } from "../../src/domain/call.js";
 
@@ -102,7 +104,18 @@ beforeEach(() => {
     livekitUrl: "wss://livekit.test",
     ringTimeoutMs: 45_000,
   });
-  ingest = new WebhookIngest({ calls, useCases, directory, clock, logger });
+  const recordings = new RecordingsUseCases({
+    calls,
+    recordings: new SqliteRecordingRepository(db, { event: (type, r) => factory.fromRecording(type, r) }),
+    directory,
+    egress: undefined,
+    store: undefined,
+    clock,
+    logger,
+    maxDurationMs: 60_000,
+    downloadUrlTtlSeconds: 300,
+  });
+  ingest = new WebhookIngest({ calls, useCases, recordings, directory, clock, logger });
 });
 
 afterEach(() => db.close());
@@ -154,7 +167,7 @@ describe("WebhookIngest: participant_joined", () => {
     const callId = await startCall();
     const before = outboxSize();
     now = T0 + 2_000;
-    expect(ingest.ingest(webhook(joined(callId, "bob", "PA_b1"), { id: "EV_join_bob" }))).toBe("processed");
+    expect(await ingest.ingest(webhook(joined(callId, "bob", "PA_b1"), { id: "EV_join_bob" }))).toBe("processed");
 
     const call = stored(callId);
     expect(call.status).toBe("active");
@@ -177,13 +190,13 @@ describe("WebhookIngest: participant_joined", () => {
   it("the same webhook id again is a duplicate: nothing runs, no outbox rows", async () => {
     const callId = await startCall();
     const first = webhook(joined(callId, "bob", "PA_b1"), { id: "EV_dup" });
-    expect(ingest.ingest(first)).toBe("processed");
+    expect(await ingest.ingest(first)).toBe("processed");
     const after = { call: stored(callId), outbox: outboxSize() };
 
     now = T0 + 5_000;
-    expect(ingest.ingest(first)).toBe("duplicate");
+    expect(await ingest.ingest(first)).toBe("duplicate");
     // Even a different notice under an id already processed is not applied (LiveKit reuses ids only for retries).
-    expect(ingest.ingest(webhook(left(callId, "bob", "PA_b1"), { id: "EV_dup" }))).toBe("duplicate");
+    expect(await ingest.ingest(webhook(left(callId, "bob", "PA_b1"), { id: "EV_dup" }))).toBe("duplicate");
     expect(stored(callId)).toEqual(after.call);
     expect(outboxSize()).toBe(after.outbox);
     expect(recordedWebhookIds()).toEqual(["EV_dup"]);
@@ -192,7 +205,7 @@ describe("WebhookIngest: participant_joined", () => {
   it("the initiator's own media connecting records their sid, with no events", async () => {
     const callId = await startCall();
     const before = outboxSize();
-    expect(ingest.ingest(webhook(joined(callId, "alice", "PA_a1")))).toBe("processed");
+    expect(await ingest.ingest(webhook(joined(callId, "alice", "PA_a1")))).toBe("processed");
     expect(stored(callId).participants).toEqual([
       { userId: "alice", joinedAt: T0, audioOn: false, videoOn: false, livekitSid: "PA_a1" },
     ]);
@@ -204,7 +217,7 @@ describe("WebhookIngest: participant_joined", () => {
     const callId = await startCall();
     const before = { call: stored(callId), outbox: outboxSize() };
     for (const identity of ["EG_xyz", "mallory"]) {
-      expect(ingest.ingest(webhook(joined(callId, identity, "PA_x")))).toBe("ignored");
+      expect(await ingest.ingest(webhook(joined(callId, identity, "PA_x")))).toBe("ignored");
     }
     expect(stored(callId)).toEqual(before.call);
     expect(outboxSize()).toBe(before.outbox);
@@ -214,7 +227,7 @@ describe("WebhookIngest: participant_joined", () => {
   it("membership is checked in the call's tenant: a member of the same room id in another tenant is ignored", async () => {
     const callId = await startCall();
     new SqliteDirectoryRepository(db, () => now).putRoom("t2", ROOM_ID, [{ userId: "trent", powerLevel: 100 }]);
-    expect(ingest.ingest(webhook(joined(callId, "trent", "PA_t1")))).toBe("ignored");
+    expect(await ingest.ingest(webhook(joined(callId, "trent", "PA_t1")))).toBe("ignored");
     expect(stored(callId).participants.map((p) => p.userId)).toEqual(["alice"]);
   });
 });
@@ -234,23 +247,21 @@ describe("WebhookIngest: rooms that are not ours", () => {
       { kind: "room_finished", room: "scaiwave-call-unknown" },
       { kind: "room_finished", room: `${roomOf(callId)}x` },
     ];
-    for (const notice of notices) expect(ingest.ingest(webhook(notice)), JSON.stringify(notice)).toBe("ignored");
+    for (const notice of notices) expect(await ingest.ingest(webhook(notice)), JSON.stringify(notice)).toBe("ignored");
     expect(stored(callId)).toEqual(before.call);
     expect(outboxSize()).toBe(before.outbox);
     expect(recordedWebhookIds()).toEqual([]);
   });
 
-  it("egress and unknown notices are ignored (egress only logged)", async () => {
+  it("egress notices of no recording of ours, and unknown notices, are ignored", async () => {
     const callId = await startCall();
     const before = { call: stored(callId), outbox: outboxSize() };
-    expect(ingest.ingest(webhook({ kind: "egress", event: "egress_ended" }, { id: "EV_egress" }))).toBe("ignored");
-    expect(ingest.ingest(webhook({ kind: "ignored", event: "room_started" }))).toBe("ignored");
+    const egress = { egressId: "EG_unknown", roomName: "scaiwave-call-unknown", status: "complete" as const, error: "" };
+    expect(await ingest.ingest(webhook({ kind: "egress", egress }, { id: "EV_egress" }))).toBe("ignored");
+    expect(await ingest.ingest(webhook({ kind: "ignored", event: "room_started" }))).toBe("ignored");
     expect(stored(callId)).toEqual(before.call);
     expect(outboxSize()).toBe(before.outbox);
     expect(recordedWebhookIds()).toEqual([]);
-    expect(logger.lines).toContainEqual(
-      expect.objectContaining({ level: "info", obj: { event: "egress_ended", webhookId: "EV_egress" } }),
-    );
   });
 });
 
@@ -258,15 +269,15 @@ describe("WebhookIngest: participant_left", () => {
   it("the current session leaving takes them out; the last one out ends the call and its room is deleted", async () => {
     const callId = await startCall();
     now = T0 + 1_000;
-    ingest.ingest(webhook(joined(callId, "alice", "PA_a1")));
-    ingest.ingest(webhook(joined(callId, "bob", "PA_b1")));
+    await ingest.ingest(webhook(joined(callId, "alice", "PA_a1")));
+    await ingest.ingest(webhook(joined(callId, "bob", "PA_b1")));
     const before = outboxSize();
 
     now = T0 + 10_000;
-    expect(ingest.ingest(webhook(left(callId, "bob", "PA_b1")))).toBe("processed");
+    expect(await ingest.ingest(webhook(left(callId, "bob", "PA_b1")))).toBe("processed");
     expect(stored(callId).participants.map((p) => p.userId)).toEqual(["alice"]);
     now = T0 + 11_000;
-    expect(ingest.ingest(webhook(left(callId, "alice", "PA_a1")))).toBe("processed");
+    expect(await ingest.ingest(webhook(left(callId, "alice", "PA_a1")))).toBe("processed");
 
     expect(stored(callId)).toMatchObject({ status: "ended", endReason: "all_left", endedAt: T0 + 11_000, participants: [] });
     expect(envelopes().slice(before).map((e) => e.type)).toEqual([
@@ -288,7 +299,7 @@ describe("WebhookIngest: participant_left", () => {
 
     now = T0 + 6_000;
     const stale = webhook(left(callId, "bob", "PA_b0"), { id: "EV_stale", createdAt: T0 + 2_000 });
-    expect(ingest.ingest(stale)).toBe("processed");
+    expect(await ingest.ingest(stale)).toBe("processed");
     expect(stored(callId)).toEqual({ ...before.call, endedSessions: ["PA_b0"] });
     expect(outboxSize()).toBe(before.outbox);
     // Recorded all the same: a retry of it changes nothing either.
@@ -297,11 +308,11 @@ describe("WebhookIngest: participant_left", () => {
 
   it("a left of an older session (after a reconnect) changes nothing", async () => {
     const callId = await startCall();
-    ingest.ingest(webhook(joined(callId, "bob", "PA_b1")));
-    ingest.ingest(webhook(joined(callId, "bob", "PA_b2")));
+    await ingest.ingest(webhook(joined(callId, "bob", "PA_b1")));
+    await ingest.ingest(webhook(joined(callId, "bob", "PA_b2")));
     const before = { call: stored(callId), outbox: outboxSize() };
     expect(before.call.participants.find((p) => p.userId === "bob")?.livekitSid).toBe("PA_b2");
-    expect(ingest.ingest(webhook(left(callId, "bob", "PA_b1")))).toBe("processed");
+    expect(await ingest.ingest(webhook(left(callId, "bob", "PA_b1")))).toBe("processed");
     expect(stored(callId)).toEqual({ ...before.call, endedSessions: ["PA_b1"] });
     expect(outboxSize()).toBe(before.outbox);
   });
@@ -310,11 +321,11 @@ describe("WebhookIngest: participant_left", () => {
 describe("WebhookIngest: track_changed", () => {
   it("a microphone turned on is a participant_updated event carrying audio_on", async () => {
     const callId = await startCall();
-    ingest.ingest(webhook(joined(callId, "bob", "PA_b1")));
+    await ingest.ingest(webhook(joined(callId, "bob", "PA_b1")));
     const before = outboxSize();
 
     const notice: LiveKitNotice = { kind: "track_changed", room: roomOf(callId), identity: "bob", media: { audioOn: true } };
-    expect(ingest.ingest(webhook(notice))).toBe("processed");
+    expect(await ingest.ingest(webhook(notice))).toBe("processed");
     expect(stored(callId).participants.find((p) => p.userId === "bob")).toMatchObject({ audioOn: true, videoOn: false });
     const written = envelopes().slice(before);
     expect(written).toHaveLength(1);
@@ -327,7 +338,7 @@ describe("WebhookIngest: track_changed", () => {
     });
 
     // The same state reported again (another webhook id) writes nothing.
-    expect(ingest.ingest(webhook(notice))).toBe("processed");
+    expect(await ingest.ingest(webhook(notice))).toBe("processed");
     expect(outboxSize()).toBe(before + 1);
   });
 
@@ -335,7 +346,7 @@ describe("WebhookIngest: track_changed", () => {
     const callId = await startCall();
     const before = { call: stored(callId), outbox: outboxSize() };
     const notice: LiveKitNotice = { kind: "track_changed", room: roomOf(callId), identity: "carol", media: { videoOn: true } };
-    expect(ingest.ingest(webhook(notice))).toBe("processed");
+    expect(await ingest.ingest(webhook(notice))).toBe("processed");
     expect(stored(callId)).toEqual(before.call);
     expect(outboxSize()).toBe(before.outbox);
   });
@@ -346,7 +357,7 @@ describe("WebhookIngest: room_finished", () => {
     const callId = await startCall();
     const before = outboxSize();
     now = T0 + 30_000;
-    expect(ingest.ingest(webhook({ kind: "room_finished", room: roomOf(callId) }))).toBe("processed");
+    expect(await ingest.ingest(webhook({ kind: "room_finished", room: roomOf(callId) }))).toBe("processed");
     expect(stored(callId)).toMatchObject({ status: "ended", endReason: "room_finished", endedAt: T0 + 30_000, participants: [] });
     expect(envelopes().slice(before).map((e) => e.type)).toEqual([
       "swp.call.ring_stopped",
@@ -363,7 +374,7 @@ describe("WebhookIngest: room_finished", () => {
       left(callId, "alice", "PA_a1"),
       { kind: "track_changed", room: roomOf(callId), identity: "alice", media: { audioOn: true } },
     ] satisfies LiveKitNotice[]) {
-      expect(ingest.ingest(webhook(notice)), notice.kind).toBe("processed");
+      expect(await ingest.ingest(webhook(notice)), notice.kind).toBe("processed");
     }
     expect(stored(callId)).toEqual(ended.call);
     expect(outboxSize()).toBe(ended.outbox);
@@ -377,15 +388,15 @@ describe("WebhookIngest: a change that fails", () => {
     const join = webhook(joined(callId, "bob", "PA_b1"), { id: "EV_retry_me" });
 
     failOutboxWrites = true;
-    expect(() => ingest.ingest(join)).toThrow("disk I/O error (test)");
+    await expect(ingest.ingest(join)).rejects.toThrow("disk I/O error (test)");
     expect(recordedWebhookIds()).toEqual([]);
     expect(stored(callId)).toEqual(before.call);
     expect(outboxSize()).toBe(before.outbox);
 
     failOutboxWrites = false;
-    expect(ingest.ingest(join)).toBe("processed");
+    expect(await ingest.ingest(join)).toBe("processed");
     expect(stored(callId).status).toBe("active");
     expect(recordedWebhookIds()).toEqual(["EV_retry_me"]);
-    expect(ingest.ingest(join)).toBe("duplicate");
+    expect(await ingest.ingest(join)).toBe("duplicate");
   });
 });

@@ -125,11 +125,41 @@ describe("LiveKitWebhookVerifier: what a genuine webhook becomes", () => {
     expect(notice).toEqual({ kind: "room_finished", room: "scaiwave-call-1" });
   });
 
-  it("egress events are passed on as egress", async () => {
-    for (const event of ["egress_started", "egress_updated", "egress_ended"]) {
-      const { notice } = await verifySigned(body(event, { egressInfo: { egressId: "EG_xyz", roomName: "scaiwave-call-1" } }));
-      expect(notice, event).toEqual({ kind: "egress", event });
-    }
+  it("egress events carry the egress: status by name (STARTING, the zero value, is omitted by LiveKit)", async () => {
+    const starting = await verifySigned(body("egress_started", { egressInfo: { egressId: "EG_xyz", roomName: "scaiwave-call-1" } }));
+    expect(starting.notice).toEqual({
+      kind: "egress",
+      egress: { egressId: "EG_xyz", roomName: "scaiwave-call-1", status: "starting", error: "", file: undefined },
+    });
+    const failed = await verifySigned(
+      body("egress_ended", { egressInfo: { egressId: "EG_xyz", roomName: "r", status: "EGRESS_FAILED", error: "no space" } }),
+    );
+    expect(failed.notice).toMatchObject({ kind: "egress", egress: { status: "failed", error: "no space" } });
+  });
+
+  it("a completed egress carries its file's times and duration, in nanoseconds (int64 strings on the wire)", async () => {
+    const { notice } = await verifySigned(
+      body("egress_ended", {
+        egressInfo: {
+          egressId: "EG_xyz",
+          roomName: "scaiwave-call-1",
+          status: "EGRESS_COMPLETE",
+          fileResults: [
+            { filename: "recordings/call-1/x.mp4", startedAt: "1771351900000000000", endedAt: "1771351907500000000", duration: "7500000000", size: "123456" },
+          ],
+        },
+      }),
+    );
+    expect(notice).toEqual({
+      kind: "egress",
+      egress: {
+        egressId: "EG_xyz",
+        roomName: "scaiwave-call-1",
+        status: "complete",
+        error: "",
+        file: { durationNs: 7_500_000_000, startedAtNs: 1_771_351_900_000_000_000, endedAtNs: 1_771_351_907_500_000_000 },
+      },
+    });
   });
 
   it("events this service does not act on, and unknown ones, are ignored", async () => {

@@ -1,4 +1,5 @@
-import { WebhookReceiver, type WebhookEvent } from "livekit-server-sdk";
+import { EgressStatus, WebhookReceiver, type EgressInfo, type WebhookEvent } from "livekit-server-sdk";
+import type { EgressNotice } from "../../app/recordings.js";
 import type { LiveKitNotice, VerifiedWebhook } from "../../app/webhooks.js";
 import { CallError, CallErrorCode } from "../../domain/errors.js";
 import { isCamera, isMicrophone } from "./media-state.js";
@@ -58,8 +59,34 @@ function toNotice(event: WebhookEvent): LiveKitNotice {
     case "egress_started":
     case "egress_updated":
     case "egress_ended":
-      return { kind: "egress", event: event.event };
+      return event.egressInfo ? { kind: "egress", egress: egressNotice(event.egressInfo) } : { kind: "ignored", event: event.event };
     default:
       return { kind: "ignored", event: event.event };
   }
+}
+
+const EGRESS_STATUS: Record<EgressStatus, EgressNotice["status"]> = {
+  [EgressStatus.EGRESS_STARTING]: "starting",
+  [EgressStatus.EGRESS_ACTIVE]: "active",
+  [EgressStatus.EGRESS_ENDING]: "ending",
+  [EgressStatus.EGRESS_COMPLETE]: "complete",
+  [EgressStatus.EGRESS_FAILED]: "failed",
+  [EgressStatus.EGRESS_ABORTED]: "aborted",
+  [EgressStatus.EGRESS_LIMIT_REACHED]: "limit_reached",
+};
+
+/** Times and durations in LiveKit's FileInfo are nanoseconds (int64). */
+function egressNotice(info: EgressInfo): EgressNotice {
+  const file = info.fileResults[0];
+  return {
+    egressId: info.egressId,
+    roomName: info.roomName,
+    status: EGRESS_STATUS[info.status] ?? "starting",
+    error: info.error,
+    file: file && {
+      durationNs: Number(file.duration),
+      startedAtNs: Number(file.startedAt),
+      endedAtNs: Number(file.endedAt),
+    },
+  };
 }

@@ -5,8 +5,12 @@ import {
   CallStatus,
   CallType,
   EndReason,
+  RecordingStatus,
   type InitiateCallResponseSchema,
+  type RecordingSchema,
 } from "../../../gen/scaiwave/calls/v1/calls_pb.js";
+import type { RecordingView } from "../../app/recordings.js";
+import type * as rec from "../../domain/recording.js";
 import type { JoinTicket } from "../../app/calls.js";
 import type * as domain from "../../domain/call.js";
 import { CallError, CallErrorCode } from "../../domain/errors.js";
@@ -28,7 +32,43 @@ const END_REASON: Record<domain.EndReason, EndReason> = {
   room_finished: EndReason.ROOM_FINISHED,
 };
 
-export function callToProto(call: domain.Call): MessageInitShape<typeof CallSchema> {
+const RECORDING_STATUS: Record<rec.RecordingStatus, RecordingStatus> = {
+  starting: RecordingStatus.STARTING,
+  recording: RecordingStatus.RECORDING,
+  stopping: RecordingStatus.STOPPING,
+  ready: RecordingStatus.READY,
+  failed: RecordingStatus.FAILED,
+};
+
+export function recordingToProto(view: RecordingView): MessageInitShape<typeof RecordingSchema> {
+  const r = view.recording;
+  return {
+    id: r.id,
+    callId: r.callId,
+    status: RECORDING_STATUS[r.status],
+    audio: r.audio,
+    video: r.video,
+    transcript: r.transcript,
+    startedAt: timestampFromMs(r.startedAt),
+    ...(r.endedAt !== null && { endedAt: timestampFromMs(r.endedAt) }),
+    error: r.error ?? "",
+    ...(r.media && {
+      media: {
+        mediaId: r.media.id,
+        bucket: r.media.bucket,
+        key: r.media.key,
+        mimeType: r.media.mimeType,
+        sizeBytes: BigInt(r.media.sizeBytes),
+        durationSeconds: r.media.durationMs / 1000,
+        downloadUrl: view.downloadUrl ?? "",
+        ...(view.downloadUrlExpiresAt !== null && { downloadUrlExpiresAt: timestampFromMs(view.downloadUrlExpiresAt) }),
+      },
+    }),
+  };
+}
+
+/** A call and, for GetCall, its recordings (events carry none: their download URLs would expire). */
+export function callToProto(call: domain.Call, recordings: readonly RecordingView[] = []): MessageInitShape<typeof CallSchema> {
   return {
     id: call.id,
     roomId: call.roomId,
@@ -43,7 +83,7 @@ export function callToProto(call: domain.Call): MessageInitShape<typeof CallSche
       audioOn: p.audioOn,
       videoOn: p.videoOn,
     })),
-    recordings: [],
+    recordings: recordings.map(recordingToProto),
     endReason: call.endReason === null ? EndReason.UNSPECIFIED : END_REASON[call.endReason],
     livekitRoom: `scaiwave-${call.id}`,
   };

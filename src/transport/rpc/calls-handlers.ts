@@ -1,16 +1,12 @@
 import { CallsService } from "../../../gen/scaiwave/calls/v1/calls_pb.js";
 import type { CallsUseCases } from "../../app/calls.js";
-import { CallError, CallErrorCode } from "../../domain/errors.js";
+import type { RecordingsUseCases } from "../../app/recordings.js";
 import { callerOf } from "./access.js";
-import { callToProto, callTypeFromProto, requireField, ticketToProto } from "./call-mapping.js";
+import { callToProto, callTypeFromProto, recordingToProto, requireField, ticketToProto } from "./call-mapping.js";
 import type { ServiceHandlers } from "./registry.js";
 
-const recordingsLater = (): never => {
-  throw new CallError(CallErrorCode.Unimplemented, "recordings are not available in this version yet");
-};
-
 /** CallsService: validate the request, call the use case, map the result. Nothing else. */
-export function callsHandlers(calls: CallsUseCases): ServiceHandlers<typeof CallsService> {
+export function callsHandlers(calls: CallsUseCases, recordings: RecordingsUseCases): ServiceHandlers<typeof CallsService> {
   return {
     async initiateCall(req, ctx) {
       const roomId = requireField("room_id", req.roomId);
@@ -28,8 +24,9 @@ export function callsHandlers(calls: CallsUseCases): ServiceHandlers<typeof Call
     async endCall(req, ctx) {
       return { call: callToProto(await calls.end(callerOf(ctx.principal), requireField("call_id", req.callId))) };
     },
-    getCall(req, ctx) {
-      return { call: callToProto(calls.get(callerOf(ctx.principal), requireField("call_id", req.callId))) };
+    async getCall(req, ctx) {
+      const call = calls.get(callerOf(ctx.principal), requireField("call_id", req.callId));
+      return { call: callToProto(call, await recordings.viewsFor(call)) };
     },
     async muteParticipant(req, ctx) {
       const what = { audio: req.audio ?? true, video: req.video ?? false };
@@ -42,8 +39,17 @@ export function callsHandlers(calls: CallsUseCases): ServiceHandlers<typeof Call
       const participantId = requireField("participant_id", req.participantId);
       return { call: callToProto(await calls.removeParticipant(callerOf(ctx.principal), callId, participantId)) };
     },
-    startRecording: recordingsLater,
-    stopRecording: recordingsLater,
-    listRecordings: recordingsLater,
+    async startRecording(req, ctx) {
+      const options = { audio: req.audio ?? true, video: req.video ?? true, transcript: req.transcript ?? false };
+      const view = await recordings.start(callerOf(ctx.principal), requireField("call_id", req.callId), options);
+      return { recording: recordingToProto(view) };
+    },
+    async stopRecording(req, ctx) {
+      return { recording: recordingToProto(await recordings.stop(callerOf(ctx.principal), requireField("call_id", req.callId))) };
+    },
+    async listRecordings(req, ctx) {
+      const views = await recordings.list(callerOf(ctx.principal), requireField("call_id", req.callId));
+      return { recordings: views.map(recordingToProto) };
+    },
   };
 }

@@ -1,0 +1,275 @@
+import { isLive, type Call } from "../domain/call.js";
+import { CallError, CallErrorCode } from "../domain/errors.js";
+import { liveKitRoomName, timeSortableId } from "../domain/ids.js";
+import { mayManageRecording } from "../domain/permissions.js";
+import {
+  egressActive,
+  recordingCompleted,
+  recordingFailed,
+  recordingKey,
+  stopRequested,
+  type MediaEntry,
+  type Recording,
+} from "../domain/recording.js";
+import type { Caller, CallRepository, Clock, DirectoryRepository, EgressService, Logger, ObjectStore, RecordingRepository } from "./ports.js";
+
+/** A recording as a client sees it: with a short-lived download URL once it is ready. */
+export interface RecordingView {
+  readonly recording: Recording;
+  readonly downloadUrl: string | null;
+  readonly downloadUrlExpiresAt: number | null;
+}
+
+/** What LiveKit said about an egress (from its webhooks). */
+export interface EgressNotice {
+  readonly egressId: string;
+  readonly roomName: string;
+  readonly status: "starting" | "active" | "ending" | "complete" | "failed" | "aborted" | "limit_reached";
+  readonly error: string;
+  readonly file?: { readonly durationNs: number; readonly startedAtNs: number; readonly endedAtNs: number } | undefined;
+}
+
+export interface RecordingsDeps {
+  readonly calls: CallRepository;
+  readonly recordings: RecordingRepository;
+  readonly directory: DirectoryRepository;
+  /** Undefined when object storage is not configured: recordings are then unavailable. */
+  readonly egress: EgressService | undefined;
+  readonly store: ObjectStore | undefined;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly maxDurationMs: number;
+  readonly downloadUrlTtlSeconds: number;
+}
+
+export interface RecordingOptions {
+  readonly audio: boolean;
+  readonly video: boolean;
+  readonly transcript: boolean;
+}
+
+/**
+ * Recordings through LiveKit egress to object storage: who may start and
+ * stop them, one at a time per call, and what LiveKit's egress webhooks do to them.
+ */
+export class RecordingsUseCases {
+  constructor(private readonly deps: RecordingsDeps) {}
+
+  async start(caller: Caller, callId: string, options: RecordingOptions): Promise<RecordingView> {
+    const { recordings, directory, clock } = this.deps;
+    const call = this.adminCall(caller, callId);
+    if (!isLive(call)) throw new CallError(CallErrorCode.Ended, `call ${call.id} has ended`);
+    const { egress } = this.configured();
+    if (!directory.getTenantPolicy(call.tenantId).recordingsEnabled) {
+      throw new CallError(CallErrorCode.RecordingDisabled, "recordings are disabled for this tenant");
+    }
+    if (!options.audio && !options.video) {
+      throw new CallError(CallErrorCode.InvalidArgument, "record audio, video or both");
+    }
+    const now = clock.now();
+    const recording: Recording = {
+      id: `rec-${timeSortableId(now)}`,
+      callId: call.id,
+      tenantId: call.tenantId,
+      roomId: call.roomId,
+      status: "starting",
+      audio: options.audio,
+      video: options.video,
+      transcript: options.transcript,
+      egressId: null,
+      fileKey: recordingKey(call.id, now),
+      requestedBy: caller.userId,
+      startedAt: now,
+      endedAt: null,
+      error: null,
+      stopDeadline: now + this.deps.maxDurationMs,
+      media: null,
+    };
+    // The row claims the call's one active slot before LiveKit is asked, so two starts cannot both run an egress.
+    if (!recordings.insert(recording)) {
+      throw new CallError(CallErrorCode.AlreadyRecording, `call ${call.id} is already being recorded`);
+    }
+    let egressId: string;
+    try {
+      egressId = await egress.start({
+        roomName: liveKitRoomName(call.id),
+        fileKey: recording.fileKey,
+        audioOnly: options.audio && !options.video,
+        videoOnly: options.video && !options.audio,
+      });
+    } catch (err) {
+      recordings.discard(recording.id);
+      throw err;
+    }
+    recordings.setEgressId(recording.id, egressId);
+    return this.view(recordings.findById(recording.id) ?? recording);
+  }
+
+  /** Stops the call's recording. Stopping one that is already stopping or finished is harmless. */
+  async stop(caller: Caller, callId: string): Promise<RecordingView> {
+    const call = this.adminCall(caller, callId);
+    const active = this.deps.recordings.findActive(call.id);
+    if (active) return this.view(await this.stopRecording(active));
+    const latest = this.deps.recordings.findLatest(call.id);
+    if (latest) return this.view(latest);
+    throw new CallError(CallErrorCode.NotRecording, `call ${call.id} is not being recorded`);
+  }
+
+  /** The call's recordings, newest last, with download URLs for the finished ones. Any member of the room. */
+  async list(caller: Caller, callId: string): Promise<RecordingView[]> {
+    const call = this.deps.calls.findCall(caller.tenantId, callId);
+    if (!call) throw new CallError(CallErrorCode.NotFound, `call ${callId} not found`);
+    if (!this.deps.directory.findMember(call.tenantId, call.roomId, caller.userId)) {
+      throw new CallError(CallErrorCode.Forbidden, `you are not a member of room ${call.roomId}`);
+    }
+    return this.viewsFor(call);
+  }
+
+  /** For GetCall: the call's recordings as views (the caller was already authorised). */
+  viewsFor(call: Call): Promise<RecordingView[]> {
+    return Promise.all(this.deps.recordings.listForCall(call.id).map((r) => this.view(r)));
+  }
+
+  /** A call ended: its recording stops (LiveKit would end the egress with the room anyway). */
+  async stopForCall(callId: string): Promise<void> {
+    const active = this.deps.recordings.findActive(callId);
+    if (!active) return;
+    await this.stopRecording(active).catch((err: unknown) => {
+      this.deps.logger.warn({ err, recordingId: active.id }, "could not stop the recording of an ended call; reconcile retries");
+    });
+  }
+
+  /** Stops recordings that reached RECORDING_MAX_MINUTES. */
+  async stopOverdue(): Promise<number> {
+    const overdue = this.deps.recordings.listPastDeadline(this.deps.clock.now());
+    for (const r of overdue) {
+      await this.stopRecording(r).catch((err: unknown) => {
+        this.deps.logger.warn({ err, recordingId: r.id }, "could not stop an overdue recording; retrying");
+      });
+    }
+    return overdue.length;
+  }
+
+  /**
+   * Applies an egress webhook. A COMPLETE egress is checked in object storage
+   * before it becomes a media entry; a replay changes nothing.
+   */
+  async onEgress(webhookId: string, notice: EgressNotice): Promise<"processed" | "duplicate" | "ignored"> {
+    const { recordings, calls, clock } = this.deps;
+    const recording = this.recordingOf(notice);
+    if (!recording) return "ignored";
+    let change: ((r: Recording) => ReturnType<typeof egressActive>) | undefined;
+    switch (notice.status) {
+      case "active":
+        change = egressActive;
+        break;
+      case "complete": {
+        const media = await this.mediaOf(recording, notice);
+        const now = clock.now();
+        change = media
+          ? (r) => recordingCompleted(r, media, now)
+          : (r) => recordingFailed(r, "egress completed but the file is not in storage", now);
+        break;
+      }
+      case "failed":
+      case "aborted":
+      case "limit_reached": {
+        const now = clock.now();
+        const error = `${notice.status}${notice.error ? `: ${notice.error}` : ""}`;
+        change = (r) => recordingFailed(r, error, now);
+        break;
+      }
+      default:
+        change = undefined;
+    }
+    if (!change) return "ignored";
+    const apply = change;
+    return calls.oncePerWebhook(webhookId, clock.now(), () => void recordings.update(recording.id, apply));
+  }
+
+  /** Stops egresses LiveKit runs for our rooms that no active recording owns (e.g. a quick start→stop→start race). */
+  async stopOrphanedEgress(): Promise<number> {
+    const { egress, recordings, logger } = this.deps;
+    if (!egress) return 0;
+    const owned = new Set(recordings.listActive().map((r) => r.egressId));
+    let stopped = 0;
+    for (const running of await egress.listActive()) {
+      if (!running.roomName.startsWith("scaiwave-") || owned.has(running.egressId)) continue;
+      // A start still in flight has its recording row but not yet the egress id: leave that egress alone.
+      const inFlight = recordings.findActive(running.roomName.slice("scaiwave-".length));
+      if (inFlight && inFlight.egressId === null) continue;
+      await egress.stop(running.egressId);
+      logger.warn({ egressId: running.egressId, room: running.roomName }, "stopped an orphaned egress");
+      stopped++;
+    }
+    return stopped;
+  }
+
+  private async stopRecording(recording: Recording): Promise<Recording> {
+    if (recording.egressId && this.deps.egress) await this.deps.egress.stop(recording.egressId);
+    return this.deps.recordings.update(recording.id, stopRequested).recording;
+  }
+
+  private recordingOf(notice: EgressNotice): Recording | undefined {
+    const { recordings } = this.deps;
+    const known = recordings.findByEgressId(notice.egressId);
+    if (known) return known;
+    // LiveKit may report an egress before its start call returned to us: adopt it for the call's starting recording.
+    if (!notice.roomName.startsWith("scaiwave-")) return undefined;
+    const active = recordings.findActive(notice.roomName.slice("scaiwave-".length));
+    if (!active || active.egressId !== null) return undefined;
+    recordings.setEgressId(active.id, notice.egressId);
+    return recordings.findById(active.id);
+  }
+
+  private async mediaOf(recording: Recording, notice: EgressNotice): Promise<MediaEntry | undefined> {
+    const { store, clock } = this.configured();
+    const stat = await store.stat(recording.fileKey);
+    if (!stat) return undefined;
+    const file = notice.file;
+    const startedAt = file?.startedAtNs ? Math.round(file.startedAtNs / 1e6) : recording.startedAt;
+    const endedAt = file?.endedAtNs ? Math.round(file.endedAtNs / 1e6) : clock.now();
+    return {
+      id: `media-${timeSortableId(clock.now())}`,
+      bucket: store.bucket,
+      key: recording.fileKey,
+      mimeType: recording.video ? "video/mp4" : "audio/mp4",
+      sizeBytes: stat.sizeBytes,
+      durationMs: file?.durationNs ? Math.round(file.durationNs / 1e6) : endedAt - startedAt,
+      startedAt,
+      endedAt,
+    };
+  }
+
+  private async view(recording: Recording): Promise<RecordingView> {
+    const store = this.deps.store;
+    if (recording.status !== "ready" || !recording.media || !store) {
+      return { recording, downloadUrl: null, downloadUrlExpiresAt: null };
+    }
+    const ttl = this.deps.downloadUrlTtlSeconds;
+    return {
+      recording,
+      downloadUrl: await store.presignGet(recording.media.key, ttl),
+      downloadUrlExpiresAt: this.deps.clock.now() + ttl * 1000,
+    };
+  }
+
+  private adminCall(caller: Caller, callId: string): Call {
+    const call = this.deps.calls.findCall(caller.tenantId, callId);
+    if (!call) throw new CallError(CallErrorCode.NotFound, `call ${callId} not found`);
+    const member = this.deps.directory.findMember(call.tenantId, call.roomId, caller.userId);
+    if (!member) throw new CallError(CallErrorCode.Forbidden, `you are not a member of room ${call.roomId}`);
+    if (!mayManageRecording(member)) {
+      throw new CallError(CallErrorCode.Forbidden, "only an admin (power level 100) may start or stop recordings");
+    }
+    return call;
+  }
+
+  private configured(): { egress: EgressService; store: ObjectStore; clock: Clock } {
+    const { egress, store, clock } = this.deps;
+    if (!egress || !store) {
+      throw new CallError(CallErrorCode.RecordingDisabled, "recordings are not configured on this server (S3_*)");
+    }
+    return { egress, store, clock };
+  }
+}
