@@ -8,7 +8,14 @@ import { JwtAuthenticator, type Authenticator } from "./adapters/auth/jwt-authen
 import { JetStreamPublisher } from "./adapters/nats/jetstream-publisher.js";
 import { OutboxRelay } from "./adapters/nats/outbox-relay.js";
 import { SqliteOutboxStore } from "./adapters/sqlite/outbox-store.js";
-import { CallEventFactory, EVENT_SUBJECTS } from "./app/events.js";
+import { CallEventFactory, EVENT_SUBJECTS, JOB_SUBJECTS, TRANSCRIBE_JOB_SUBJECT, transcribeJob } from "./app/events.js";
+import { TranscriptionJobs } from "./app/transcription.js";
+import { JobConsumer } from "./adapters/nats/job-consumer.js";
+import { SqliteTranscriptRepository } from "./adapters/sqlite/transcript-repository.js";
+import { FfmpegAudioExtractor } from "./adapters/transcription/ffmpeg-audio.js";
+import { OpenAiCompatibleEngine } from "./adapters/transcription/openai-engine.js";
+import { PocketSphinxEngine } from "./adapters/transcription/pocketsphinx-engine.js";
+import type { TranscriptionEngine } from "./app/ports.js";
 import { RingTimer } from "./app/ring-timer.js";
 import { Reconciler } from "./app/reconciler.js";
 import { WebhookIngest } from "./app/webhooks.js";
@@ -54,7 +61,16 @@ export interface AppOverrides {
   readonly authenticator?: Authenticator;
   readonly logger?: PinoLogger;
   readonly egress?: EgressService;
+  readonly transcriptionEngine?: TranscriptionEngine;
+  /**
+   * `service` (default) runs everything; `worker` (npm run worker) only relays
+   * events and runs transcription jobs: no reconcile, ring or recording timers.
+   */
+  readonly role?: "service" | "worker";
 }
+
+/** The work-queue stream of durable jobs, beside the events stream. */
+export const jobsStreamName = (config: Config) => `${config.nats.stream}_JOBS`;
 
 export interface AppContext extends AsyncDisposable {
   readonly config: Config;
@@ -78,12 +94,23 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
   // Events: written to the outbox with each change, relayed to NATS JetStream.
   const publisher = new JetStreamPublisher({
     url: config.nats.url,
-    stream: {
-      name: config.nats.stream,
-      subjects: EVENT_SUBJECTS,
-      maxAgeSeconds: config.nats.maxAgeSeconds,
-      duplicateWindowSeconds: config.nats.duplicateWindowSeconds,
-    },
+    streams: [
+      {
+        name: config.nats.stream,
+        subjects: EVENT_SUBJECTS,
+        retention: "limits",
+        maxAgeSeconds: config.nats.maxAgeSeconds,
+        duplicateWindowSeconds: config.nats.duplicateWindowSeconds,
+      },
+      {
+        // Durable jobs (transcription): a work queue, each job removed once a worker acknowledged it.
+        name: jobsStreamName(config),
+        subjects: JOB_SUBJECTS,
+        retention: "workqueue",
+        maxAgeSeconds: 7 * 86_400,
+        duplicateWindowSeconds: config.nats.duplicateWindowSeconds,
+      },
+    ],
     publishTimeoutMs: 2000,
     logger,
   });
@@ -94,7 +121,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
   const renderRecording = (recording: Recording) =>
     messageToRestJson(
       RecordingSchema,
-      create(RecordingSchema, recordingToProto({ recording, downloadUrl: null, downloadUrlExpiresAt: null })),
+      create(RecordingSchema, recordingToProto({ recording, downloadUrl: null, downloadUrlExpiresAt: null, transcript: null })),
     );
   const eventFactory = new CallEventFactory(renderCall, () => clock.now(), renderRecording);
 
@@ -108,6 +135,13 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
     afterCommit: () => relay.kick(),
   });
   const objectStore = config.s3 && new MinioObjectStore(config.s3);
+  const transcripts = new SqliteTranscriptRepository(db, {
+    job: (recording) => transcribeJob(recording, clock.now()),
+    event: (transcript) =>
+      eventFactory.fromTranscript(transcript, config.s3?.bucket ?? "", config.transcription.eventMaxChars),
+    clock: () => clock.now(),
+    afterCommit: () => relay.kick(),
+  });
   const egress =
     overrides.egress ??
     (config.s3 &&
@@ -121,6 +155,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
   const recordings = new RecordingsUseCases({
     calls,
     recordings: recordingRepository,
+    transcripts,
     directory,
     egress,
     store: objectStore,
@@ -222,14 +257,54 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
     }),
   );
 
+  // Transcription: a durable job per recording, pulled from the jobs stream here or by `npm run worker`.
+  const role = overrides.role ?? "service";
+  const runWorker = objectStore && (role === "worker" || config.transcription.worker === "inline");
+  const jobs =
+    objectStore &&
+    new TranscriptionJobs({
+      recordings: recordingRepository,
+      transcripts,
+      store: objectStore,
+      logger,
+      audio: new FfmpegAudioExtractor(),
+      engine:
+        overrides.transcriptionEngine ??
+        (config.transcription.engine === "openai"
+          ? new OpenAiCompatibleEngine({ ...config.transcription.openai, timeoutMs: config.transcription.timeoutMs })
+          : new PocketSphinxEngine({ modelDir: config.transcription.modelDir })),
+    });
+  const jobConsumer =
+    runWorker &&
+    jobs &&
+    new JobConsumer(
+      {
+        url: config.nats.url,
+        stream: jobsStreamName(config),
+        subject: TRANSCRIBE_JOB_SUBJECT,
+        durable: "transcription",
+        concurrency: config.transcription.concurrency,
+        maxAttempts: config.transcription.maxAttempts,
+        ackWaitMs: config.transcription.ackWaitMs,
+        retryBaseMs: config.transcription.retryBaseMs,
+        logger,
+      },
+      (payload, attempt, lastAttempt, signal) =>
+        jobs.process(String((payload as { recording_id?: unknown }).recording_id), attempt, lastAttempt, signal),
+    );
+
   publisher.start();
   relay.start();
-  ringTimer.start();
-  if (config.reconcile.intervalSeconds > 0) reconciler.start(config.reconcile.intervalSeconds * 1000);
-  // Recordings past RECORDING_MAX_MINUTES are stopped within a second.
-  const recordingSweep = setInterval(() => void recordings.stopOverdue().catch(() => undefined), 1000);
-  recordingSweep.unref();
-  objectStore?.ensureBucket().catch((err: unknown) => logger.warn({ err }, "could not check/create the recordings bucket"));
+  if (jobConsumer) jobConsumer.start();
+  let recordingSweep: NodeJS.Timeout | undefined;
+  if (role === "service") {
+    ringTimer.start();
+    if (config.reconcile.intervalSeconds > 0) reconciler.start(config.reconcile.intervalSeconds * 1000);
+    // Recordings past RECORDING_MAX_MINUTES are stopped within a second.
+    recordingSweep = setInterval(() => void recordings.stopOverdue().catch(() => undefined), 1000);
+    recordingSweep.unref();
+    objectStore?.ensureBucket().catch((err: unknown) => logger.warn({ err }, "could not check/create the recordings bucket"));
+  }
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
@@ -239,9 +314,11 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
       ringTimer.stop();
       clearInterval(recordingSweep);
       await reconciler.stop();
+      if (jobConsumer) await jobConsumer.stop();
       await relay.stop();
       await publisher.close();
       db.close();
     })());
   return { config, logger, db, health, relay, reconciler, server, close, [Symbol.asyncDispose]: close };
 }
+

@@ -38,6 +38,20 @@ export interface Config {
     readonly maxDurationMs: number;
     readonly downloadUrlTtlSeconds: number;
   };
+  readonly transcription: {
+    readonly engine: "local" | "openai";
+    /** Run the worker inside the service process (`inline`), or only as `npm run worker` (`off`). */
+    readonly worker: "inline" | "off";
+    readonly modelDir: string;
+    readonly openai: { readonly baseUrl: string; readonly apiKey: string | undefined; readonly model: string };
+    readonly concurrency: number;
+    readonly maxAttempts: number;
+    readonly ackWaitMs: number;
+    readonly retryBaseMs: number;
+    readonly timeoutMs: number;
+    /** The transcript posted to the room is cut past this many characters. */
+    readonly eventMaxChars: number;
+  };
   readonly nats: {
     readonly url: string;
     readonly stream: string;
@@ -77,6 +91,18 @@ export const ENV_VARS = [
   "S3_REGION",
   "RECORDING_MAX_MINUTES",
   "RECORDING_DOWNLOAD_URL_TTL_SECONDS",
+  "TRANSCRIPTION_ENGINE",
+  "TRANSCRIPTION_WORKER",
+  "TRANSCRIPTION_MODEL_DIR",
+  "TRANSCRIPTION_OPENAI_BASE_URL",
+  "TRANSCRIPTION_OPENAI_API_KEY",
+  "TRANSCRIPTION_OPENAI_MODEL",
+  "TRANSCRIPTION_CONCURRENCY",
+  "TRANSCRIPTION_MAX_ATTEMPTS",
+  "TRANSCRIPTION_ACK_WAIT_SECONDS",
+  "TRANSCRIPTION_RETRY_BASE_MS",
+  "TRANSCRIPTION_TIMEOUT_SECONDS",
+  "TRANSCRIPT_EVENT_MAX_CHARS",
   "NATS_URL",
   "NATS_STREAM",
   "NATS_STREAM_MAX_AGE_SECONDS",
@@ -194,6 +220,20 @@ export function loadConfig(vars: Partial<Record<EnvVar, string>>): Config {
     problems.push(`RECORDING_MAX_MINUTES: must be a number of minutes above 0, at most 1440 (got ${JSON.stringify(maxMinutesRaw)})`);
   }
 
+  const oneOf = <T extends string>(name: EnvVar, allowed: readonly T[], fallback: T): T => {
+    const value = vars[name] ?? fallback;
+    if (!(allowed as readonly string[]).includes(value)) {
+      problems.push(`${name}: must be one of ${allowed.join(", ")} (got ${JSON.stringify(value)})`);
+      return fallback;
+    }
+    return value as T;
+  };
+  const engine = oneOf("TRANSCRIPTION_ENGINE", ["local", "openai"] as const, "local");
+  const openaiBaseUrl =
+    engine === "openai"
+      ? url("TRANSCRIPTION_OPENAI_BASE_URL", required("TRANSCRIPTION_OPENAI_BASE_URL", "the OpenAI-compatible server"), ["http:", "https:"])
+      : (vars.TRANSCRIPTION_OPENAI_BASE_URL ?? "");
+
   const natsUrl = url("NATS_URL", vars.NATS_URL ?? "nats://127.0.0.1:4222", ["nats:", "tls:"]);
   const natsStream = vars.NATS_STREAM ?? "SWP_CALLS";
   // JetStream stream names may not contain whitespace, '.', '*', '>', path separators.
@@ -217,6 +257,22 @@ export function loadConfig(vars: Partial<Record<EnvVar, string>>): Config {
     reconcile: {
       intervalSeconds: int("RECONCILE_INTERVAL_SECONDS", 30, 0, 86_400),
       joinGraceSeconds: int("RECONCILE_JOIN_GRACE_SECONDS", 20, 0, 3_600),
+    },
+    transcription: {
+      engine,
+      worker: oneOf("TRANSCRIPTION_WORKER", ["inline", "off"] as const, "inline"),
+      modelDir: vars.TRANSCRIPTION_MODEL_DIR ?? "/usr/share/pocketsphinx/model/en-us",
+      openai: {
+        baseUrl: openaiBaseUrl,
+        apiKey: vars.TRANSCRIPTION_OPENAI_API_KEY,
+        model: vars.TRANSCRIPTION_OPENAI_MODEL ?? "whisper-1",
+      },
+      concurrency: int("TRANSCRIPTION_CONCURRENCY", 1, 1, 64),
+      maxAttempts: int("TRANSCRIPTION_MAX_ATTEMPTS", 3, 1, 20),
+      ackWaitMs: int("TRANSCRIPTION_ACK_WAIT_SECONDS", 60, 1, 3_600) * 1000,
+      retryBaseMs: int("TRANSCRIPTION_RETRY_BASE_MS", 5_000, 10, 600_000),
+      timeoutMs: int("TRANSCRIPTION_TIMEOUT_SECONDS", 600, 5, 86_400) * 1000,
+      eventMaxChars: int("TRANSCRIPT_EVENT_MAX_CHARS", 2_000, 100, 100_000),
     },
     nats: {
       url: natsUrl,

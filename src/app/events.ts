@@ -1,6 +1,7 @@
 import type { Call, CallEvent, Transition } from "../domain/call.js";
 import { timeSortableId } from "../domain/ids.js";
 import type { Recording, RecordingEventType } from "../domain/recording.js";
+import { truncate, type Transcript } from "../domain/transcript.js";
 
 /**
  * The events the WebSocket tier of ScaiWave consumes from NATS: the subjects,
@@ -34,6 +35,20 @@ export const EVENT_SUBJECTS = ["swp.user.*.call", "swp.room.*.call"] as const;
 
 export const newEventId = (now: number) => `evt-${timeSortableId(now)}`;
 
+/** Work-queue subject of transcription jobs (a stream of its own, not seen by the WebSocket tier). */
+export const TRANSCRIBE_JOB_SUBJECT = "swp.jobs.transcribe";
+export const JOB_SUBJECTS = ["swp.jobs.>"] as const;
+
+/** A transcription job: one per recording (its id is the Nats-Msg-Id, so it is never queued twice). */
+export function transcribeJob(recording: Recording, now: number): OutboundEvent {
+  return {
+    id: `job-transcribe-${recording.id}`,
+    subject: TRANSCRIBE_JOB_SUBJECT,
+    payload: JSON.stringify({ recording_id: recording.id, call_id: recording.callId, tenant_id: recording.tenantId }),
+    createdAt: now,
+  };
+}
+
 /**
  * Turns a transition's domain facts into envelopes. Every room event carries
  * the call state after the change (`call`, the same JSON as GetCall on the
@@ -47,6 +62,38 @@ export class CallEventFactory {
     /** Renders a recording as ListRecordings does, without a download URL (events outlive URLs). */
     private readonly renderRecording: (recording: Recording) => unknown = () => null,
   ) {}
+
+  /**
+   * `swp.call.transcript` (the transcript posted back to the room: text cut at
+   * `maxChars`, and where the full WebVTT and text files are) or
+   * `swp.call.transcript_failed`.
+   */
+  fromTranscript(transcript: Transcript, bucket: string, maxChars: number): OutboundEvent {
+    const now = this.now();
+    const id = newEventId(now);
+    const ready = transcript.status === "ready";
+    const { text, truncated } = truncate(transcript.text ?? "", maxChars);
+    const data = ready
+      ? {
+          recording_id: transcript.recordingId,
+          engine: transcript.engine,
+          text,
+          truncated,
+          vtt: { bucket, key: transcript.vttKey },
+          txt: { bucket, key: transcript.txtKey },
+        }
+      : { recording_id: transcript.recordingId, error: transcript.error, attempts: transcript.attempts };
+    const envelope: Envelope = {
+      id,
+      type: ready ? "swp.call.transcript" : "swp.call.transcript_failed",
+      ts: new Date(now).toISOString(),
+      tenant_id: transcript.tenantId,
+      room_id: transcript.roomId,
+      call_id: transcript.callId,
+      data,
+    };
+    return { id, subject: roomSubject(transcript.roomId), payload: JSON.stringify(envelope), createdAt: now };
+  }
 
   /** `swp.call.recording_started|stopped|ready|failed` on the room subject, carrying the recording. */
   fromRecording(type: RecordingEventType, recording: Recording): OutboundEvent {

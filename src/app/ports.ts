@@ -1,6 +1,7 @@
 import type { Call, Transition } from "../domain/call.js";
 import type { Membership } from "../domain/permissions.js";
 import type { Recording, RecordingTransition } from "../domain/recording.js";
+import type { Segment, Transcript } from "../domain/transcript.js";
 
 /**
  * What the use cases need from the outside world. Adapters implement these;
@@ -145,8 +146,48 @@ export interface RecordingRepository {
   listActive(): Recording[];
   /** Active recordings past their stop deadline. */
   listPastDeadline(now: number): Recording[];
-  /** Loads, applies `change`, stores the result and its event, atomically. */
-  update(recordingId: string, change: (r: Recording) => RecordingTransition): RecordingTransition;
+  /**
+   * Loads, applies `change`, stores the result and its event, atomically;
+   * `alsoInTransaction` runs in the same transaction with the new state.
+   */
+  update(
+    recordingId: string,
+    change: (r: Recording) => RecordingTransition,
+    alsoInTransaction?: (r: Recording) => void,
+  ): RecordingTransition;
+}
+
+export interface TranscriptResult {
+  readonly engine: string;
+  readonly text: string;
+  readonly segments: readonly Segment[];
+  readonly vttKey: string;
+  readonly txtKey: string;
+}
+
+/** Transcripts and their jobs; the job message goes through the outbox with the row. */
+export interface TranscriptRepository {
+  /** Creates the pending transcript and its job (idempotent per recording). Call inside the recording's transaction. */
+  enqueue(recording: Recording): void;
+  find(recordingId: string): Transcript | undefined;
+  recordAttempt(recordingId: string, attempt: number): void;
+  /** Stores the result and posts it to the room; false when it was already done (a redelivered job). */
+  complete(recordingId: string, result: TranscriptResult): boolean;
+  /** Marks it failed for good and tells the room; false when it was already done. */
+  fail(recordingId: string, error: string): boolean;
+}
+
+/** Speech to text. */
+export interface TranscriptionEngine {
+  readonly name: string;
+  /** Transcribes 16 kHz mono 16-bit WAV audio. */
+  transcribe(wavPath: string, signal?: AbortSignal): Promise<{ text: string; segments: Segment[] }>;
+}
+
+/** Extracts the audio a transcription engine wants from a media file. */
+export interface AudioExtractor {
+  /** Writes 16 kHz mono 16-bit WAV to `wavPath`; returns its duration in seconds. */
+  toWav16kMono(mediaPath: string, wavPath: string): Promise<number>;
 }
 
 /** LiveKit egress (room composite to a file in object storage). */
@@ -166,4 +207,6 @@ export interface ObjectStore {
   stat(key: string): Promise<{ sizeBytes: number } | undefined>;
   /** A URL anyone can GET the object from until it expires. */
   presignGet(key: string, ttlSeconds: number): Promise<string>;
+  download(key: string, path: string): Promise<void>;
+  upload(key: string, body: string | Buffer, contentType: string): Promise<void>;
 }

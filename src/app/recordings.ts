@@ -11,13 +11,26 @@ import {
   type MediaEntry,
   type Recording,
 } from "../domain/recording.js";
-import type { Caller, CallRepository, Clock, DirectoryRepository, EgressService, Logger, ObjectStore, RecordingRepository } from "./ports.js";
+import type { Transcript } from "../domain/transcript.js";
+import type {
+  Caller,
+  CallRepository,
+  Clock,
+  DirectoryRepository,
+  EgressService,
+  Logger,
+  ObjectStore,
+  RecordingRepository,
+  TranscriptRepository,
+} from "./ports.js";
 
 /** A recording as a client sees it: with a short-lived download URL once it is ready. */
 export interface RecordingView {
   readonly recording: Recording;
   readonly downloadUrl: string | null;
   readonly downloadUrlExpiresAt: number | null;
+  /** With download URLs for its WebVTT and text files once ready. */
+  readonly transcript: { readonly transcript: Transcript; readonly vttUrl: string | null; readonly txtUrl: string | null } | null;
 }
 
 /** What LiveKit said about an egress (from its webhooks). */
@@ -32,6 +45,7 @@ export interface EgressNotice {
 export interface RecordingsDeps {
   readonly calls: CallRepository;
   readonly recordings: RecordingRepository;
+  readonly transcripts?: TranscriptRepository;
   readonly directory: DirectoryRepository;
   /** Undefined when object storage is not configured: recordings are then unavailable. */
   readonly egress: EgressService | undefined;
@@ -184,7 +198,15 @@ export class RecordingsUseCases {
     }
     if (!change) return "ignored";
     const apply = change;
-    return calls.oncePerWebhook(webhookId, clock.now(), () => void recordings.update(recording.id, apply));
+    return calls.oncePerWebhook(webhookId, clock.now(), () => void recordings.update(recording.id, apply, (r) => this.enqueueTranscript(r)));
+  }
+
+  /** A ready recording asked to be transcribed, of a tenant that allows it: its job joins the queue in this transaction. */
+  private enqueueTranscript(recording: Recording): void {
+    const { transcripts, directory } = this.deps;
+    if (recording.status !== "ready" || !recording.transcript || !transcripts) return;
+    if (!directory.getTenantPolicy(recording.tenantId).transcriptionEnabled) return;
+    transcripts.enqueue(recording);
   }
 
   /** Stops egresses LiveKit runs for our rooms that no active recording owns (e.g. a quick start→stop→start race). */
@@ -243,14 +265,20 @@ export class RecordingsUseCases {
 
   private async view(recording: Recording): Promise<RecordingView> {
     const store = this.deps.store;
-    if (recording.status !== "ready" || !recording.media || !store) {
-      return { recording, downloadUrl: null, downloadUrlExpiresAt: null };
-    }
+    const found = this.deps.transcripts?.find(recording.id);
     const ttl = this.deps.downloadUrlTtlSeconds;
+    const presign = async (key: string | null) => (key && store ? store.presignGet(key, ttl) : null);
+    const transcript = found
+      ? { transcript: found, vttUrl: await presign(found.vttKey), txtUrl: await presign(found.txtKey) }
+      : null;
+    if (recording.status !== "ready" || !recording.media || !store) {
+      return { recording, downloadUrl: null, downloadUrlExpiresAt: null, transcript };
+    }
     return {
       recording,
       downloadUrl: await store.presignGet(recording.media.key, ttl),
       downloadUrlExpiresAt: this.deps.clock.now() + ttl * 1000,
+      transcript,
     };
   }
 

@@ -32,6 +32,11 @@ export interface EgressSimulator extends AsyncDisposable {
   readonly egresses: readonly SimulatedEgress[];
   /** The next StartRoomCompositeEgress fails after starting: egress_ended with this status and error. */
   failNext(status: "FAILED" | "ABORTED" | "LIMIT_REACHED", error: string): void;
+  /**
+   * Records this speech (a WAV file) as the audio of the egresses that follow, instead of a sine tone;
+   * the file then lasts as long as the speech. `undefined` goes back to the tone.
+   */
+  useSpeech(wavPath: string | undefined): void;
   /** Makes the next Start call answer 503 like livekit-server without egress workers. */
   refuseNextStart(): void;
   close(): Promise<void>;
@@ -123,6 +128,7 @@ export async function startEgressSimulator(opts: EgressSimulatorOptions): Promis
   const closing = new AbortController();
   let failNext: { status: EndStatus; error: string } | undefined;
   let refuseNext = false;
+  let speech: string | undefined;
   let roomPoll: NodeJS.Timeout | undefined;
 
   const track = (p: Promise<unknown>): void => {
@@ -269,7 +275,7 @@ export async function startEgressSimulator(opts: EgressSimulatorOptions): Promis
     let location: string;
     try {
       const local = join(workDir, `${eg.info.egressId}.${eg.container}`);
-      await makeMedia(local, seconds, eg, closing.signal);
+      await makeMedia(local, seconds, eg, closing.signal, speech);
       const bytes = await readFile(local);
       await rm(local, { force: true });
       if (closing.signal.aborted) return;
@@ -472,6 +478,9 @@ export async function startEgressSimulator(opts: EgressSimulatorOptions): Promis
     refuseNextStart: () => {
       refuseNext = true;
     },
+    useSpeech: (wavPath) => {
+      speech = wavPath;
+    },
     close,
     [Symbol.asyncDispose]: close,
   };
@@ -582,12 +591,14 @@ function makeMedia(
   seconds: number,
   eg: { container: "mp4" | "ogg"; audioOnly: boolean; videoOnly: boolean },
   signal: AbortSignal,
+  speech: string | undefined,
 ): Promise<void> {
-  const d = seconds.toFixed(3);
   const audio = !eg.videoOnly || eg.container === "ogg";
+  // With speech, the file lasts as long as the speech (-shortest ends the endless test pattern).
+  const d = (speech && audio ? 3600 : seconds).toFixed(3);
   const video = !eg.audioOnly && eg.container === "mp4";
   const args = ["-hide_banner", "-loglevel", "error", "-nostdin", "-y"];
-  if (audio) args.push("-f", "lavfi", "-i", `sine=frequency=440:duration=${d}`);
+  if (audio) args.push(...(speech ? ["-i", speech] : ["-f", "lavfi", "-i", `sine=frequency=440:duration=${d}`]));
   if (video) args.push("-f", "lavfi", "-i", `testsrc=size=320x240:rate=15:duration=${d}`);
   if (video) args.push("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p");
   if (audio) args.push(...(eg.container === "ogg" ? ["-c:a", "libopus"] : ["-c:a", "aac"]));

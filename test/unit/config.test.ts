@@ -40,6 +40,18 @@ describe("loadConfig defaults", () => {
       reconcile: { intervalSeconds: 30, joinGraceSeconds: 20 },
       s3: undefined,
       recordings: { maxDurationMs: 3_600_000, downloadUrlTtlSeconds: 300 },
+      transcription: {
+        engine: "local",
+        worker: "inline",
+        modelDir: "/usr/share/pocketsphinx/model/en-us",
+        openai: { baseUrl: "", apiKey: undefined, model: "whisper-1" },
+        concurrency: 1,
+        maxAttempts: 3,
+        ackWaitMs: 60_000,
+        retryBaseMs: 5_000,
+        timeoutMs: 600_000,
+        eventMaxChars: 2_000,
+      },
       nats: { url: "nats://127.0.0.1:4222", stream: "SWP_CALLS", maxAgeSeconds: 86_400, duplicateWindowSeconds: 120 },
       livekit: {
         url: "wss://livekit.example.com",

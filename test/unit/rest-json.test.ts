@@ -148,6 +148,7 @@ describe("messageToRestJson", () => {
         audio: true,
         video: false,
         transcript: true,
+        transcription: null,
         started_at: "2024-01-15T09:30:00Z",
         ended_at: "2024-01-15T10:00:00Z",
         media: {
@@ -201,6 +202,7 @@ describe("listToRestJson", () => {
         audio: false,
         video: false,
         transcript: false,
+        transcription: null,
         started_at: null,
         ended_at: null,
         media: null,

@@ -14,6 +14,8 @@ import type { Logger } from "../../app/ports.js";
 export interface StreamOptions {
   readonly name: string;
   readonly subjects: readonly string[];
+  /** `limits` keeps events for consumers to read (max age); `workqueue` deletes a job once acknowledged. */
+  readonly retention: "limits" | "workqueue";
   readonly maxAgeSeconds: number;
   /** JetStream drops a second message with the same Nats-Msg-Id within this window. */
   readonly duplicateWindowSeconds: number;
@@ -21,7 +23,7 @@ export interface StreamOptions {
 
 export interface JetStreamPublisherOptions {
   readonly url: string;
-  readonly stream: StreamOptions;
+  readonly streams: readonly StreamOptions[];
   readonly publishTimeoutMs: number;
   readonly logger: Logger;
 }
@@ -70,7 +72,7 @@ export class JetStreamPublisher implements EventPublisher {
     const js = this.js;
     if (!js || !this.connected) throw new Error(`not connected to NATS at ${this.options.url}`);
     try {
-      if (!this.streamReady) await this.ensureStream();
+      if (!this.streamReady) await this.ensureStreams();
       await js.publish(subject, payload, { msgID: msgId, timeout: this.options.publishTimeoutMs });
     } catch (err) {
       // A NATS server that lost its store also lost the stream: re-create it on the next try.
@@ -110,8 +112,8 @@ export class JetStreamPublisher implements EventPublisher {
         this.connected = true;
         logger.info({ nats: url }, "connected to NATS");
         void this.watch(nc);
-        await this.ensureStream().catch((err: unknown) => {
-          logger.warn({ err, stream: this.options.stream.name }, "could not create the NATS stream yet; will retry");
+        await this.ensureStreams().catch((err: unknown) => {
+          logger.warn({ err }, "could not create the NATS streams yet; will retry");
         });
         return;
       } catch (err) {
@@ -137,29 +139,30 @@ export class JetStreamPublisher implements EventPublisher {
     }
   }
 
-  /** Creates the stream, or brings an existing one's subjects and limits up to the configuration. */
-  private async ensureStream(): Promise<void> {
+  /** Creates each stream, or brings an existing one's subjects and limits up to the configuration. */
+  private async ensureStreams(): Promise<void> {
     const nc = this.nc;
     if (!nc) throw new Error("not connected");
-    const { name, subjects, maxAgeSeconds, duplicateWindowSeconds } = this.options.stream;
-    const config: Partial<StreamConfig> = {
-      subjects: [...subjects],
-      max_age: nanos(maxAgeSeconds * 1000),
-      duplicate_window: nanos(duplicateWindowSeconds * 1000),
-    };
     const jsm = await nc.jetstreamManager({ timeout: this.options.publishTimeoutMs });
-    try {
-      await jsm.streams.info(name);
-      await jsm.streams.update(name, config);
-    } catch (err) {
-      if (!isStreamNotFound(err)) throw err;
-      await jsm.streams.add({
-        name,
-        ...config,
-        storage: StorageType.File,
-        retention: RetentionPolicy.Limits,
-        discard: DiscardPolicy.Old,
-      });
+    for (const { name, subjects, maxAgeSeconds, duplicateWindowSeconds, retention } of this.options.streams) {
+      const config: Partial<StreamConfig> = {
+        subjects: [...subjects],
+        max_age: nanos(maxAgeSeconds * 1000),
+        duplicate_window: nanos(duplicateWindowSeconds * 1000),
+      };
+      try {
+        await jsm.streams.info(name);
+        await jsm.streams.update(name, config);
+      } catch (err) {
+        if (!isStreamNotFound(err)) throw err;
+        await jsm.streams.add({
+          name,
+          ...config,
+          storage: StorageType.File,
+          retention: retention === "workqueue" ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
+          discard: DiscardPolicy.Old,
+        });
+      }
     }
     this.streamReady = true;
   }

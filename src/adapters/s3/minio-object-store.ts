@@ -49,6 +49,15 @@ export class MinioObjectStore implements ObjectStore {
     return this.client.presignedGetObject(this.bucket, key, ttlSeconds);
   }
 
+  download(key: string, path: string): Promise<void> {
+    return this.client.fGetObject(this.bucket, key, path);
+  }
+
+  async upload(key: string, body: string | Buffer, contentType: string): Promise<void> {
+    const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : body;
+    await this.client.putObject(this.bucket, key, bytes, bytes.length, { "Content-Type": contentType });
+  }
+
   /** Creates the bucket if it does not exist (at start-up; failures are the caller's to log). */
   async ensureBucket(): Promise<void> {
     if (!(await this.client.bucketExists(this.bucket))) await this.client.makeBucket(this.bucket, this.region);

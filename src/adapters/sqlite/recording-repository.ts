@@ -137,7 +137,11 @@ export class SqliteRecordingRepository implements RecordingRepository {
     return this.stmt.pastDeadline.all(now).map((r) => this.hydrate(r)!);
   }
 
-  update(recordingId: string, change: (r: Recording) => RecordingTransition): RecordingTransition {
+  update(
+    recordingId: string,
+    change: (r: Recording) => RecordingTransition,
+    alsoInTransaction?: (r: Recording) => void,
+  ): RecordingTransition {
     const transition = this.db
       .transaction(() => {
         const current = this.findById(recordingId);
@@ -152,6 +156,7 @@ export class SqliteRecordingRepository implements RecordingRepository {
           const e = this.options.event(next.event, next.recording);
           this.stmt.insertEvent.run(e.id, e.subject, e.payload, e.createdAt);
         }
+        alsoInTransaction?.(next.recording);
         return next;
       })
       .immediate();

@@ -6,6 +6,7 @@ import {
   CallType,
   EndReason,
   RecordingStatus,
+  TranscriptStatus,
   type InitiateCallResponseSchema,
   type RecordingSchema,
 } from "../../../gen/scaiwave/calls/v1/calls_pb.js";
@@ -64,6 +65,24 @@ export function recordingToProto(view: RecordingView): MessageInitShape<typeof R
         ...(view.downloadUrlExpiresAt !== null && { downloadUrlExpiresAt: timestampFromMs(view.downloadUrlExpiresAt) }),
       },
     }),
+    ...(view.transcript && { transcription: transcriptToProto(view.transcript, r.media?.bucket ?? "") }),
+  };
+}
+
+const TRANSCRIPT_STATUS = { pending: TranscriptStatus.PENDING, ready: TranscriptStatus.READY, failed: TranscriptStatus.FAILED };
+
+function transcriptToProto(view: NonNullable<RecordingView["transcript"]>, bucket: string) {
+  const t = view.transcript;
+  const file = (key: string | null, mimeType: string, url: string | null) =>
+    key ? { bucket, key, mimeType, downloadUrl: url ?? "" } : undefined;
+  return {
+    status: TRANSCRIPT_STATUS[t.status],
+    text: t.text ?? "",
+    engine: t.engine ?? "",
+    vtt: file(t.vttKey, "text/vtt", view.vttUrl),
+    txt: file(t.txtKey, "text/plain", view.txtUrl),
+    attempts: t.attempts,
+    error: t.error ?? "",
   };
 }
 

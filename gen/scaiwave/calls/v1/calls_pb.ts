@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file scaiwave/calls/v1/calls.proto.
  */
 export const file_scaiwave_calls_v1_calls: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zY2Fpd2F2ZS9jYWxscy92MS9jYWxscy5wcm90bxIRc2NhaXdhdmUuY2FsbHMudjEiUQoTSW5pdGlhdGVDYWxsUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEikKBHR5cGUYAiABKA4yGy5zY2Fpd2F2ZS5jYWxscy52MS5DYWxsVHlwZSJpChRJbml0aWF0ZUNhbGxSZXNwb25zZRIPCgdjYWxsX2lkGAEgASgJEhMKC2xpdmVraXRfdXJsGAIgASgJEhUKDWxpdmVraXRfdG9rZW4YAyABKAkSFAoMbGl2ZWtpdF9yb29tGAQgASgJIiIKD0pvaW5DYWxsUmVxdWVzdBIPCgdjYWxsX2lkGAEgASgJImUKEEpvaW5DYWxsUmVzcG9uc2USDwoHY2FsbF9pZBgBIAEoCRITCgtsaXZla2l0X3VybBgCIAEoCRIVCg1saXZla2l0X3Rva2VuGAMgASgJEhQKDGxpdmVraXRfcm9vbRgEIAEoCSIjChBMZWF2ZUNhbGxSZXF1ZXN0Eg8KB2NhbGxfaWQYASABKAkiOgoRTGVhdmVDYWxsUmVzcG9uc2USJQoEY2FsbBgBIAEoCzIXLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGwiJAoRUmVqZWN0Q2FsbFJlcXVlc3QSDwoHY2FsbF9pZBgBIAEoCSI7ChJSZWplY3RDYWxsUmVzcG9uc2USJQoEY2FsbBgBIAEoCzIXLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGwiIQoORW5kQ2FsbFJlcXVlc3QSDwoHY2FsbF9pZBgBIAEoCSI4Cg9FbmRDYWxsUmVzcG9uc2USJQoEY2FsbBgBIAEoCzIXLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGwiIQoOR2V0Q2FsbFJlcXVlc3QSDwoHY2FsbF9pZBgBIAEoCSI4Cg9HZXRDYWxsUmVzcG9uc2USJQoEY2FsbBgBIAEoCzIXLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGwioQMKBENhbGwSCgoCaWQYASABKAkSDwoHcm9vbV9pZBgCIAEoCRIpCgR0eXBlGAMgASgOMhsuc2NhaXdhdmUuY2FsbHMudjEuQ2FsbFR5cGUSLQoGc3RhdHVzGAQgASgOMh0uc2NhaXdhdmUuY2FsbHMudjEuQ2FsbFN0YXR1cxIuCgpzdGFydGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMaW5pdGlhdG9yX2lkGAcgASgJEjQKDHBhcnRpY2lwYW50cxgIIAMoCzIeLnNjYWl3YXZlLmNhbGxzLnYxLlBhcnRpY2lwYW50EjAKCnJlY29yZGluZ3MYCSADKAsyHC5zY2Fpd2F2ZS5jYWxscy52MS5SZWNvcmRpbmcSMAoKZW5kX3JlYXNvbhgKIAEoDjIcLnNjYWl3YXZlLmNhbGxzLnYxLkVuZFJlYXNvbhIUCgxsaXZla2l0X3Jvb20YCyABKAkieAoLUGFydGljaXBhbnQSFgoOcGFydGljaXBhbnRfaWQYASABKAkSLQoJam9pbmVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh2aWRlb19vbhgDIAEoCBIQCghhdWRpb19vbhgEIAEoCCKtAgoJUmVjb3JkaW5nEgoKAmlkGAEgASgJEg8KB2NhbGxfaWQYAiABKAkSMgoGc3RhdHVzGAMgASgOMiIuc2NhaXdhdmUuY2FsbHMudjEuUmVjb3JkaW5nU3RhdHVzEg0KBWF1ZGlvGAQgASgIEg0KBXZpZGVvGAUgASgIEhIKCnRyYW5zY3JpcHQYBiABKAgSLgoKc3RhcnRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKBW1lZGlhGAkgASgLMiEuc2NhaXdhdmUuY2FsbHMudjEuTWVkaWFSZWZlcmVuY2USDQoFZXJyb3IYCiABKAki0wEKDk1lZGlhUmVmZXJlbmNlEhAKCG1lZGlhX2lkGAEgASgJEg4KBmJ1Y2tldBgCIAEoCRILCgNrZXkYAyABKAkSEQoJbWltZV90eXBlGAQgASgJEhIKCnNpemVfYnl0ZXMYBSABKAMSGAoQZHVyYXRpb25fc2Vjb25kcxgGIAEoARIUCgxkb3dubG9hZF91cmwYByABKAkSOwoXZG93bmxvYWRfdXJsX2V4cGlyZXNfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIn0KFk11dGVQYXJ0aWNpcGFudFJlcXVlc3QSDwoHY2FsbF9pZBgBIAEoCRIWCg5wYXJ0aWNpcGFudF9pZBgCIAEoCRISCgVhdWRpbxgDIAEoCEgAiAEBEhIKBXZpZGVvGAQgASgISAGIAQFCCAoGX2F1ZGlvQggKBl92aWRlbyJAChdNdXRlUGFydGljaXBhbnRSZXNwb25zZRIlCgRjYWxsGAEgASgLMhcuc2NhaXdhdmUuY2FsbHMudjEuQ2FsbCJDChhSZW1vdmVQYXJ0aWNpcGFudFJlcXVlc3QSDwoHY2FsbF9pZBgBIAEoCRIWCg5wYXJ0aWNpcGFudF9pZBgCIAEoCSJCChlSZW1vdmVQYXJ0aWNpcGFudFJlc3BvbnNlEiUKBGNhbGwYASABKAsyFy5zY2Fpd2F2ZS5jYWxscy52MS5DYWxsIowBChVTdGFydFJlY29yZGluZ1JlcXVlc3QSDwoHY2FsbF9pZBgBIAEoCRISCgVhdWRpbxgCIAEoCEgAiAEBEhIKBXZpZGVvGAMgASgISAGIAQESFwoKdHJhbnNjcmlwdBgEIAEoCEgCiAEBQggKBl9hdWRpb0IICgZfdmlkZW9CDQoLX3RyYW5zY3JpcHQiSQoWU3RhcnRSZWNvcmRpbmdSZXNwb25zZRIvCglyZWNvcmRpbmcYASABKAsyHC5zY2Fpd2F2ZS5jYWxscy52MS5SZWNvcmRpbmciJwoUU3RvcFJlY29yZGluZ1JlcXVlc3QSDwoHY2FsbF9pZBgBIAEoCSJIChVTdG9wUmVjb3JkaW5nUmVzcG9uc2USLwoJcmVjb3JkaW5nGAEgASgLMhwuc2NhaXdhdmUuY2FsbHMudjEuUmVjb3JkaW5nIigKFUxpc3RSZWNvcmRpbmdzUmVxdWVzdBIPCgdjYWxsX2lkGAEgASgJIkoKFkxpc3RSZWNvcmRpbmdzUmVzcG9uc2USMAoKcmVjb3JkaW5ncxgBIAMoCzIcLnNjYWl3YXZlLmNhbGxzLnYxLlJlY29yZGluZypPCghDYWxsVHlwZRIZChVDQUxMX1RZUEVfVU5TUEVDSUZJRUQQABITCg9DQUxMX1RZUEVfQVVESU8QARITCg9DQUxMX1RZUEVfVklERU8QAipxCgpDYWxsU3RhdHVzEhsKF0NBTExfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTQ0FMTF9TVEFUVVNfUklOR0lORxABEhYKEkNBTExfU1RBVFVTX0FDVElWRRACEhUKEUNBTExfU1RBVFVTX0VOREVEEAMqwAEKCUVuZFJlYXNvbhIaChZFTkRfUkVBU09OX1VOU1BFQ0lGSUVEEAASFAoQRU5EX1JFQVNPTl9FTkRFRBABEhcKE0VORF9SRUFTT05fQUxMX0xFRlQQAhIXChNFTkRfUkVBU09OX0NBTkNFTEVEEAMSFwoTRU5EX1JFQVNPTl9SRUpFQ1RFRBAEEhgKFEVORF9SRUFTT05fTk9fQU5TV0VSEAUSHAoYRU5EX1JFQVNPTl9ST09NX0ZJTklTSEVEEAYqygEKD1JlY29yZGluZ1N0YXR1cxIgChxSRUNPUkRJTkdfU1RBVFVTX1VOU1BFQ0lGSUVEEAASHQoZUkVDT1JESU5HX1NUQVRVU19TVEFSVElORxABEh4KGlJFQ09SRElOR19TVEFUVVNfUkVDT1JESU5HEAISHQoZUkVDT1JESU5HX1NUQVRVU19TVE9QUElORxADEhoKFlJFQ09SRElOR19TVEFUVVNfUkVBRFkQBBIbChdSRUNPUkRJTkdfU1RBVFVTX0ZBSUxFRBAFMtUMCgxDYWxsc1NlcnZpY2USfgoMSW5pdGlhdGVDYWxsEiYuc2NhaXdhdmUuY2FsbHMudjEuSW5pdGlhdGVDYWxsUmVxdWVzdBonLnNjYWl3YXZlLmNhbGxzLnYxLkluaXRpYXRlQ2FsbFJlc3BvbnNlIh2C0+STAhc6ASoiEi92MS9jYWxscy9pbml0aWF0ZRJ4CghKb2luQ2FsbBIiLnNjYWl3YXZlLmNhbGxzLnYxLkpvaW5DYWxsUmVxdWVzdBojLnNjYWl3YXZlLmNhbGxzLnYxLkpvaW5DYWxsUmVzcG9uc2UiI4LT5JMCHToBKiIYL3YxL2NhbGxzL3tjYWxsX2lkfS9qb2luEoIBCglMZWF2ZUNhbGwSIy5zY2Fpd2F2ZS5jYWxscy52MS5MZWF2ZUNhbGxSZXF1ZXN0GiQuc2NhaXdhdmUuY2FsbHMudjEuTGVhdmVDYWxsUmVzcG9uc2UiKoLT5JMCJDoBKmIEY2FsbCIZL3YxL2NhbGxzL3tjYWxsX2lkfS9sZWF2ZRKGAQoKUmVqZWN0Q2FsbBIkLnNjYWl3YXZlLmNhbGxzLnYxLlJlamVjdENhbGxSZXF1ZXN0GiUuc2NhaXdhdmUuY2FsbHMudjEuUmVqZWN0Q2FsbFJlc3BvbnNlIiuC0+STAiU6ASpiBGNhbGwiGi92MS9jYWxscy97Y2FsbF9pZH0vcmVqZWN0EnoKB0VuZENhbGwSIS5zY2Fpd2F2ZS5jYWxscy52MS5FbmRDYWxsUmVxdWVzdBoiLnNjYWl3YXZlLmNhbGxzLnYxLkVuZENhbGxSZXNwb25zZSIogtPkkwIiOgEqYgRjYWxsIhcvdjEvY2FsbHMve2NhbGxfaWR9L2VuZBJzCgdHZXRDYWxsEiEuc2NhaXdhdmUuY2FsbHMudjEuR2V0Q2FsbFJlcXVlc3QaIi5zY2Fpd2F2ZS5jYWxscy52MS5HZXRDYWxsUmVzcG9uc2UiIYLT5JMCG2IEY2FsbBITL3YxL2NhbGxzL3tjYWxsX2lkfRKxAQoPTXV0ZVBhcnRpY2lwYW50Eikuc2NhaXdhdmUuY2FsbHMudjEuTXV0ZVBhcnRpY2lwYW50UmVxdWVzdBoqLnNjYWl3YXZlLmNhbGxzLnYxLk11dGVQYXJ0aWNpcGFudFJlc3BvbnNlIkeC0+STAkE6ASpiBGNhbGwiNi92MS9jYWxscy97Y2FsbF9pZH0vcGFydGljaXBhbnRzL3twYXJ0aWNpcGFudF9pZH0vbXV0ZRK5AQoRUmVtb3ZlUGFydGljaXBhbnQSKy5zY2Fpd2F2ZS5jYWxscy52MS5SZW1vdmVQYXJ0aWNpcGFudFJlcXVlc3QaLC5zY2Fpd2F2ZS5jYWxscy52MS5SZW1vdmVQYXJ0aWNpcGFudFJlc3BvbnNlIkmC0+STAkM6ASpiBGNhbGwiOC92MS9jYWxscy97Y2FsbF9pZH0vcGFydGljaXBhbnRzL3twYXJ0aWNpcGFudF9pZH0vcmVtb3ZlEqABCg5TdGFydFJlY29yZGluZxIoLnNjYWl3YXZlLmNhbGxzLnYxLlN0YXJ0UmVjb3JkaW5nUmVxdWVzdBopLnNjYWl3YXZlLmNhbGxzLnYxLlN0YXJ0UmVjb3JkaW5nUmVzcG9uc2UiOYLT5JMCMzoBKmIJcmVjb3JkaW5nIiMvdjEvY2FsbHMve2NhbGxfaWR9L3JlY29yZGluZy9zdGFydBKcAQoNU3RvcFJlY29yZGluZxInLnNjYWl3YXZlLmNhbGxzLnYxLlN0b3BSZWNvcmRpbmdSZXF1ZXN0Giguc2NhaXdhdmUuY2FsbHMudjEuU3RvcFJlY29yZGluZ1Jlc3BvbnNlIjiC0+STAjI6ASpiCXJlY29yZGluZyIiL3YxL2NhbGxzL3tjYWxsX2lkfS9yZWNvcmRpbmcvc3RvcBKZAQoOTGlzdFJlY29yZGluZ3MSKC5zY2Fpd2F2ZS5jYWxscy52MS5MaXN0UmVjb3JkaW5nc1JlcXVlc3QaKS5zY2Fpd2F2ZS5jYWxscy52MS5MaXN0UmVjb3JkaW5nc1Jlc3BvbnNlIjKC0+STAixiCnJlY29yZGluZ3MSHi92MS9jYWxscy97Y2FsbF9pZH0vcmVjb3JkaW5nc2IGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("Ch1zY2Fpd2F2ZS9jYWxscy92MS9jYWxscy5wcm90bxIRc2NhaXdhdmUuY2FsbHMudjEiUQoTSW5pdGlhdGVDYWxsUmVxdWVzdBIPCgdyb29tX2lkGAEgASgJEikKBHR5cGUYAiABKA4yGy5zY2Fpd2F2ZS5jYWxscy52MS5DYWxsVHlwZSJpChRJbml0aWF0ZUNhbGxSZXNwb25zZRIPCgdjYWxsX2lkGAEgASgJEhMKC2xpdmVraXRfdXJsGAIgASgJEhUKDWxpdmVraXRfdG9rZW4YAyABKAkSFAoMbGl2ZWtpdF9yb29tGAQgASgJIiIKD0pvaW5DYWxsUmVxdWVzdBIPCgdjYWxsX2lkGAEgASgJImUKEEpvaW5DYWxsUmVzcG9uc2USDwoHY2FsbF9pZBgBIAEoCRITCgtsaXZla2l0X3VybBgCIAEoCRIVCg1saXZla2l0X3Rva2VuGAMgASgJEhQKDGxpdmVraXRfcm9vbRgEIAEoCSIjChBMZWF2ZUNhbGxSZXF1ZXN0Eg8KB2NhbGxfaWQYASABKAkiOgoRTGVhdmVDYWxsUmVzcG9uc2USJQoEY2FsbBgBIAEoCzIXLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGwiJAoRUmVqZWN0Q2FsbFJlcXVlc3QSDwoHY2FsbF9pZBgBIAEoCSI7ChJSZWplY3RDYWxsUmVzcG9uc2USJQoEY2FsbBgBIAEoCzIXLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGwiIQoORW5kQ2FsbFJlcXVlc3QSDwoHY2FsbF9pZBgBIAEoCSI4Cg9FbmRDYWxsUmVzcG9uc2USJQoEY2FsbBgBIAEoCzIXLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGwiIQoOR2V0Q2FsbFJlcXVlc3QSDwoHY2FsbF9pZBgBIAEoCSI4Cg9HZXRDYWxsUmVzcG9uc2USJQoEY2FsbBgBIAEoCzIXLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGwioQMKBENhbGwSCgoCaWQYASABKAkSDwoHcm9vbV9pZBgCIAEoCRIpCgR0eXBlGAMgASgOMhsuc2NhaXdhdmUuY2FsbHMudjEuQ2FsbFR5cGUSLQoGc3RhdHVzGAQgASgOMh0uc2NhaXdhdmUuY2FsbHMudjEuQ2FsbFN0YXR1cxIuCgpzdGFydGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMaW5pdGlhdG9yX2lkGAcgASgJEjQKDHBhcnRpY2lwYW50cxgIIAMoCzIeLnNjYWl3YXZlLmNhbGxzLnYxLlBhcnRpY2lwYW50EjAKCnJlY29yZGluZ3MYCSADKAsyHC5zY2Fpd2F2ZS5jYWxscy52MS5SZWNvcmRpbmcSMAoKZW5kX3JlYXNvbhgKIAEoDjIcLnNjYWl3YXZlLmNhbGxzLnYxLkVuZFJlYXNvbhIUCgxsaXZla2l0X3Jvb20YCyABKAkieAoLUGFydGljaXBhbnQSFgoOcGFydGljaXBhbnRfaWQYASABKAkSLQoJam9pbmVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh2aWRlb19vbhgDIAEoCBIQCghhdWRpb19vbhgEIAEoCCLjAgoJUmVjb3JkaW5nEgoKAmlkGAEgASgJEg8KB2NhbGxfaWQYAiABKAkSMgoGc3RhdHVzGAMgASgOMiIuc2NhaXdhdmUuY2FsbHMudjEuUmVjb3JkaW5nU3RhdHVzEg0KBWF1ZGlvGAQgASgIEg0KBXZpZGVvGAUgASgIEhIKCnRyYW5zY3JpcHQYBiABKAgSLgoKc3RhcnRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKBW1lZGlhGAkgASgLMiEuc2NhaXdhdmUuY2FsbHMudjEuTWVkaWFSZWZlcmVuY2USDQoFZXJyb3IYCiABKAkSNAoNdHJhbnNjcmlwdGlvbhgLIAEoCzIdLnNjYWl3YXZlLmNhbGxzLnYxLlRyYW5zY3JpcHQi4AEKClRyYW5zY3JpcHQSMwoGc3RhdHVzGAEgASgOMiMuc2NhaXdhdmUuY2FsbHMudjEuVHJhbnNjcmlwdFN0YXR1cxIMCgR0ZXh0GAIgASgJEg4KBmVuZ2luZRgDIAEoCRIuCgN2dHQYBCABKAsyIS5zY2Fpd2F2ZS5jYWxscy52MS5NZWRpYVJlZmVyZW5jZRIuCgN0eHQYBSABKAsyIS5zY2Fpd2F2ZS5jYWxscy52MS5NZWRpYVJlZmVyZW5jZRIQCghhdHRlbXB0cxgGIAEoBRINCgVlcnJvchgHIAEoCSLTAQoOTWVkaWFSZWZlcmVuY2USEAoIbWVkaWFfaWQYASABKAkSDgoGYnVja2V0GAIgASgJEgsKA2tleRgDIAEoCRIRCgltaW1lX3R5cGUYBCABKAkSEgoKc2l6ZV9ieXRlcxgFIAEoAxIYChBkdXJhdGlvbl9zZWNvbmRzGAYgASgBEhQKDGRvd25sb2FkX3VybBgHIAEoCRI7Chdkb3dubG9hZF91cmxfZXhwaXJlc19hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifQoWTXV0ZVBhcnRpY2lwYW50UmVxdWVzdBIPCgdjYWxsX2lkGAEgASgJEhYKDnBhcnRpY2lwYW50X2lkGAIgASgJEhIKBWF1ZGlvGAMgASgISACIAQESEgoFdmlkZW8YBCABKAhIAYgBAUIICgZfYXVkaW9CCAoGX3ZpZGVvIkAKF011dGVQYXJ0aWNpcGFudFJlc3BvbnNlEiUKBGNhbGwYASABKAsyFy5zY2Fpd2F2ZS5jYWxscy52MS5DYWxsIkMKGFJlbW92ZVBhcnRpY2lwYW50UmVxdWVzdBIPCgdjYWxsX2lkGAEgASgJEhYKDnBhcnRpY2lwYW50X2lkGAIgASgJIkIKGVJlbW92ZVBhcnRpY2lwYW50UmVzcG9uc2USJQoEY2FsbBgBIAEoCzIXLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGwijAEKFVN0YXJ0UmVjb3JkaW5nUmVxdWVzdBIPCgdjYWxsX2lkGAEgASgJEhIKBWF1ZGlvGAIgASgISACIAQESEgoFdmlkZW8YAyABKAhIAYgBARIXCgp0cmFuc2NyaXB0GAQgASgISAKIAQFCCAoGX2F1ZGlvQggKBl92aWRlb0INCgtfdHJhbnNjcmlwdCJJChZTdGFydFJlY29yZGluZ1Jlc3BvbnNlEi8KCXJlY29yZGluZxgBIAEoCzIcLnNjYWl3YXZlLmNhbGxzLnYxLlJlY29yZGluZyInChRTdG9wUmVjb3JkaW5nUmVxdWVzdBIPCgdjYWxsX2lkGAEgASgJIkgKFVN0b3BSZWNvcmRpbmdSZXNwb25zZRIvCglyZWNvcmRpbmcYASABKAsyHC5zY2Fpd2F2ZS5jYWxscy52MS5SZWNvcmRpbmciKAoVTGlzdFJlY29yZGluZ3NSZXF1ZXN0Eg8KB2NhbGxfaWQYASABKAkiSgoWTGlzdFJlY29yZGluZ3NSZXNwb25zZRIwCgpyZWNvcmRpbmdzGAEgAygLMhwuc2NhaXdhdmUuY2FsbHMudjEuUmVjb3JkaW5nKk8KCENhbGxUeXBlEhkKFUNBTExfVFlQRV9VTlNQRUNJRklFRBAAEhMKD0NBTExfVFlQRV9BVURJTxABEhMKD0NBTExfVFlQRV9WSURFTxACKnEKCkNhbGxTdGF0dXMSGwoXQ0FMTF9TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNDQUxMX1NUQVRVU19SSU5HSU5HEAESFgoSQ0FMTF9TVEFUVVNfQUNUSVZFEAISFQoRQ0FMTF9TVEFUVVNfRU5ERUQQAyrAAQoJRW5kUmVhc29uEhoKFkVORF9SRUFTT05fVU5TUEVDSUZJRUQQABIUChBFTkRfUkVBU09OX0VOREVEEAESFwoTRU5EX1JFQVNPTl9BTExfTEVGVBACEhcKE0VORF9SRUFTT05fQ0FOQ0VMRUQQAxIXChNFTkRfUkVBU09OX1JFSkVDVEVEEAQSGAoURU5EX1JFQVNPTl9OT19BTlNXRVIQBRIcChhFTkRfUkVBU09OX1JPT01fRklOSVNIRUQQBirKAQoPUmVjb3JkaW5nU3RhdHVzEiAKHFJFQ09SRElOR19TVEFUVVNfVU5TUEVDSUZJRUQQABIdChlSRUNPUkRJTkdfU1RBVFVTX1NUQVJUSU5HEAESHgoaUkVDT1JESU5HX1NUQVRVU19SRUNPUkRJTkcQAhIdChlSRUNPUkRJTkdfU1RBVFVTX1NUT1BQSU5HEAMSGgoWUkVDT1JESU5HX1NUQVRVU19SRUFEWRAEEhsKF1JFQ09SRElOR19TVEFUVVNfRkFJTEVEEAUqjwEKEFRyYW5zY3JpcHRTdGF0dXMSIQodVFJBTlNDUklQVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIdChlUUkFOU0NSSVBUX1NUQVRVU19QRU5ESU5HEAESGwoXVFJBTlNDUklQVF9TVEFUVVNfUkVBRFkQAhIcChhUUkFOU0NSSVBUX1NUQVRVU19GQUlMRUQQAzLVDAoMQ2FsbHNTZXJ2aWNlEn4KDEluaXRpYXRlQ2FsbBImLnNjYWl3YXZlLmNhbGxzLnYxLkluaXRpYXRlQ2FsbFJlcXVlc3QaJy5zY2Fpd2F2ZS5jYWxscy52MS5Jbml0aWF0ZUNhbGxSZXNwb25zZSIdgtPkkwIXOgEqIhIvdjEvY2FsbHMvaW5pdGlhdGUSeAoISm9pbkNhbGwSIi5zY2Fpd2F2ZS5jYWxscy52MS5Kb2luQ2FsbFJlcXVlc3QaIy5zY2Fpd2F2ZS5jYWxscy52MS5Kb2luQ2FsbFJlc3BvbnNlIiOC0+STAh06ASoiGC92MS9jYWxscy97Y2FsbF9pZH0vam9pbhKCAQoJTGVhdmVDYWxsEiMuc2NhaXdhdmUuY2FsbHMudjEuTGVhdmVDYWxsUmVxdWVzdBokLnNjYWl3YXZlLmNhbGxzLnYxLkxlYXZlQ2FsbFJlc3BvbnNlIiqC0+STAiQ6ASpiBGNhbGwiGS92MS9jYWxscy97Y2FsbF9pZH0vbGVhdmUShgEKClJlamVjdENhbGwSJC5zY2Fpd2F2ZS5jYWxscy52MS5SZWplY3RDYWxsUmVxdWVzdBolLnNjYWl3YXZlLmNhbGxzLnYxLlJlamVjdENhbGxSZXNwb25zZSIrgtPkkwIlOgEqYgRjYWxsIhovdjEvY2FsbHMve2NhbGxfaWR9L3JlamVjdBJ6CgdFbmRDYWxsEiEuc2NhaXdhdmUuY2FsbHMudjEuRW5kQ2FsbFJlcXVlc3QaIi5zY2Fpd2F2ZS5jYWxscy52MS5FbmRDYWxsUmVzcG9uc2UiKILT5JMCIjoBKmIEY2FsbCIXL3YxL2NhbGxzL3tjYWxsX2lkfS9lbmQScwoHR2V0Q2FsbBIhLnNjYWl3YXZlLmNhbGxzLnYxLkdldENhbGxSZXF1ZXN0GiIuc2NhaXdhdmUuY2FsbHMudjEuR2V0Q2FsbFJlc3BvbnNlIiGC0+STAhtiBGNhbGwSEy92MS9jYWxscy97Y2FsbF9pZH0SsQEKD011dGVQYXJ0aWNpcGFudBIpLnNjYWl3YXZlLmNhbGxzLnYxLk11dGVQYXJ0aWNpcGFudFJlcXVlc3QaKi5zY2Fpd2F2ZS5jYWxscy52MS5NdXRlUGFydGljaXBhbnRSZXNwb25zZSJHgtPkkwJBOgEqYgRjYWxsIjYvdjEvY2FsbHMve2NhbGxfaWR9L3BhcnRpY2lwYW50cy97cGFydGljaXBhbnRfaWR9L211dGUSuQEKEVJlbW92ZVBhcnRpY2lwYW50Eisuc2NhaXdhdmUuY2FsbHMudjEuUmVtb3ZlUGFydGljaXBhbnRSZXF1ZXN0Giwuc2NhaXdhdmUuY2FsbHMudjEuUmVtb3ZlUGFydGljaXBhbnRSZXNwb25zZSJJgtPkkwJDOgEqYgRjYWxsIjgvdjEvY2FsbHMve2NhbGxfaWR9L3BhcnRpY2lwYW50cy97cGFydGljaXBhbnRfaWR9L3JlbW92ZRKgAQoOU3RhcnRSZWNvcmRpbmcSKC5zY2Fpd2F2ZS5jYWxscy52MS5TdGFydFJlY29yZGluZ1JlcXVlc3QaKS5zY2Fpd2F2ZS5jYWxscy52MS5TdGFydFJlY29yZGluZ1Jlc3BvbnNlIjmC0+STAjM6ASpiCXJlY29yZGluZyIjL3YxL2NhbGxzL3tjYWxsX2lkfS9yZWNvcmRpbmcvc3RhcnQSnAEKDVN0b3BSZWNvcmRpbmcSJy5zY2Fpd2F2ZS5jYWxscy52MS5TdG9wUmVjb3JkaW5nUmVxdWVzdBooLnNjYWl3YXZlLmNhbGxzLnYxLlN0b3BSZWNvcmRpbmdSZXNwb25zZSI4gtPkkwIyOgEqYglyZWNvcmRpbmciIi92MS9jYWxscy97Y2FsbF9pZH0vcmVjb3JkaW5nL3N0b3ASmQEKDkxpc3RSZWNvcmRpbmdzEiguc2NhaXdhdmUuY2FsbHMudjEuTGlzdFJlY29yZGluZ3NSZXF1ZXN0Gikuc2NhaXdhdmUuY2FsbHMudjEuTGlzdFJlY29yZGluZ3NSZXNwb25zZSIygtPkkwIsYgpyZWNvcmRpbmdzEh4vdjEvY2FsbHMve2NhbGxfaWR9L3JlY29yZGluZ3NiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message scaiwave.calls.v1.InitiateCallRequest
@@ -450,6 +450,13 @@ export type Recording = Message<"scaiwave.calls.v1.Recording"> & {
    * @generated from field: string error = 10;
    */
   error: string;
+
+  /**
+   * The transcript, when the recording was started with `transcript: true`.
+   *
+   * @generated from field: scaiwave.calls.v1.Transcript transcription = 11;
+   */
+  transcription?: Transcript | undefined;
 };
 
 /**
@@ -458,6 +465,63 @@ export type Recording = Message<"scaiwave.calls.v1.Recording"> & {
  */
 export const RecordingSchema: GenMessage<Recording> = /*@__PURE__*/
   messageDesc(file_scaiwave_calls_v1_calls, 14);
+
+/**
+ * A recording's transcript: text, and WebVTT and plain-text files beside the recording.
+ *
+ * @generated from message scaiwave.calls.v1.Transcript
+ */
+export type Transcript = Message<"scaiwave.calls.v1.Transcript"> & {
+  /**
+   * @generated from field: scaiwave.calls.v1.TranscriptStatus status = 1;
+   */
+  status: TranscriptStatus;
+
+  /**
+   * The full text (the event posted to the room may truncate it).
+   *
+   * @generated from field: string text = 2;
+   */
+  text: string;
+
+  /**
+   * The engine that produced it (`local` or `openai`).
+   *
+   * @generated from field: string engine = 3;
+   */
+  engine: string;
+
+  /**
+   * WebVTT with timed segments.
+   *
+   * @generated from field: scaiwave.calls.v1.MediaReference vtt = 4;
+   */
+  vtt?: MediaReference | undefined;
+
+  /**
+   * Plain text.
+   *
+   * @generated from field: scaiwave.calls.v1.MediaReference txt = 5;
+   */
+  txt?: MediaReference | undefined;
+
+  /**
+   * @generated from field: int32 attempts = 6;
+   */
+  attempts: number;
+
+  /**
+   * @generated from field: string error = 7;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message scaiwave.calls.v1.Transcript.
+ * Use `create(TranscriptSchema)` to create a new message.
+ */
+export const TranscriptSchema: GenMessage<Transcript> = /*@__PURE__*/
+  messageDesc(file_scaiwave_calls_v1_calls, 15);
 
 /**
  * A stored media file and where to download it.
@@ -513,7 +577,7 @@ export type MediaReference = Message<"scaiwave.calls.v1.MediaReference"> & {
  * Use `create(MediaReferenceSchema)` to create a new message.
  */
 export const MediaReferenceSchema: GenMessage<MediaReference> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 15);
+  messageDesc(file_scaiwave_calls_v1_calls, 16);
 
 /**
  * @generated from message scaiwave.calls.v1.MuteParticipantRequest
@@ -551,7 +615,7 @@ export type MuteParticipantRequest = Message<"scaiwave.calls.v1.MuteParticipantR
  * Use `create(MuteParticipantRequestSchema)` to create a new message.
  */
 export const MuteParticipantRequestSchema: GenMessage<MuteParticipantRequest> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 16);
+  messageDesc(file_scaiwave_calls_v1_calls, 17);
 
 /**
  * @generated from message scaiwave.calls.v1.MuteParticipantResponse
@@ -570,7 +634,7 @@ export type MuteParticipantResponse = Message<"scaiwave.calls.v1.MuteParticipant
  * Use `create(MuteParticipantResponseSchema)` to create a new message.
  */
 export const MuteParticipantResponseSchema: GenMessage<MuteParticipantResponse> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 17);
+  messageDesc(file_scaiwave_calls_v1_calls, 18);
 
 /**
  * @generated from message scaiwave.calls.v1.RemoveParticipantRequest
@@ -594,7 +658,7 @@ export type RemoveParticipantRequest = Message<"scaiwave.calls.v1.RemoveParticip
  * Use `create(RemoveParticipantRequestSchema)` to create a new message.
  */
 export const RemoveParticipantRequestSchema: GenMessage<RemoveParticipantRequest> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 18);
+  messageDesc(file_scaiwave_calls_v1_calls, 19);
 
 /**
  * @generated from message scaiwave.calls.v1.RemoveParticipantResponse
@@ -613,7 +677,7 @@ export type RemoveParticipantResponse = Message<"scaiwave.calls.v1.RemovePartici
  * Use `create(RemoveParticipantResponseSchema)` to create a new message.
  */
 export const RemoveParticipantResponseSchema: GenMessage<RemoveParticipantResponse> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 19);
+  messageDesc(file_scaiwave_calls_v1_calls, 20);
 
 /**
  * @generated from message scaiwave.calls.v1.StartRecordingRequest
@@ -651,7 +715,7 @@ export type StartRecordingRequest = Message<"scaiwave.calls.v1.StartRecordingReq
  * Use `create(StartRecordingRequestSchema)` to create a new message.
  */
 export const StartRecordingRequestSchema: GenMessage<StartRecordingRequest> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 20);
+  messageDesc(file_scaiwave_calls_v1_calls, 21);
 
 /**
  * @generated from message scaiwave.calls.v1.StartRecordingResponse
@@ -668,7 +732,7 @@ export type StartRecordingResponse = Message<"scaiwave.calls.v1.StartRecordingRe
  * Use `create(StartRecordingResponseSchema)` to create a new message.
  */
 export const StartRecordingResponseSchema: GenMessage<StartRecordingResponse> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 21);
+  messageDesc(file_scaiwave_calls_v1_calls, 22);
 
 /**
  * @generated from message scaiwave.calls.v1.StopRecordingRequest
@@ -685,7 +749,7 @@ export type StopRecordingRequest = Message<"scaiwave.calls.v1.StopRecordingReque
  * Use `create(StopRecordingRequestSchema)` to create a new message.
  */
 export const StopRecordingRequestSchema: GenMessage<StopRecordingRequest> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 22);
+  messageDesc(file_scaiwave_calls_v1_calls, 23);
 
 /**
  * @generated from message scaiwave.calls.v1.StopRecordingResponse
@@ -702,7 +766,7 @@ export type StopRecordingResponse = Message<"scaiwave.calls.v1.StopRecordingResp
  * Use `create(StopRecordingResponseSchema)` to create a new message.
  */
 export const StopRecordingResponseSchema: GenMessage<StopRecordingResponse> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 23);
+  messageDesc(file_scaiwave_calls_v1_calls, 24);
 
 /**
  * @generated from message scaiwave.calls.v1.ListRecordingsRequest
@@ -719,7 +783,7 @@ export type ListRecordingsRequest = Message<"scaiwave.calls.v1.ListRecordingsReq
  * Use `create(ListRecordingsRequestSchema)` to create a new message.
  */
 export const ListRecordingsRequestSchema: GenMessage<ListRecordingsRequest> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 24);
+  messageDesc(file_scaiwave_calls_v1_calls, 25);
 
 /**
  * @generated from message scaiwave.calls.v1.ListRecordingsResponse
@@ -736,7 +800,7 @@ export type ListRecordingsResponse = Message<"scaiwave.calls.v1.ListRecordingsRe
  * Use `create(ListRecordingsResponseSchema)` to create a new message.
  */
 export const ListRecordingsResponseSchema: GenMessage<ListRecordingsResponse> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 25);
+  messageDesc(file_scaiwave_calls_v1_calls, 26);
 
 /**
  * The kind of media a call starts with.
@@ -909,6 +973,41 @@ export enum RecordingStatus {
  */
 export const RecordingStatusSchema: GenEnum<RecordingStatus> = /*@__PURE__*/
   enumDesc(file_scaiwave_calls_v1_calls, 3);
+
+/**
+ * @generated from enum scaiwave.calls.v1.TranscriptStatus
+ */
+export enum TranscriptStatus {
+  /**
+   * @generated from enum value: TRANSCRIPT_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Waiting in the job queue, or being transcribed.
+   *
+   * @generated from enum value: TRANSCRIPT_STATUS_PENDING = 1;
+   */
+  PENDING = 1,
+
+  /**
+   * @generated from enum value: TRANSCRIPT_STATUS_READY = 2;
+   */
+  READY = 2,
+
+  /**
+   * Retries exhausted; see error.
+   *
+   * @generated from enum value: TRANSCRIPT_STATUS_FAILED = 3;
+   */
+  FAILED = 3,
+}
+
+/**
+ * Describes the enum scaiwave.calls.v1.TranscriptStatus.
+ */
+export const TranscriptStatusSchema: GenEnum<TranscriptStatus> = /*@__PURE__*/
+  enumDesc(file_scaiwave_calls_v1_calls, 4);
 
 /**
  * CallsService is the public call control API of ScaiWave. Media flows through

@@ -2,6 +2,7 @@ import * as m0001 from "./0001-directory-and-calls.js";
 import * as m0002 from "./0002-outbox-and-ring-deadline.js";
 import * as m0003 from "./0003-livekit-sessions-and-webhooks.js";
 import * as m0004 from "./0004-recordings-and-media.js";
+import * as m0005 from "./0005-transcripts.js";
 
 export interface Migration {
   readonly version: number;
@@ -15,4 +16,5 @@ export const migrations: readonly Migration[] = [
   { version: 2, name: "outbox-and-ring-deadline", sql: m0002.sql },
   { version: 3, name: "livekit-sessions-and-webhooks", sql: m0003.sql },
   { version: 4, name: "recordings-and-media", sql: m0004.sql },
+  { version: 5, name: "transcripts", sql: m0005.sql },
 ];

@@ -1,0 +1,71 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { toPlainText, toWebVtt, transcriptKeys } from "../domain/transcript.js";
+import type { AudioExtractor, Logger, ObjectStore, RecordingRepository, TranscriptionEngine, TranscriptRepository } from "./ports.js";
+
+export interface TranscriptionDeps {
+  readonly recordings: RecordingRepository;
+  readonly transcripts: TranscriptRepository;
+  readonly store: ObjectStore;
+  readonly audio: AudioExtractor;
+  readonly engine: TranscriptionEngine;
+  readonly logger: Logger;
+}
+
+export type JobOutcome = "done" | "already-done" | "failed-for-good";
+
+/**
+ * One transcription job: download the recording, extract 16 kHz mono audio,
+ * transcribe, store WebVTT and text beside the recording and in the store,
+ * and post the transcript to the room. Safe to run twice (a redelivery after
+ * a crash): a finished transcript is not redone and never posted again.
+ */
+export class TranscriptionJobs {
+  constructor(private readonly deps: TranscriptionDeps) {}
+
+  /**
+   * Throws to ask for a retry; on the last attempt a failure is recorded
+   * instead (status `failed`, `swp.call.transcript_failed`).
+   */
+  async process(recordingId: string, attempt: number, lastAttempt: boolean, signal?: AbortSignal): Promise<JobOutcome> {
+    const { recordings, transcripts, logger } = this.deps;
+    const transcript = transcripts.find(recordingId);
+    if (!transcript || transcript.status !== "pending") return "already-done";
+    transcripts.recordAttempt(recordingId, attempt);
+    try {
+      const recording = recordings.findById(recordingId);
+      if (!recording?.media) throw new Error(`recording ${recordingId} has no stored file`);
+      const result = await this.transcribe(recording.media.key, signal);
+      return transcripts.complete(recordingId, result) ? "done" : "already-done";
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      if (!lastAttempt) {
+        logger.warn({ err, recordingId, attempt }, "transcription failed; it will be retried");
+        throw err;
+      }
+      logger.error({ err, recordingId, attempt }, "transcription failed for good");
+      transcripts.fail(recordingId, reason);
+      return "failed-for-good";
+    }
+  }
+
+  private async transcribe(mediaKey: string, signal: AbortSignal | undefined) {
+    const { store, audio, engine } = this.deps;
+    const dir = await mkdtemp(join(tmpdir(), "scaiwave-transcribe-"));
+    try {
+      const media = join(dir, "recording.mp4");
+      const wav = join(dir, "audio-16k-mono.wav");
+      await store.download(mediaKey, media);
+      await audio.toWav16kMono(media, wav);
+      const { segments } = await engine.transcribe(wav, signal);
+      const keys = transcriptKeys(mediaKey);
+      const text = toPlainText(segments);
+      await store.upload(keys.vtt, toWebVtt(segments), "text/vtt; charset=utf-8");
+      await store.upload(keys.txt, `${text}\n`, "text/plain; charset=utf-8");
+      return { engine: engine.name, text, segments, vttKey: keys.vtt, txtKey: keys.txt };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
