@@ -293,8 +293,12 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
         jobs.process(String((payload as { recording_id?: unknown }).recording_id), attempt, lastAttempt, signal),
     );
 
-  publisher.start();
-  relay.start();
+  // One relay per database: a worker sharing the service's SQLite file leaves relaying its events
+  // to the service's relay (it polls every second), so no event is published by two relays at once.
+  if (role === "service") {
+    publisher.start();
+    relay.start();
+  }
   if (jobConsumer) jobConsumer.start();
   let recordingSweep: NodeJS.Timeout | undefined;
   if (role === "service") {

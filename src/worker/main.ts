@@ -3,8 +3,9 @@ import { ConfigError, loadConfig, readEnv } from "../config.js";
 
 /**
  * The transcription worker on its own (`npm run worker`): pulls jobs from the
- * JetStream work queue and relays the events they produce. Same configuration
- * as the service; several workers share the work.
+ * JetStream work queue. Same configuration (and, with SQLite, the same
+ * database file) as the service, whose outbox relay publishes the events the
+ * worker writes. Several workers share the work.
  */
 async function main(): Promise<void> {
   let config;

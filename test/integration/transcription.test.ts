@@ -15,7 +15,8 @@ import { startMinioServer, type MinioServer } from "../support/minio-server.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { freePort } from "../support/ports.js";
 import { startService, type RunningService } from "../support/service.js";
-import { internalToken, userToken } from "../support/tokens.js";
+import { spawnService } from "../support/service-process.js";
+import { internalToken, TEST_JWT_SECRET, userToken } from "../support/tokens.js";
 
 /**
  * A recorded call with real speech (espeak-ng), transcribed by a durable job:
@@ -32,6 +33,9 @@ const stacks: { nats: NatsServer; egress: EgressSimulator; service: RunningServi
 
 /** A fake OpenAI-compatible server: checks the multipart request, answers verbose_json or fails. */
 const whisper = {
+  /** While set, requests hang until it resolves (a job caught mid-flight). */
+  hold: undefined as Promise<void> | undefined,
+  onRequest: undefined as (() => void) | undefined,
   requests: [] as { fields: Record<string, string>; fileBytes: number; fileStartsRiff: boolean; authorization: string | undefined }[],
   failing: false,
   server: undefined as http.Server | undefined,
@@ -55,6 +59,8 @@ beforeAll(async () => {
     const bytes = file instanceof Blob ? Buffer.from(await file.arrayBuffer()) : Buffer.alloc(0);
     const fields = Object.fromEntries([...form.entries()].filter(([, v]) => typeof v === "string")) as Record<string, string>;
     whisper.requests.push({ fields, fileBytes: bytes.length, fileStartsRiff: bytes.subarray(0, 4).toString() === "RIFF", authorization: req.headers.authorization });
+    whisper.onRequest?.();
+    if (whisper.hold) await whisper.hold;
     if (whisper.failing) {
       res.writeHead(500, { "content-type": "application/json" }).end('{"error":{"message":"model overloaded"}}');
       return;
@@ -232,5 +238,59 @@ describe("transcription", () => {
     await tap.waitFor((e) => e.type === "swp.call.recording_ready" && (e.data["recording"] as { id: string }).id === recordingId, 20_000);
     const [recording] = await listed(service, callId, admin);
     expect(recording?.transcription).toBeNull();
+  });
+
+  it("a worker killed mid-job: the job is delivered again to another worker and posted once", async () => {
+    const env = {
+      TRANSCRIPTION_ENGINE: "openai",
+      TRANSCRIPTION_OPENAI_BASE_URL: whisper.url,
+      TRANSCRIPTION_WORKER: "off",
+      TRANSCRIPTION_ACK_WAIT_SECONDS: "2",
+    };
+    const { service, tap, nats } = await stack(env);
+    const workerEnv = {
+      ...env,
+      DATABASE_PATH: service.app.config.databasePath,
+      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+      LIVEKIT_URL: livekit.wsUrl,
+      LIVEKIT_API_KEY: livekit.apiKey,
+      LIVEKIT_API_SECRET: livekit.apiSecret,
+      NATS_URL: nats.url,
+      S3_ENDPOINT: minio.endpoint,
+      S3_ACCESS_KEY: minio.accessKey,
+      S3_SECRET_KEY: minio.secretKey,
+      S3_BUCKET: bucket,
+    };
+    let release!: () => void;
+    whisper.hold = new Promise<void>((resolve) => (release = resolve));
+    const firstRequest = new Promise<void>((resolve) => (whisper.onRequest = resolve));
+    const before = whisper.requests.length;
+    const doomed = await spawnService(workerEnv, "worker");
+    try {
+      const { callId, recordingId } = await recordSpeech(service);
+      await firstRequest;
+      doomed.child.kill("SIGKILL");
+      expect(await doomed.exited).toBe("SIGKILL");
+      whisper.hold = undefined;
+      whisper.onRequest = undefined;
+      release();
+
+      const survivor = await spawnService(workerEnv, "worker");
+      try {
+        await tap.waitFor(transcriptEvent("swp.call.transcript", recordingId), 30_000);
+        await tap.settle(service);
+        expect(tap.forCall(callId).filter((e) => e.type === "swp.call.transcript")).toHaveLength(1);
+        expect(whisper.requests.length - before).toBe(2);
+        const [recording] = await listed(service, callId, await userToken("admin"));
+        expect(recording?.transcription).toMatchObject({ status: "ready", attempts: 2 });
+      } finally {
+        survivor.child.kill("SIGTERM");
+        expect(await survivor.exited).toBe(0);
+      }
+    } finally {
+      release();
+      whisper.hold = undefined;
+      whisper.onRequest = undefined;
+    }
   });
 });

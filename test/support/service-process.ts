@@ -15,8 +15,14 @@ export interface ServiceProcess {
  * runs it. Only the given variables are set: nothing leaks in from the shell.
  * Resolves once it logs that it is listening.
  */
-export async function spawnService(env: Record<string, string>): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+export async function spawnService(
+  env: Record<string, string>,
+  /** The worker entry point (`src/worker/main.ts`) instead of the service. */
+  entry: "service" | "worker" = "service",
+): Promise<ServiceProcess> {
+  const script = entry === "worker" ? "src/worker/main.ts" : "src/main.ts";
+  const ready = entry === "worker" ? "transcription worker started" : "scaiwave-calls listening";
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
     env: { PATH: process.env["PATH"] ?? "", HOST: "127.0.0.1", PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -30,8 +36,8 @@ export async function spawnService(env: Record<string, string>): Promise<Service
   const listening = new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
     lines.on("line", (line) => {
-      const entry = JSON.parse(line) as { msg: string; address?: string };
-      if (entry.msg.startsWith("scaiwave-calls listening")) resolve(entry.address ?? "");
+      const logged = JSON.parse(line) as { msg: string; address?: string };
+      if (logged.msg.startsWith(ready)) resolve(logged.address ?? "");
     });
     void exited.then((code) => reject(new Error(`service exited (${code}) before listening:\n${stderr.join("\n")}`)));
   });
