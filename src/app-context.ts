@@ -28,6 +28,7 @@ import { recordingToProto } from "./transport/rpc/call-mapping.js";
 import type { EgressService } from "./app/ports.js";
 import { LiveKitWebhookVerifier } from "./adapters/livekit/webhook-verifier.js";
 import { WebhookEndpoint } from "./transport/webhook.js";
+import { RateLimiter, type RateClass } from "./transport/rate-limiter.js";
 import { callToProto } from "./transport/rpc/call-mapping.js";
 import { messageToRestJson } from "./transport/rest/rest-json.js";
 import { LiveKitRoomService } from "./adapters/livekit/rooms.js";
@@ -67,6 +68,12 @@ export interface AppOverrides {
    * events and runs transcription jobs: no reconcile, ring or recording timers.
    */
   readonly role?: "service" | "worker";
+}
+
+function rateClassOf(rpc: string): RateClass {
+  if (rpc === "InitiateCall") return "initiate";
+  if (rpc === "StartRecording" || rpc === "StopRecording") return "recording";
+  return "other";
 }
 
 /** The work-queue stream of durable jobs, beside the events stream. */
@@ -202,7 +209,19 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
     joinGraceMs: config.reconcile.joinGraceSeconds * 1000,
   });
 
-  const registry = new RpcRegistry()
+  const limits = config.rateLimits;
+  const limiter = new RateLimiter(
+    {
+      initiate: limits.initiate.perMinute > 0 ? limits.initiate : undefined,
+      recording: limits.recording.perMinute > 0 ? limits.recording : undefined,
+      other: limits.other.perMinute > 0 ? limits.other : undefined,
+    },
+    () => clock.now(),
+  );
+  // Users are limited per tenant and user; internal callers (the directory) are not.
+  const registry = new RpcRegistry((principal, method) => {
+    if (principal.tenantId !== undefined) limiter.take(`${principal.tenantId}/${principal.subject}`, rateClassOf(method.name));
+  })
     .register(CallsService, callsHandlers(callsUseCases, recordings), requireUser)
     .register(DirectoryService, directoryHandlers(new DirectoryUseCases(directory)), requireInternal);
 
@@ -237,6 +256,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
   const server = createCallsServer(
     createRequestHandler({
       health,
+      corsAllowedOrigins: config.corsAllowedOrigins,
       rest: new RestGateway({
         routes: new RouteTable(registry.methods()),
         authenticator,

@@ -38,6 +38,10 @@ export interface Config {
     readonly maxDurationMs: number;
     readonly downloadUrlTtlSeconds: number;
   };
+  /** Per user and RPC class, per instance; perMinute 0 turns a class's limit off. */
+  readonly rateLimits: Readonly<Record<"initiate" | "recording" | "other", { readonly perMinute: number; readonly burst: number }>>;
+  /** Browser origins allowed to call the API (CORS); empty: no cross-origin access. */
+  readonly corsAllowedOrigins: readonly string[];
   readonly transcription: {
     readonly engine: "local" | "openai";
     /** Run the worker inside the service process (`inline`), or only as `npm run worker` (`off`). */
@@ -91,6 +95,13 @@ export const ENV_VARS = [
   "S3_REGION",
   "RECORDING_MAX_MINUTES",
   "RECORDING_DOWNLOAD_URL_TTL_SECONDS",
+  "RATE_LIMIT_INITIATE_PER_MINUTE",
+  "RATE_LIMIT_INITIATE_BURST",
+  "RATE_LIMIT_RECORDING_PER_MINUTE",
+  "RATE_LIMIT_RECORDING_BURST",
+  "RATE_LIMIT_OTHER_PER_MINUTE",
+  "RATE_LIMIT_OTHER_BURST",
+  "CORS_ALLOWED_ORIGINS",
   "TRANSCRIPTION_ENGINE",
   "TRANSCRIPTION_WORKER",
   "TRANSCRIPTION_MODEL_DIR",
@@ -234,6 +245,16 @@ export function loadConfig(vars: Partial<Record<EnvVar, string>>): Config {
       ? url("TRANSCRIPTION_OPENAI_BASE_URL", required("TRANSCRIPTION_OPENAI_BASE_URL", "the OpenAI-compatible server"), ["http:", "https:"])
       : (vars.TRANSCRIPTION_OPENAI_BASE_URL ?? "");
 
+  const corsOrigins = (vars.CORS_ALLOWED_ORIGINS ?? "")
+    .split(",")
+    .map((o) => o.trim())
+    .filter(Boolean);
+  for (const origin of corsOrigins) {
+    if (origin !== "*" && !/^https?:\/\/[^/]+$/.test(origin)) {
+      problems.push(`CORS_ALLOWED_ORIGINS: ${JSON.stringify(origin)} is not an origin like https://app.example.com (or *)`);
+    }
+  }
+
   const natsUrl = url("NATS_URL", vars.NATS_URL ?? "nats://127.0.0.1:4222", ["nats:", "tls:"]);
   const natsStream = vars.NATS_STREAM ?? "SWP_CALLS";
   // JetStream stream names may not contain whitespace, '.', '*', '>', path separators.
@@ -258,6 +279,12 @@ export function loadConfig(vars: Partial<Record<EnvVar, string>>): Config {
       intervalSeconds: int("RECONCILE_INTERVAL_SECONDS", 30, 0, 86_400),
       joinGraceSeconds: int("RECONCILE_JOIN_GRACE_SECONDS", 20, 0, 3_600),
     },
+    rateLimits: {
+      initiate: { perMinute: int("RATE_LIMIT_INITIATE_PER_MINUTE", 30, 0, 1_000_000), burst: int("RATE_LIMIT_INITIATE_BURST", 10, 1, 1_000_000) },
+      recording: { perMinute: int("RATE_LIMIT_RECORDING_PER_MINUTE", 10, 0, 1_000_000), burst: int("RATE_LIMIT_RECORDING_BURST", 5, 1, 1_000_000) },
+      other: { perMinute: int("RATE_LIMIT_OTHER_PER_MINUTE", 600, 0, 1_000_000), burst: int("RATE_LIMIT_OTHER_BURST", 100, 1, 1_000_000) },
+    },
+    corsAllowedOrigins: corsOrigins,
     transcription: {
       engine,
       worker: oneOf("TRANSCRIPTION_WORKER", ["inline", "off"] as const, "inline"),

@@ -16,6 +16,7 @@ export const CallErrorCode = {
   ParticipantNotFound: "SW_CALL_PARTICIPANT_NOT_FOUND",
   AlreadyRecording: "SW_CALL_ALREADY_RECORDING",
   NotRecording: "SW_CALL_NOT_RECORDING",
+  RateLimited: "SW_CALL_RATE_LIMITED",
   Unimplemented: "SW_CALL_UNIMPLEMENTED",
   PayloadTooLarge: "SW_CALL_PAYLOAD_TOO_LARGE",
   RouteNotFound: "SW_CALL_ROUTE_NOT_FOUND",

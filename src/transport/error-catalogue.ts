@@ -3,6 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { CallError, CallErrorCode, isCallError } from "../domain/errors.js";
 import type { Logger } from "../app/ports.js";
+import { RateLimitedError } from "./rate-limiter.js";
 
 /**
  * The one table that puts every `SW_CALL_*` code on the wire: its Connect/gRPC
@@ -21,6 +22,7 @@ export const ERROR_CATALOGUE: Readonly<Record<CallErrorCode, { readonly code: Co
   SW_CALL_PARTICIPANT_NOT_FOUND: { code: Code.NotFound, httpStatus: 404 },
   SW_CALL_ALREADY_RECORDING: { code: Code.FailedPrecondition, httpStatus: 409 },
   SW_CALL_NOT_RECORDING: { code: Code.FailedPrecondition, httpStatus: 409 },
+  SW_CALL_RATE_LIMITED: { code: Code.ResourceExhausted, httpStatus: 429 },
   SW_CALL_UNIMPLEMENTED: { code: Code.Unimplemented, httpStatus: 501 },
   SW_CALL_PAYLOAD_TOO_LARGE: { code: Code.ResourceExhausted, httpStatus: 413 },
   SW_CALL_ROUTE_NOT_FOUND: { code: Code.NotFound, httpStatus: 404 },
@@ -44,7 +46,8 @@ export function asCallError(err: unknown, logger: Logger): CallError {
 
 /** A CallError for Connect, gRPC and gRPC-web: the code, plus the SW_CALL_* reason in an ErrorInfo detail. */
 export function toConnectError(err: CallError): ConnectError {
-  return new ConnectError(err.message, ERROR_CATALOGUE[err.code].code, undefined, [
+  const metadata = err instanceof RateLimitedError ? { "retry-after": String(err.retryAfterSeconds) } : undefined;
+  return new ConnectError(err.message, ERROR_CATALOGUE[err.code].code, metadata, [
     { desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason: err.code, domain: ERROR_DOMAIN }) },
   ]);
 }

@@ -2,11 +2,13 @@ import type { Health } from "./health.js";
 import type { NodeRequest, NodeResponse } from "./http-types.js";
 import type { RestGateway } from "./rest/gateway.js";
 import { WEBHOOK_PATH, type WebhookEndpoint } from "./webhook.js";
+import { applyCors } from "./cors.js";
 
 export interface RequestHandlerParts {
   readonly health: Health;
   readonly rest: RestGateway;
   readonly webhook: WebhookEndpoint;
+  readonly corsAllowedOrigins: readonly string[];
   /** connect-node's adapter: Connect, gRPC and gRPC-web on `/<package>.<Service>/<Method>`. */
   readonly connect: (req: NodeRequest, res: NodeResponse) => void;
 }
@@ -28,6 +30,7 @@ export function createRequestHandler(parts: RequestHandlerParts) {
       void parts.webhook.handle(req, res);
       return;
     }
+    if (applyCors(parts.corsAllowedOrigins, req, res)) return;
     const firstSegment = url.slice(1, url.indexOf("/", 1) >>> 0);
     if (firstSegment.includes(".")) return parts.connect(req, res);
     void parts.rest.handle(req, res);

@@ -131,6 +131,8 @@ describe("events survive NATS outages and service crashes", () => {
       LIVEKIT_API_KEY: livekit.apiKey,
       LIVEKIT_API_SECRET: livekit.apiSecret,
       NATS_URL: nats.url,
+      RATE_LIMIT_INITIATE_PER_MINUTE: "0",
+      RATE_LIMIT_OTHER_PER_MINUTE: "0",
     };
     try {
       const first = await spawnService(env);

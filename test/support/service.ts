@@ -45,6 +45,10 @@ export async function startService(
     LIVEKIT_API_URL: livekit.httpUrl,
     LIVEKIT_API_KEY: livekit.apiKey,
     LIVEKIT_API_SECRET: livekit.apiSecret,
+    // Tests hammer the API as a few users; rate limits are tested on their own.
+    RATE_LIMIT_INITIATE_PER_MINUTE: "0",
+    RATE_LIMIT_RECORDING_PER_MINUTE: "0",
+    RATE_LIMIT_OTHER_PER_MINUTE: "0",
     ...env,
   });
   const app = createAppContext(config, { logger, ...overrides });

@@ -40,6 +40,12 @@ describe("loadConfig defaults", () => {
       reconcile: { intervalSeconds: 30, joinGraceSeconds: 20 },
       s3: undefined,
       recordings: { maxDurationMs: 3_600_000, downloadUrlTtlSeconds: 300 },
+      rateLimits: {
+        initiate: { perMinute: 30, burst: 10 },
+        recording: { perMinute: 10, burst: 5 },
+        other: { perMinute: 600, burst: 100 },
+      },
+      corsAllowedOrigins: [],
       transcription: {
         engine: "local",
         worker: "inline",

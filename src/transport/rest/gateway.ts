@@ -3,6 +3,7 @@ import type { Authenticator } from "../../adapters/auth/jwt-authenticator.js";
 import type { Logger } from "../../app/ports.js";
 import { CallError, CallErrorCode } from "../../domain/errors.js";
 import { asCallError, ERROR_CATALOGUE } from "../error-catalogue.js";
+import { RateLimitedError } from "../rate-limiter.js";
 import { sendJson, type NodeRequest, type NodeResponse } from "../http-types.js";
 import { parseJsonObject, readBody } from "./body.js";
 import { listToRestJson, messageToRestJson, restJsonToMessage } from "./rest-json.js";
@@ -37,6 +38,7 @@ export class RestGateway {
       const error = asCallError(err, this.options.logger);
       const headers: Record<string, string> = {};
       if (error.code === CallErrorCode.PayloadTooLarge) headers["connection"] = "close";
+      if (error instanceof RateLimitedError) headers["retry-after"] = String(error.retryAfterSeconds);
       sendJson(res, ERROR_CATALOGUE[error.code].httpStatus, { error: { code: error.code, message: error.message } }, headers);
     }
   }

@@ -32,16 +32,21 @@ export class RpcRegistry {
   private readonly byMethod = new Map<DescMethod, RegisteredMethod>();
   private readonly serviceList: DescService[] = [];
 
+  /** `admit` runs after the access rule on every call (rate limits), whatever the transport. */
+  constructor(private readonly admit?: (principal: Principal, method: DescMethod) => void) {}
+
   register<S extends DescService>(service: S, handlers: ServiceHandlers<S>, access: AccessRule): this {
     this.serviceList.push(service);
     for (const method of service.methods) {
       const impl = (handlers as Record<string, (input: Message, ctx: RpcContext) => unknown>)[method.localName];
       if (!impl) throw new Error(`no handler for ${method.parent.typeName}.${method.name}`);
+      const admit = this.admit;
       this.byMethod.set(method, {
         service,
         method,
         async invoke(input, ctx) {
           access(ctx.principal);
+          admit?.(ctx.principal, method);
           const output = await impl(input, ctx);
           return create(method.output, output as MessageInitShape<typeof method.output>);
         },
