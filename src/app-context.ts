@@ -29,6 +29,8 @@ import type { EgressService } from "./app/ports.js";
 import { LiveKitWebhookVerifier } from "./adapters/livekit/webhook-verifier.js";
 import { WebhookEndpoint } from "./transport/webhook.js";
 import { RateLimiter, type RateClass } from "./transport/rate-limiter.js";
+import { Metrics } from "./transport/metrics.js";
+import { buildOpenApi } from "./transport/openapi.js";
 import { callToProto } from "./transport/rpc/call-mapping.js";
 import { messageToRestJson } from "./transport/rest/rest-json.js";
 import { LiveKitRoomService } from "./adapters/livekit/rooms.js";
@@ -68,6 +70,20 @@ export interface AppOverrides {
    * events and runs transcription jobs: no reconcile, ring or recording timers.
    */
   readonly role?: "service" | "worker";
+}
+
+/** The same LiveKit client, each async method timed in the LiveKit latency histogram as `<prefix>.<method>`. */
+function timed<T extends object>(target: T, metrics: Metrics, prefix: string): T {
+  return new Proxy(target, {
+    get(obj, key, receiver) {
+      const value: unknown = Reflect.get(obj, key, receiver);
+      if (typeof value !== "function" || typeof key !== "string") return value;
+      return (...args: unknown[]) => {
+        const result: unknown = (value as (...a: unknown[]) => unknown).apply(obj, args);
+        return result instanceof Promise ? metrics.timeLiveKit(`${prefix}.${key}`, () => result) : result;
+      };
+    },
+  });
 }
 
 function rateClassOf(rpc: string): RateClass {
@@ -122,6 +138,13 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
     logger,
   });
   const outbox = new SqliteOutboxStore(db);
+  const metrics = new Metrics({
+    liveCalls: () => calls.countLive(),
+    outboxBacklog: () => {
+      const { pending, oldestCreatedAt } = outbox.backlog();
+      return { pending, oldestAgeSeconds: oldestCreatedAt === undefined ? 0 : (clock.now() - oldestCreatedAt) / 1000 };
+    },
+  });
   const relay = new OutboxRelay({ store: outbox, publisher, clock, logger });
   // Events show a call exactly as GetCall does on the REST paths: one rendering.
   const renderCall = (call: Call) => messageToRestJson(CallSchema, create(CallSchema, callToProto(call)));
@@ -149,7 +172,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
     clock: () => clock.now(),
     afterCommit: () => relay.kick(),
   });
-  const egress =
+  const egressService =
     overrides.egress ??
     (config.s3 &&
       new LiveKitEgress({
@@ -159,6 +182,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
         requestTimeoutMs: config.livekit.requestTimeoutMs,
         s3: config.s3,
       }));
+  const egress = egressService && timed(egressService, metrics, "egress");
   const recordings = new RecordingsUseCases({
     calls,
     recordings: recordingRepository,
@@ -172,7 +196,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
     downloadUrlTtlSeconds: config.recordings.downloadUrlTtlSeconds,
   });
   const liveKitRooms = new LiveKitRoomService({ ...config.livekit });
-  const rooms = overrides.rooms ?? liveKitRooms;
+  const rooms = timed(overrides.rooms ?? liveKitRooms, metrics, "room");
   const tokens =
     overrides.tokens ??
     new LiveKitTokenMinter({
@@ -219,8 +243,11 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
     () => clock.now(),
   );
   // Users are limited per tenant and user; internal callers (the directory) are not.
-  const registry = new RpcRegistry((principal, method) => {
-    if (principal.tenantId !== undefined) limiter.take(`${principal.tenantId}/${principal.subject}`, rateClassOf(method.name));
+  const registry = new RpcRegistry({
+    admit: (principal, method) => {
+      if (principal.tenantId !== undefined) limiter.take(`${principal.tenantId}/${principal.subject}`, rateClassOf(method.name));
+    },
+    observe: (method, protocol, outcome, seconds) => metrics.observeRpc(method.name, protocol, outcome, seconds),
   })
     .register(CallsService, callsHandlers(callsUseCases, recordings), requireUser)
     .register(DirectoryService, directoryHandlers(new DirectoryUseCases(directory)), requireInternal);
@@ -253,12 +280,15 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
     },
   ]);
 
+  const restRoutes = new RouteTable(registry.methods());
   const server = createCallsServer(
     createRequestHandler({
+      openApi: buildOpenApi(restRoutes, { title: "ScaiWave Calls", version: "1" }),
       health,
       corsAllowedOrigins: config.corsAllowedOrigins,
+      metrics,
       rest: new RestGateway({
-        routes: new RouteTable(registry.methods()),
+        routes: restRoutes,
         authenticator,
         logger,
         maxBodyBytes: config.maxRequestBytes,
@@ -269,6 +299,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
         logger,
         // LiveKit's bodies are small; egress results with many files are the largest.
         maxBodyBytes: 1024 * 1024,
+        onOutcome: (outcome) => metrics.observeWebhook(outcome),
       }),
       connect: connectNodeAdapter({
         routes: connectRoutes(registry, authenticator, logger),

@@ -13,10 +13,10 @@ import type { RpcRegistry } from "./rpc/registry.js";
 export function connectRoutes(registry: RpcRegistry, authenticator: Authenticator, logger: Logger) {
   return (router: ConnectRouter): void => {
     for (const registered of registry.methods()) {
-      const impl = async (input: never, context: { requestHeader: Headers; signal: AbortSignal }) => {
+      const impl = async (input: never, context: { requestHeader: Headers; signal: AbortSignal; protocolName: string }) => {
         try {
           const principal = await authenticator.authenticate(context.requestHeader.get("authorization"));
-          return await registered.invoke(input, { principal, signal: context.signal });
+          return await registered.invoke(input, { principal, signal: context.signal, protocol: context.protocolName });
         } catch (err) {
           throw toConnectError(asCallError(err, logger));
         }

@@ -1,5 +1,5 @@
 import type { Health } from "./health.js";
-import type { NodeRequest, NodeResponse } from "./http-types.js";
+import { sendJson, type NodeRequest, type NodeResponse } from "./http-types.js";
 import type { RestGateway } from "./rest/gateway.js";
 import { WEBHOOK_PATH, type WebhookEndpoint } from "./webhook.js";
 import { applyCors } from "./cors.js";
@@ -9,6 +9,10 @@ export interface RequestHandlerParts {
   readonly rest: RestGateway;
   readonly webhook: WebhookEndpoint;
   readonly corsAllowedOrigins: readonly string[];
+  /** The OpenAPI 3.1 document of the REST surface, built once from the annotations. */
+  readonly openApi: object;
+  /** Prometheus text format at /metrics. */
+  readonly metrics: { serve(res: NodeResponse): Promise<void> };
   /** connect-node's adapter: Connect, gRPC and gRPC-web on `/<package>.<Service>/<Method>`. */
   readonly connect: (req: NodeRequest, res: NodeResponse) => void;
 }
@@ -22,6 +26,11 @@ export function createRequestHandler(parts: RequestHandlerParts) {
   return (req: NodeRequest, res: NodeResponse): void => {
     const url = req.url ?? "/";
     if (url === "/healthz") return parts.health.liveness(res);
+    if (url === "/openapi.json" && req.method === "GET") return sendJson(res, 200, parts.openApi);
+    if (url === "/metrics") {
+      void parts.metrics.serve(res);
+      return;
+    }
     if (url === "/readyz") {
       void parts.health.readiness(res);
       return;

@@ -23,6 +23,8 @@ export class WebhookEndpoint {
       readonly ingest: WebhookIngest;
       readonly logger: Logger;
       readonly maxBodyBytes: number;
+      /** Told each webhook's outcome (processed, duplicate, ignored, rejected, failed). */
+      readonly onOutcome?: (outcome: string) => void;
     },
   ) {}
 
@@ -35,10 +37,12 @@ export class WebhookEndpoint {
       const body = await readBody(req, this.options.maxBodyBytes);
       const webhook = await this.options.verifier.verify(body, req.headers.authorization);
       const outcome = await this.options.ingest.ingest(webhook);
+      this.options.onOutcome?.(outcome);
       this.options.logger.info({ webhookId: webhook.id, notice: webhook.notice.kind, outcome }, "webhook");
       sendJson(res, 200, { data: { outcome } });
     } catch (err) {
       const error = asCallError(err, this.options.logger);
+      this.options.onOutcome?.(error.code === CallErrorCode.Unauthenticated ? "rejected" : "failed");
       if (error.code === CallErrorCode.Unauthenticated) {
         // The reason (expired, bad signature, checksum) without the token or the body.
         const reason = error.cause instanceof Error ? error.cause.message : undefined;

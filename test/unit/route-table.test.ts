@@ -208,6 +208,7 @@ describe("RouteTable routes read from the google.api.http annotations", () => {
     const output = await match.route.target.invoke(create(GetCallRequestSchema, { callId: "call-1" }), {
       principal: { subject: "u", tenantId: "t", scopes: new Set() },
       signal: new AbortController().signal,
+      protocol: "rest",
     });
     expect(output.$typeName).toBe("scaiwave.calls.v1.GetCallResponse");
   });

@@ -160,6 +160,18 @@ export class SqliteCallRepository implements CallRepository {
     return row && this.hydrate(row);
   }
 
+  /** For the live-calls gauge. */
+  countLive(): { ringing: number; active: number } {
+    const rows = this.db.prepare("SELECT status, count(*) AS n FROM calls WHERE status <> 'ended' GROUP BY status").all() as {
+      status: string;
+      n: number;
+    }[];
+    return {
+      ringing: rows.find((r) => r.status === "ringing")?.n ?? 0,
+      active: rows.find((r) => r.status === "active")?.n ?? 0,
+    };
+  }
+
   listLiveCalls(): Call[] {
     return this.stmt.selectLive.all().map((row) => this.hydrate(row));
   }

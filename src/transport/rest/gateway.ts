@@ -32,7 +32,7 @@ export class RestGateway {
       const match = this.match(req, res);
       const principal = await this.options.authenticator.authenticate(req.headers.authorization);
       const input = await this.decodeInput(req, match);
-      const output = await match.route.target.invoke(input, { principal, signal: controller.signal });
+      const output = await match.route.target.invoke(input, { principal, signal: controller.signal, protocol: "rest" });
       sendJson(res, 200, { data: encodeOutput(match.route, output) });
     } catch (err) {
       const error = asCallError(err, this.options.logger);

@@ -1,10 +1,20 @@
 import { create, type DescMessage, type DescMethod, type DescMethodUnary, type DescService, type Message, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { Principal } from "../../adapters/auth/jwt-authenticator.js";
+import { isCallError } from "../../domain/errors.js";
 
 /** What a handler knows about the request beyond its message. */
 export interface RpcContext {
   readonly principal: Principal;
   readonly signal: AbortSignal;
+  /** rest, connect, grpc or grpcweb: for metrics. */
+  readonly protocol: string;
+}
+
+export interface RegistryHooks {
+  /** Runs after the access rule on every call (rate limits), whatever the transport. */
+  readonly admit?: (principal: Principal, method: DescMethod) => void;
+  /** Told the outcome (`ok` or the SW_CALL_* code) and duration of every call. */
+  readonly observe?: (method: DescMethod, protocol: string, outcome: string, seconds: number) => void;
 }
 
 type UnaryImpl<M> = M extends DescMethodUnary<infer I extends DescMessage, infer O extends DescMessage>
@@ -32,23 +42,31 @@ export class RpcRegistry {
   private readonly byMethod = new Map<DescMethod, RegisteredMethod>();
   private readonly serviceList: DescService[] = [];
 
-  /** `admit` runs after the access rule on every call (rate limits), whatever the transport. */
-  constructor(private readonly admit?: (principal: Principal, method: DescMethod) => void) {}
+  constructor(private readonly hooks: RegistryHooks = {}) {}
 
   register<S extends DescService>(service: S, handlers: ServiceHandlers<S>, access: AccessRule): this {
     this.serviceList.push(service);
     for (const method of service.methods) {
       const impl = (handlers as Record<string, (input: Message, ctx: RpcContext) => unknown>)[method.localName];
       if (!impl) throw new Error(`no handler for ${method.parent.typeName}.${method.name}`);
-      const admit = this.admit;
+      const { admit, observe } = this.hooks;
       this.byMethod.set(method, {
         service,
         method,
         async invoke(input, ctx) {
-          access(ctx.principal);
-          admit?.(ctx.principal, method);
-          const output = await impl(input, ctx);
-          return create(method.output, output as MessageInitShape<typeof method.output>);
+          const started = performance.now();
+          let outcome = "ok";
+          try {
+            access(ctx.principal);
+            admit?.(ctx.principal, method);
+            const output = await impl(input, ctx);
+            return create(method.output, output as MessageInitShape<typeof method.output>);
+          } catch (err) {
+            outcome = isCallError(err) ? err.code : "SW_CALL_INTERNAL";
+            throw err;
+          } finally {
+            observe?.(method, ctx.protocol, outcome, (performance.now() - started) / 1000);
+          }
         },
       });
     }

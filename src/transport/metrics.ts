@@ -1,0 +1,105 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { NodeResponse } from "./http-types.js";
+
+/** What the gauges read when Prometheus scrapes. */
+export interface MetricSources {
+  liveCalls(): { ringing: number; active: number };
+  outboxBacklog(): { pending: number; oldestAgeSeconds: number };
+}
+
+/**
+ * Prometheus metrics of one service instance, in its own registry (no
+ * global state: tests run several instances in one process).
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<"rpc" | "protocol" | "code">;
+  private readonly latency: Histogram<"rpc" | "protocol">;
+  private readonly webhooks: Counter<"outcome">;
+  private readonly livekitLatency: Histogram<"operation" | "result">;
+
+  constructor(sources: MetricSources) {
+    collectDefaultMetrics({ register: this.registry, prefix: "scaiwave_calls_" });
+    this.requests = new Counter({
+      name: "scaiwave_calls_rpc_requests_total",
+      help: "RPCs handled, by RPC, protocol (rest, connect, grpc, grpcweb) and outcome (ok or SW_CALL_* code)",
+      labelNames: ["rpc", "protocol", "code"],
+      registers: [this.registry],
+    });
+    this.latency = new Histogram({
+      name: "scaiwave_calls_rpc_duration_seconds",
+      help: "RPC handling time in seconds, by RPC and protocol",
+      labelNames: ["rpc", "protocol"],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [this.registry],
+    });
+    this.webhooks = new Counter({
+      name: "scaiwave_calls_webhooks_total",
+      help: "LiveKit webhooks, by outcome (processed, duplicate, ignored, rejected, failed)",
+      labelNames: ["outcome"],
+      registers: [this.registry],
+    });
+    this.livekitLatency = new Histogram({
+      name: "scaiwave_calls_livekit_request_duration_seconds",
+      help: "Calls to LiveKit's server API in seconds, by operation and result",
+      labelNames: ["operation", "result"],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: "scaiwave_calls_live_calls",
+      help: "Calls not ended, by status",
+      labelNames: ["status"],
+      registers: [this.registry],
+      collect() {
+        const { ringing, active } = sources.liveCalls();
+        this.set({ status: "ringing" }, ringing);
+        this.set({ status: "active" }, active);
+      },
+    });
+    new Gauge({
+      name: "scaiwave_calls_outbox_pending_events",
+      help: "Events committed but not yet acknowledged by NATS",
+      registers: [this.registry],
+      collect() {
+        this.set(sources.outboxBacklog().pending);
+      },
+    });
+    new Gauge({
+      name: "scaiwave_calls_outbox_oldest_pending_seconds",
+      help: "Age of the oldest event waiting for NATS (0 when none)",
+      registers: [this.registry],
+      collect() {
+        this.set(sources.outboxBacklog().oldestAgeSeconds);
+      },
+    });
+  }
+
+  observeRpc(rpc: string, protocol: string, code: string, seconds: number): void {
+    this.requests.inc({ rpc, protocol, code });
+    this.latency.observe({ rpc, protocol }, seconds);
+  }
+
+  observeWebhook(outcome: string): void {
+    this.webhooks.inc({ outcome });
+  }
+
+  /** Times a LiveKit API call. */
+  async timeLiveKit<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    const end = this.livekitLatency.startTimer({ operation });
+    try {
+      const result = await call();
+      end({ result: "ok" });
+      return result;
+    } catch (err) {
+      end({ result: "error" });
+      throw err;
+    }
+  }
+
+  async serve(res: NodeResponse): Promise<void> {
+    const body = await this.registry.metrics();
+    res.writeHead(200, { "content-type": this.registry.contentType, "cache-control": "no-store" });
+    res.end(body);
+  }
+}

@@ -1,0 +1,292 @@
+import { ScalarType, type DescEnum, type DescField, type DescMessage } from "@bufbuild/protobuf";
+import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
+import type { CallErrorCode } from "../domain/errors.js";
+import { ERROR_CATALOGUE } from "./error-catalogue.js";
+import type { RestRoute, RouteTable } from "./rest/route-table.js";
+
+/**
+ * The OpenAPI 3.1 document of the REST surface, generated from the same
+ * descriptors and `google.api.http` annotations as the gateway, so it cannot
+ * drift from what is served. Schemas follow the REST JSON dialect of
+ * `rest/rest-json.ts`: proto field names, `null` for unset messages and the
+ * zero enum value, enums lower case without their prefix, int64 as numbers,
+ * timestamps as RFC 3339 strings.
+ *
+ * protobuf-es embeds descriptors without `source_code_info`, so the proto
+ * comments are not available at run time: summaries are the RPC names and
+ * descriptions name the RPC and its HTTP rule.
+ */
+
+type Schema = Record<string, unknown>;
+
+const SECURITY_SCHEME = "bearerAuth";
+const ERROR_ENVELOPE = "ErrorEnvelope";
+
+export function buildOpenApi(routes: RouteTable, info: { title: string; version: string }): object {
+  const components = new SchemaComponents();
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routes.all) {
+    // Our templates use only literal and `{field}` segments, which is OpenAPI's own path syntax.
+    const item = (paths[route.template] ??= {});
+    item[route.httpMethod.toLowerCase()] = operation(route, components);
+  }
+  return {
+    openapi: "3.1.0",
+    info: { title: info.title, version: info.version },
+    paths,
+    components: {
+      schemas: { ...components.schemas, [ERROR_ENVELOPE]: errorEnvelopeSchema() },
+      responses: errorResponses(),
+      securitySchemes: { [SECURITY_SCHEME]: { type: "http", scheme: "bearer", bearerFormat: "JWT" } },
+    },
+    security: [{ [SECURITY_SCHEME]: [] }],
+  };
+}
+
+function operation(route: RestRoute, components: SchemaComponents): Schema {
+  const { service, method } = route.target;
+  const op: Schema = {
+    operationId: method.name,
+    summary: method.name,
+    description: operationDescription(route),
+    tags: [service.name],
+    security: [{ [SECURITY_SCHEME]: [] }],
+  };
+  const parameters = pathParameters(route, components);
+  if (parameters.length > 0) op["parameters"] = parameters;
+  if (route.bodyIsRequest) op["requestBody"] = requestBody(route, components);
+  op["responses"] = { "200": successResponse(route, components), ...errorResponseRefs() };
+  return op;
+}
+
+function operationDescription(route: RestRoute): string {
+  const { service, method } = route.target;
+  const rule = [`${route.httpMethod} ${route.template}`];
+  if (route.bodyIsRequest) rule.push(`body: "*"`);
+  if (route.responseField) rule.push(`response_body: "${route.responseField.name}"`);
+  return (
+    `\`${service.typeName}.${method.name}\` (${rule.join(", ")}). ` +
+    `Also served over gRPC, gRPC-web and Connect at \`/${service.typeName}/${method.name}\`.`
+  );
+}
+
+function pathFields(route: RestRoute): DescField[] {
+  return route.segments.filter((s): s is DescField => typeof s !== "string");
+}
+
+function pathParameters(route: RestRoute, components: SchemaComponents): Schema[] {
+  return pathFields(route).map((field) => ({
+    name: field.name,
+    in: "path",
+    required: true,
+    schema: components.field(field),
+  }));
+}
+
+/** `body: "*"`: the input message minus the fields bound from the path. An empty body counts as `{}`. */
+function requestBody(route: RestRoute, components: SchemaComponents): Schema {
+  const input = route.target.method.input;
+  const schema = components.requestMessage(input, new Set(pathFields(route)));
+  return { required: false, content: { "application/json": { schema } } };
+}
+
+function successResponse(route: RestRoute, components: SchemaComponents): Schema {
+  const field = route.responseField;
+  let data: Schema;
+  if (!field) data = components.message(route.target.method.output);
+  // The handlers always set the `response_body` message, so `data` is the message itself, not nullable.
+  else if (field.fieldKind === "message") data = components.message(field.message);
+  else data = components.field(field);
+  return {
+    description: "OK",
+    content: { "application/json": { schema: closedObject({ data }, ["data"]) } },
+  };
+}
+
+/** Each HTTP status of the catalogue, with the codes that use it. */
+function codesByStatus(): Map<number, CallErrorCode[]> {
+  const byStatus = new Map<number, CallErrorCode[]>();
+  for (const [code, entry] of Object.entries(ERROR_CATALOGUE) as [CallErrorCode, { httpStatus: number }][]) {
+    byStatus.set(entry.httpStatus, [...(byStatus.get(entry.httpStatus) ?? []), code]);
+  }
+  return new Map([...byStatus].sort(([a], [b]) => a - b));
+}
+
+function errorResponses(): Record<string, Schema> {
+  const responses: Record<string, Schema> = {};
+  for (const [status, codes] of codesByStatus()) {
+    responses[`Error${status}`] = {
+      description: codes.join(", "),
+      content: { "application/json": { schema: { $ref: `#/components/schemas/${ERROR_ENVELOPE}` } } },
+    };
+  }
+  return responses;
+}
+
+function errorResponseRefs(): Record<string, Schema> {
+  const refs: Record<string, Schema> = {};
+  for (const status of codesByStatus().keys()) refs[String(status)] = { $ref: `#/components/responses/Error${status}` };
+  return refs;
+}
+
+function errorEnvelopeSchema(): Schema {
+  const error = closedObject(
+    {
+      code: { type: "string", enum: Object.keys(ERROR_CATALOGUE) },
+      message: { type: "string" },
+    },
+    ["code", "message"],
+  );
+  return { ...closedObject({ error }, ["error"]), description: "Every failure on the REST paths." };
+}
+
+/** An object with exactly these properties: an undocumented field fails validation. */
+function closedObject(properties: Record<string, Schema>, required: string[]): Schema {
+  return { type: "object", properties, ...(required.length > 0 && { required }), additionalProperties: false };
+}
+
+/** `components/schemas`, filled on demand: one schema per message and enum, named by its proto name. */
+class SchemaComponents {
+  readonly schemas: Record<string, Schema> = {};
+  /** Schema name → what it describes, so that two different shapes never share a name. */
+  private readonly owners = new Map<string, string>();
+
+  /** A reference to a message's response schema (every field the server always writes is required). */
+  message(desc: DescMessage): Schema {
+    return this.define(desc.name, desc.typeName, () => messageSchema(desc, this, new Set(), true));
+  }
+
+  /** A reference to a request body schema: no field is required, path fields are left out. */
+  requestMessage(desc: DescMessage, omit: ReadonlySet<DescField>): Schema {
+    const shape = `${desc.typeName} as a request body without [${[...omit].map((f) => f.name).join(", ")}]`;
+    return this.define(desc.name, shape, () => messageSchema(desc, this, omit, false));
+  }
+
+  enum(desc: DescEnum): Schema {
+    return this.define(desc.name, desc.typeName, () => enumSchema(desc));
+  }
+
+  field(field: DescField): Schema {
+    return fieldSchema(field, this);
+  }
+
+  private define(name: string, shape: string, build: () => Schema): Schema {
+    const owner = this.owners.get(name);
+    if (owner !== undefined && owner !== shape) throw new Error(`OpenAPI schema ${name} would describe both ${owner} and ${shape}`);
+    if (owner === undefined) {
+      this.owners.set(name, shape);
+      this.schemas[name] = {}; // placeholder first: messages may refer to themselves
+      this.schemas[name] = build();
+    }
+    return { $ref: `#/components/schemas/${name}` };
+  }
+}
+
+function messageSchema(desc: DescMessage, components: SchemaComponents, omit: ReadonlySet<DescField>, withRequired: boolean): Schema {
+  const fields = desc.fields.filter((f) => !omit.has(f));
+  const properties = Object.fromEntries(fields.map((f) => [f.name, fieldSchema(f, components)]));
+  const required = withRequired ? fields.filter(alwaysSent).map((f) => f.name) : [];
+  return { ...closedObject(properties, required), description: `protobuf message ${desc.typeName}` };
+}
+
+/** Whether the REST dialect always writes the field (see restifyMessage). */
+function alwaysSent(field: DescField): boolean {
+  switch (field.fieldKind) {
+    case "message":
+    case "list":
+    case "map":
+      return true;
+    case "enum":
+      return field.oneof === undefined;
+    case "scalar":
+      // Implicit-presence scalars are always written; proto3 `optional` and oneof members only when set.
+      return field.presence !== FeatureSet_FieldPresence.EXPLICIT;
+  }
+}
+
+function fieldSchema(field: DescField, components: SchemaComponents): Schema {
+  switch (field.fieldKind) {
+    case "scalar":
+      return scalarSchema(field.scalar);
+    case "enum":
+      return components.enum(field.enum);
+    case "message":
+      return nullable(messageValueSchema(field.message, components));
+    case "list":
+      return { type: "array", items: listItemSchema(field, components) };
+    case "map":
+      // Map values are sent as plain proto JSON (rest-json leaves them as they are).
+      return { type: "object" };
+  }
+}
+
+function listItemSchema(field: DescField & { fieldKind: "list" }, components: SchemaComponents): Schema {
+  switch (field.listKind) {
+    case "scalar":
+      return scalarSchema(field.scalar);
+    case "enum":
+      return components.enum(field.enum);
+    case "message":
+      return messageValueSchema(field.message, components);
+  }
+}
+
+/** A message value: a reference to its schema, or the JSON form of a well-known type. */
+function messageValueSchema(desc: DescMessage, components: SchemaComponents): Schema {
+  if (!desc.typeName.startsWith("google.protobuf.")) return components.message(desc);
+  switch (desc.typeName) {
+    case "google.protobuf.Timestamp":
+      return { type: "string", format: "date-time" };
+    case "google.protobuf.Duration":
+      return { type: "string", pattern: "^-?\\d+(\\.\\d+)?s$" };
+    default:
+      return { description: `proto JSON of ${desc.typeName}` };
+  }
+}
+
+/** Unset message fields are `null`: a plain `type` gains "null", a reference becomes a choice. */
+function nullable(schema: Schema): Schema {
+  const type = schema["type"];
+  if (typeof type === "string") return { ...schema, type: [type, "null"] };
+  if ("$ref" in schema) return { oneOf: [schema, { type: "null" }] };
+  return schema;
+}
+
+/** Enum values lower case without the shared prefix; the zero value is `null`. */
+function enumSchema(desc: DescEnum): Schema {
+  const prefix = (desc.sharedPrefix ?? "").toUpperCase();
+  const names = desc.values
+    .filter((v) => v.number !== 0)
+    .map((v) => (prefix && v.name.startsWith(prefix) ? v.name.slice(prefix.length) : v.name).toLowerCase());
+  return { type: ["string", "null"], enum: [...names, null], description: `protobuf enum ${desc.typeName}; null is unspecified` };
+}
+
+function scalarSchema(scalar: ScalarType): Schema {
+  switch (scalar) {
+    case ScalarType.STRING:
+      return { type: "string" };
+    case ScalarType.BOOL:
+      return { type: "boolean" };
+    case ScalarType.BYTES:
+      return { type: "string", contentEncoding: "base64" };
+    case ScalarType.DOUBLE:
+      return { type: "number", format: "double" };
+    case ScalarType.FLOAT:
+      return { type: "number", format: "float" };
+    case ScalarType.INT32:
+    case ScalarType.SINT32:
+    case ScalarType.SFIXED32:
+      return { type: "integer", format: "int32" };
+    case ScalarType.UINT32:
+    case ScalarType.FIXED32:
+      return { type: "integer", minimum: 0, maximum: 4294967295 };
+    // 64-bit: a number while it fits exactly (|n| <= 2^53 - 1); beyond that the dialect sends a decimal string.
+    case ScalarType.INT64:
+    case ScalarType.SINT64:
+    case ScalarType.SFIXED64:
+      return { type: "integer", format: "int64" };
+    case ScalarType.UINT64:
+    case ScalarType.FIXED64:
+      return { type: "integer", format: "int64", minimum: 0 };
+  }
+}

@@ -1,0 +1,206 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { Validator } from "@seriousme/openapi-schema-validator";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import formats from "ajv-formats";
+import { describe, expect, it } from "vitest";
+import {
+  EndReason,
+  CallSchema,
+  CallsService,
+  CallStatus,
+  CallType,
+  RecordingSchema,
+  RecordingStatus,
+} from "../../gen/scaiwave/calls/v1/calls_pb.js";
+import { DirectoryService } from "../../gen/scaiwave/calls/v1/directory_pb.js";
+import { ERROR_CATALOGUE } from "../../src/transport/error-catalogue.js";
+import { buildOpenApi } from "../../src/transport/openapi.js";
+import { messageToRestJson } from "../../src/transport/rest/rest-json.js";
+import { RouteTable } from "../../src/transport/rest/route-table.js";
+import { RpcRegistry, type ServiceHandlers } from "../../src/transport/rpc/registry.js";
+
+/** Handlers are never called: the document depends only on the descriptors. */
+function dummyHandlers<S extends typeof CallsService | typeof DirectoryService>(service: S): ServiceHandlers<S> {
+  return Object.fromEntries(service.methods.map((m) => [m.localName, () => ({})])) as unknown as ServiceHandlers<S>;
+}
+
+const registry = new RpcRegistry()
+  .register(CallsService, dummyHandlers(CallsService), () => {})
+  .register(DirectoryService, dummyHandlers(DirectoryService), () => {});
+const routes = new RouteTable(registry.methods());
+const doc = buildOpenApi(routes, { title: "ScaiWave Calls", version: "0.1.0" }) as OpenApi;
+
+interface Operation {
+  operationId: string;
+  parameters?: { name: string; in: string; required: boolean; schema: Record<string, unknown> }[];
+  requestBody?: { content: Record<string, { schema: { $ref: string } }> };
+  responses: Record<string, { $ref?: string; content?: Record<string, { schema: Schema }> }>;
+  security: Record<string, string[]>[];
+}
+interface OpenApi {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, Schema>; responses: Record<string, unknown>; securitySchemes: Record<string, unknown> };
+}
+type Schema = Record<string, unknown> & { properties?: Record<string, Schema>; $ref?: string; required?: string[] };
+
+/** JSON Schema 2020-12 validation against a schema of the document; refs resolve inside `components`. */
+function validatorFor(schema: Schema) {
+  const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true });
+  formats.default(ajv);
+  ajv.addVocabulary(["components"]);
+  return ajv.compile({ ...schema, components: doc.components });
+}
+
+function resolve(schema: Schema): Schema {
+  const name = schema.$ref?.replace("#/components/schemas/", "");
+  return name === undefined ? schema : (doc.components.schemas[name] ?? {});
+}
+
+function operation(template: string, method: string): Operation {
+  const op = doc.paths[template]?.[method];
+  if (!op) throw new Error(`no ${method} ${template} in the document`);
+  return op;
+}
+
+function dataSchema(op: Operation): Schema {
+  const schema = op.responses["200"]?.content?.["application/json"]?.schema;
+  return schema?.properties?.["data"] ?? {};
+}
+
+describe("OpenAPI document", () => {
+  it("is a valid OpenAPI 3.1 document", async () => {
+    expect(doc.openapi).toBe("3.1.0");
+    const result = await new Validator().validate(doc as unknown as Record<string, unknown>);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+  });
+
+  it("has schemas that compile as strict JSON Schema 2020-12, every $ref resolving", () => {
+    for (const name of Object.keys(doc.components.schemas)) {
+      expect(() => validatorFor({ $ref: `#/components/schemas/${name}` }), name).not.toThrow();
+    }
+  });
+
+  it("lists every REST route with its method, operationId and path parameters, and nothing else", () => {
+    const listed = Object.entries(doc.paths).flatMap(([path, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`));
+    expect(listed.sort()).toEqual(routes.all.map((r) => `${r.httpMethod} ${r.template}`).sort());
+    expect(routes.all).toHaveLength(CallsService.methods.length); // DirectoryService has no REST routes
+
+    for (const route of routes.all) {
+      const op = operation(route.template, route.httpMethod.toLowerCase());
+      expect(op.operationId).toBe(route.target.method.name);
+      const variables = [...route.template.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
+      expect(op.parameters ?? [], route.template).toEqual(
+        variables.map((name) => ({ name, in: "path", required: true, schema: { type: "string" } })),
+      );
+      expect(op.security).toEqual([{ bearerAuth: [] }]);
+      expect(op.requestBody === undefined, route.template).toBe(!route.bodyIsRequest);
+    }
+    expect(doc.components.securitySchemes).toEqual({ bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" } });
+  });
+
+  it("documents request bodies without the fields taken from the path", () => {
+    const initiate = resolve(operation("/v1/calls/initiate", "post").requestBody?.content["application/json"]?.schema ?? {});
+    expect(Object.keys(initiate.properties ?? {})).toEqual(["room_id", "type"]);
+    expect(resolve(initiate.properties?.["type"] ?? {})).toMatchObject({ enum: ["audio", "video", null] });
+
+    const mute = resolve(
+      operation("/v1/calls/{call_id}/participants/{participant_id}/mute", "post").requestBody?.content["application/json"]?.schema ?? {},
+    );
+    expect(mute).toMatchObject({ properties: { audio: { type: "boolean" }, video: { type: "boolean" } }, additionalProperties: false });
+    expect(Object.keys(mute.properties ?? {})).toEqual(["audio", "video"]);
+    expect(mute.required).toBeUndefined();
+  });
+
+  it("has an ErrorEnvelope listing every SW_CALL code, and every catalogue status on every operation", () => {
+    const envelope = doc.components.schemas["ErrorEnvelope"] as Schema;
+    expect(envelope).toMatchObject({ required: ["error"], additionalProperties: false });
+    const error = envelope.properties?.["error"];
+    expect(error).toMatchObject({ required: ["code", "message"], additionalProperties: false, properties: { message: { type: "string" } } });
+    expect((error?.properties?.["code"]?.["enum"] as string[]).sort()).toEqual(Object.keys(ERROR_CATALOGUE).sort());
+
+    const statuses = [...new Set(Object.values(ERROR_CATALOGUE).map((e) => String(e.httpStatus)))].sort();
+    for (const route of routes.all) {
+      const responses = operation(route.template, route.httpMethod.toLowerCase()).responses;
+      expect(Object.keys(responses).sort()).toEqual(["200", ...statuses].sort());
+      for (const status of statuses) expect(responses[status]).toEqual({ $ref: `#/components/responses/Error${status}` });
+    }
+    expect(doc.components.responses["Error404"]).toMatchObject({
+      description: "SW_CALL_NOT_FOUND, SW_CALL_PARTICIPANT_NOT_FOUND, SW_CALL_ROUTE_NOT_FOUND",
+      content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorEnvelope" } } },
+    });
+  });
+
+  it("describes GetCall's data as Call in the REST dialect", () => {
+    const data = dataSchema(operation("/v1/calls/{call_id}", "get"));
+    expect(data).toEqual({ $ref: "#/components/schemas/Call" });
+    const call = resolve(data);
+    expect(call["additionalProperties"]).toBe(false);
+    expect(call.required).toEqual(Object.keys(call.properties ?? {}));
+    expect(call.properties?.["ended_at"]).toEqual({ type: ["string", "null"], format: "date-time" });
+    expect(resolve(call.properties?.["status"] ?? {})).toMatchObject({ type: ["string", "null"], enum: ["ringing", "active", "ended", null] });
+    expect(resolve(call.properties?.["end_reason"] ?? {})["enum"]).toEqual([
+      "ended",
+      "all_left",
+      "canceled",
+      "rejected",
+      "no_answer",
+      "room_finished",
+      null,
+    ]);
+    expect(call.properties?.["participants"]).toEqual({ type: "array", items: { $ref: "#/components/schemas/Participant" } });
+
+    const recording = resolve({ $ref: "#/components/schemas/Recording" });
+    expect(recording.properties?.["media"]).toEqual({ oneOf: [{ $ref: "#/components/schemas/MediaReference" }, { type: "null" }] });
+    expect(resolve({ $ref: "#/components/schemas/MediaReference" }).properties?.["size_bytes"]).toMatchObject({ type: "integer" });
+  });
+
+  it("describes the other response shapes: the whole output, a message field, a list field", () => {
+    expect(dataSchema(operation("/v1/calls/initiate", "post"))).toEqual({ $ref: "#/components/schemas/InitiateCallResponse" });
+    expect(dataSchema(operation("/v1/calls/{call_id}/recording/start", "post"))).toEqual({ $ref: "#/components/schemas/Recording" });
+    expect(dataSchema(operation("/v1/calls/{call_id}/recordings", "get"))).toEqual({
+      type: "array",
+      items: { $ref: "#/components/schemas/Recording" },
+    });
+  });
+
+  it("accepts what the REST dialect writes and refuses undocumented fields", () => {
+    const validateCall = validatorFor({ $ref: "#/components/schemas/Call" });
+    const live = messageToRestJson(
+      CallSchema,
+      create(CallSchema, {
+        id: "call-1",
+        roomId: "room-1",
+        type: CallType.AUDIO,
+        status: CallStatus.RINGING,
+        startedAt: timestampFromDate(new Date()),
+        participants: [{ participantId: "alice", joinedAt: timestampFromDate(new Date()) }],
+        livekitRoom: "scaiwave-call-1",
+      }),
+    );
+    expect(validateCall(live), JSON.stringify(validateCall.errors)).toBe(true);
+    expect(validateCall({ ...live, colour: "red" })).toBe(false);
+    expect(validateCall({ ...live, status: "CALL_STATUS_RINGING" })).toBe(false);
+
+    const ended = messageToRestJson(
+      CallSchema,
+      create(CallSchema, {
+        id: "call-1",
+        status: CallStatus.ENDED,
+        endReason: EndReason.ALL_LEFT,
+        endedAt: timestampFromDate(new Date()),
+        recordings: [
+          create(RecordingSchema, {
+            id: "rec-1",
+            status: RecordingStatus.READY,
+            media: { mediaId: "m-1", sizeBytes: 123_456_789n, durationSeconds: 1.5, downloadUrl: "http://x" },
+            transcription: { text: "hello", attempts: 1 },
+          }),
+        ],
+      }),
+    );
+    expect(validateCall(ended), JSON.stringify(validateCall.errors)).toBe(true);
+  });
+});
