@@ -70,4 +70,6 @@ go_tool nats-server github.com/nats-io/nats-server/v2@v2.12.3
 # MinIO has no semver tags: this pseudo-version (commit of 2026-02-12) is what
 # `go list -m github.com/minio/minio@latest` resolved on 2026-11-23.
 go_tool minio github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
+# gRPC reflection/health are exercised with the real grpcurl (test/integration/grpc-tools.test.ts).
+go_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
 apt_packages ffmpeg espeak-ng pocketsphinx pocketsphinx-en-us

@@ -31,6 +31,10 @@ import { WebhookEndpoint } from "./transport/webhook.js";
 import { RateLimiter, type RateClass } from "./transport/rate-limiter.js";
 import { Metrics } from "./transport/metrics.js";
 import { buildOpenApi } from "./transport/openapi.js";
+import { healthRoutes } from "./transport/grpc-ecosystem/health.js";
+import { reflectionRoutes } from "./transport/grpc-ecosystem/reflection.js";
+import { Health as GrpcHealth } from "../gen/health/v1/health_pb.js";
+import { ServerReflection } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import { callToProto } from "./transport/rpc/call-mapping.js";
 import { messageToRestJson } from "./transport/rest/rest-json.js";
 import { LiveKitRoomService } from "./adapters/livekit/rooms.js";
@@ -281,6 +285,8 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
   ]);
 
   const restRoutes = new RouteTable(registry.methods());
+  const servedServices = [CallsService.typeName, DirectoryService.typeName];
+  const grpcShutdown = new AbortController();
   const server = createCallsServer(
     createRequestHandler({
       openApi: buildOpenApi(restRoutes, { title: "ScaiWave Calls", version: "1" }),
@@ -302,7 +308,15 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
         onOutcome: (outcome) => metrics.observeWebhook(outcome),
       }),
       connect: connectNodeAdapter({
-        routes: connectRoutes(registry, authenticator, logger),
+        routes: (router) => {
+          connectRoutes(registry, authenticator, logger)(router);
+          // Standard gRPC health and server reflection (grpcurl, buf curl, orchestrators): no token needed.
+          healthRoutes(
+            (service) => (service === "" || servedServices.includes(service) ? (health.isDraining ? "NOT_SERVING" : "SERVING") : undefined),
+            { services: servedServices, shutdown: grpcShutdown.signal },
+          )(router);
+          reflectionRoutes([], [CallsService, DirectoryService, GrpcHealth, ServerReflection])(router);
+        },
         readMaxBytes: config.maxRequestBytes,
       }),
     }),
@@ -365,6 +379,8 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       health.startDraining();
+      // Open Health/Watch streams hear NOT_SERVING and end, so they do not hold the server open.
+      grpcShutdown.abort();
       await server.close();
       ringTimer.stop();
       clearInterval(recordingSweep);

@@ -20,6 +20,10 @@ export class Health {
 
   constructor(private readonly checks: readonly DependencyCheck[]) {}
 
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
   /** Called on shutdown: readiness goes false so load balancers stop sending traffic. */
   startDraining(): void {
     this.draining = true;
