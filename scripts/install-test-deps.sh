@@ -73,3 +73,4 @@ go_tool minio github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 # gRPC reflection/health are exercised with the real grpcurl (test/integration/grpc-tools.test.ts).
 go_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
 apt_packages ffmpeg espeak-ng pocketsphinx pocketsphinx-en-us
+apt_packages chromium
