@@ -149,6 +149,11 @@ export class CallsUseCases {
     return this.apply(caller.tenantId, callId, (current) => leaveCall(current, participantId, this.deps.clock.now()));
   }
 
+  /** The live calls of every room the caller is a member of, newest first. */
+  listLive(caller: Caller): Call[] {
+    return this.deps.calls.listLiveCallsForMember(caller.tenantId, caller.userId, 100);
+  }
+
   get(caller: Caller, callId: string): Call {
     const call = this.visibleCall(caller, callId);
     this.requireMember(caller, call.roomId);

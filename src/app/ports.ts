@@ -39,6 +39,8 @@ export interface CallRepository {
   /** Any tenant's call: for LiveKit's webhooks, which know the room name only. */
   findCallById(callId: string): Call | undefined;
   listLiveCalls(): Call[];
+  /** Live calls of the rooms `userId` is a member of, newest first. */
+  listLiveCallsForMember(tenantId: string, userId: string, limit: number): Call[];
   /**
    * Runs `work` in one transaction with the record that webhook `eventId`
    * was processed; a webhook processed before runs nothing.

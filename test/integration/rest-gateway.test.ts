@@ -71,6 +71,27 @@ describe("REST gateway", () => {
     await request("POST", `/v1/calls/${data["call_id"]}/end`);
   });
 
+  it("GET /v1/calls lists the live calls of the caller's rooms only", async () => {
+    const mine = await directoryClient(service.baseUrl).room({ alice: 0 });
+    const others = await directoryClient(service.baseUrl).room({ zed: 0 });
+    const live = await request("POST", "/v1/calls/initiate", { body: JSON.stringify({ room_id: mine, type: "audio" }) });
+    const liveId = (live.json["data"] as { call_id: string }).call_id;
+    const zed = await userToken("zed");
+    await fetch(`${service.baseUrl}/v1/calls/initiate`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${zed}` },
+      body: JSON.stringify({ room_id: others, type: "audio" }),
+    });
+    const listed = await request("GET", "/v1/calls");
+    expect(listed.status).toBe(200);
+    const calls = listed.json["data"] as { id: string; room_id: string; status: string }[];
+    expect(calls.map((c) => c.id)).toContain(liveId);
+    expect(calls.every((c) => c.room_id !== others && c.status !== "ended")).toBe(true);
+    await request("POST", `/v1/calls/${liveId}/end`);
+    const after = (await request("GET", "/v1/calls")).json["data"] as { id: string }[];
+    expect(after.map((c) => c.id)).not.toContain(liveId);
+  });
+
   it("unknown path: 404 in the envelope", async () => {
     const res = await request("GET", "/v1/calls/abc/nothing-here");
     expect(res.status).toBe(404);

@@ -20,6 +20,7 @@ const dummyHandlers: ServiceHandlers<typeof CallsService> = {
   startRecording: () => ({}),
   stopRecording: () => ({}),
   listRecordings: () => ({}),
+  listCalls: () => ({}),
   muteParticipant: () => ({}),
   removeParticipant: () => ({}),
 };
@@ -98,6 +99,11 @@ describe("RouteTable lookup", () => {
     expect(table.lookup("DELETE", "/v1/calls/call-1")).toEqual({ kind: "wrong-method", allowed: ["GET"] });
   });
 
+  it("GET /v1/calls → ListCalls (no path parameters)", () => {
+    const lookup = table.lookup("GET", "/v1/calls");
+    expect(lookup.kind === "found" && lookup.match.route.target.method.name).toBe("ListCalls");
+  });
+
   it("a literal segment beats a variable: /v1/calls/initiate is InitiateCall's path only", () => {
     expect(table.lookup("PUT", "/v1/calls/initiate")).toEqual({ kind: "wrong-method", allowed: ["POST"] });
     expect(table.lookup("GET", "/v1/calls/initiate")).toEqual({ kind: "wrong-method", allowed: ["POST"] });
@@ -112,7 +118,6 @@ describe("RouteTable lookup", () => {
     ["GET", "/v1/nope"],
     ["GET", "/"],
     ["GET", ""],
-    ["GET", "/v1/calls"],
     ["GET", "/v1/calls/"],
     ["POST", "/v1/calls//join"],
     ["POST", "/v1/calls/call-1/join/"],
@@ -124,7 +129,7 @@ describe("RouteTable lookup", () => {
 });
 
 describe("RouteTable routes read from the google.api.http annotations", () => {
-  it("every one of the eleven RPCs has a route, with the method and template of its annotation", () => {
+  it("every one of the twelve RPCs has a route, with the method and template of its annotation", () => {
     const routes = table.all.map((r) => [r.target.method.name, r.httpMethod, r.template, r.bodyIsRequest]);
     expect(routes).toEqual([
       ["InitiateCall", "POST", "/v1/calls/initiate", true],
@@ -133,6 +138,7 @@ describe("RouteTable routes read from the google.api.http annotations", () => {
       ["RejectCall", "POST", "/v1/calls/{call_id}/reject", true],
       ["EndCall", "POST", "/v1/calls/{call_id}/end", true],
       ["GetCall", "GET", "/v1/calls/{call_id}", false],
+      ["ListCalls", "GET", "/v1/calls", false],
       ["MuteParticipant", "POST", "/v1/calls/{call_id}/participants/{participant_id}/mute", true],
       ["RemoveParticipant", "POST", "/v1/calls/{call_id}/participants/{participant_id}/remove", true],
       ["StartRecording", "POST", "/v1/calls/{call_id}/recording/start", true],
@@ -140,7 +146,7 @@ describe("RouteTable routes read from the google.api.http annotations", () => {
       ["ListRecordings", "GET", "/v1/calls/{call_id}/recordings", false],
     ]);
     expect(new Set(table.all.map((r) => r.target.method)).size).toBe(CallsService.methods.length);
-    expect(CallsService.methods).toHaveLength(11);
+    expect(CallsService.methods).toHaveLength(12);
   });
 
   it("GetCall's response field is the call message field", () => {
@@ -168,6 +174,7 @@ describe("RouteTable routes read from the google.api.http annotations", () => {
       RejectCall: "call",
       EndCall: "call",
       GetCall: "call",
+      ListCalls: "calls",
       MuteParticipant: "call",
       RemoveParticipant: "call",
       StartRecording: "recording",
@@ -190,6 +197,7 @@ describe("RouteTable routes read from the google.api.http annotations", () => {
       RejectCall: ["call_id"],
       EndCall: ["call_id"],
       GetCall: ["call_id"],
+      ListCalls: [],
       MuteParticipant: ["call_id", "participant_id"],
       RemoveParticipant: ["call_id", "participant_id"],
       StartRecording: ["call_id"],

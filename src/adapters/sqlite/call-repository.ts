@@ -47,6 +47,7 @@ export class SqliteCallRepository implements CallRepository {
     selectCall: Statement<[string, string], CallRow>;
     selectCallById: Statement<[string], CallRow>;
     selectLive: Statement<[], CallRow>;
+    selectLiveForMember: Statement<[string, string, number], CallRow>;
     insertWebhook: Statement<[string, number]>;
     selectEndedSessions: Statement<[string], { sid: string }>;
     insertEndedSession: Statement<[string, string]>;
@@ -72,6 +73,10 @@ export class SqliteCallRepository implements CallRepository {
       selectCall: db.prepare("SELECT * FROM calls WHERE tenant_id = ? AND id = ?"),
       selectCallById: db.prepare("SELECT * FROM calls WHERE id = ?"),
       selectLive: db.prepare("SELECT * FROM calls WHERE status <> 'ended' ORDER BY started_at"),
+      selectLiveForMember: db.prepare(
+        `SELECT c.* FROM calls c JOIN room_members m ON m.tenant_id = c.tenant_id AND m.room_id = c.room_id
+         WHERE m.tenant_id = ? AND m.user_id = ? AND c.status <> 'ended' ORDER BY c.started_at DESC LIMIT ?`,
+      ),
       selectEndedSessions: db.prepare("SELECT sid FROM call_ended_sessions WHERE call_id = ?"),
       insertEndedSession: db.prepare("INSERT INTO call_ended_sessions (call_id, sid) VALUES (?, ?) ON CONFLICT DO NOTHING"),
       insertWebhook: db.prepare("INSERT INTO webhook_events (id, received_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING"),
@@ -170,6 +175,10 @@ export class SqliteCallRepository implements CallRepository {
       ringing: rows.find((r) => r.status === "ringing")?.n ?? 0,
       active: rows.find((r) => r.status === "active")?.n ?? 0,
     };
+  }
+
+  listLiveCallsForMember(tenantId: string, userId: string, limit: number): Call[] {
+    return this.stmt.selectLiveForMember.all(tenantId, userId, limit).map((row) => this.hydrate(row));
   }
 
   listLiveCalls(): Call[] {

@@ -28,6 +28,10 @@ export function callsHandlers(calls: CallsUseCases, recordings: RecordingsUseCas
       const call = calls.get(callerOf(ctx.principal), requireField("call_id", req.callId));
       return { call: callToProto(call, await recordings.viewsFor(call)) };
     },
+    async listCalls(_req, ctx) {
+      const live = calls.listLive(callerOf(ctx.principal));
+      return { calls: await Promise.all(live.map(async (call) => callToProto(call, await recordings.viewsFor(call)))) };
+    },
     async muteParticipant(req, ctx) {
       const what = { audio: req.audio ?? true, video: req.video ?? false };
       const callId = requireField("call_id", req.callId);
