@@ -47,9 +47,13 @@ describe("graceful shutdown", () => {
     const alice = await userToken("alice");
     const api = restApi(service.baseUrl);
 
-    // 20 initiates in flight, then SIGTERM while they are being handled.
+    // 20 initiates in flight; SIGTERM as soon as the first has committed, while the rest are being handled.
     const inFlight = rooms.map((roomId) => api.initiate(alice, roomId, "audio"));
-    await new Promise((r) => setImmediate(r));
+    const watcher = new Database(databasePath, { readonly: true });
+    const calls = () => (watcher.prepare("SELECT count(*) AS n FROM calls").get() as { n: number }).n;
+    const deadline = Date.now() + 10_000;
+    while (calls() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    watcher.close();
     service.child.kill("SIGTERM");
     const results = await Promise.allSettled(inFlight);
     expect(await service.exited).toBe(0);
