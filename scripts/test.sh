@@ -24,6 +24,7 @@ fi
 
 step "typecheck (tsc --noEmit, strict)"
 npx --no-install tsc --noEmit
+npx --no-install tsc --noEmit -p console  # the web console: DOM types, its own tsconfig
 
 step "lint (eslint)"
 npx --no-install eslint .

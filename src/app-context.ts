@@ -52,6 +52,7 @@ import { createLogger } from "./logger.js";
 import { connectRoutes } from "./transport/connect-routes.js";
 import { cachedProbe, CheckFailed, Health } from "./transport/health.js";
 import { createRequestHandler } from "./transport/request-handler.js";
+import { defaultConsoleDir, serveConsole } from "./transport/console.js";
 import { RestGateway } from "./transport/rest/gateway.js";
 import { RouteTable } from "./transport/rest/route-table.js";
 import { requireInternal, requireUser } from "./transport/rpc/access.js";
@@ -293,6 +294,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
       health,
       corsAllowedOrigins: config.corsAllowedOrigins,
       metrics,
+      console: serveConsole(defaultConsoleDir()),
       rest: new RestGateway({
         routes: restRoutes,
         authenticator,

@@ -15,6 +15,8 @@ export interface RequestHandlerParts {
   readonly metrics: { serve(res: NodeResponse): Promise<void> };
   /** connect-node's adapter: Connect, gRPC and gRPC-web on `/<package>.<Service>/<Method>`. */
   readonly connect: (req: NodeRequest, res: NodeResponse) => void;
+  /** The web console's static files at /console (serveConsole); false when the request is not for it. */
+  readonly console: (req: NodeRequest, res: NodeResponse) => boolean;
 }
 
 /**
@@ -42,6 +44,7 @@ export function createRequestHandler(parts: RequestHandlerParts) {
     if (applyCors(parts.corsAllowedOrigins, req, res)) return;
     const firstSegment = url.slice(1, url.indexOf("/", 1) >>> 0);
     if (firstSegment.includes(".")) return parts.connect(req, res);
+    if (parts.console(req, res)) return;
     void parts.rest.handle(req, res);
   };
 }
