@@ -21,6 +21,7 @@ if ! diff -r "$tmp/gen" gen; then
   echo "gen/ is stale: run 'npm run generate' and commit the result" >&2
   exit 1
 fi
+npx --no-install tsx scripts/proto-comments.ts --check
 
 step "typecheck (tsc --noEmit, strict)"
 npx --no-install tsc --noEmit

@@ -3,6 +3,11 @@ import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import type { CallErrorCode } from "../domain/errors.js";
 import { ERROR_CATALOGUE } from "./error-catalogue.js";
 import type { RestRoute, RouteTable } from "./rest/route-table.js";
+import protoComments from "./proto-comments.json" with { type: "json" };
+
+/** The proto comments, by full name (`scaiwave.calls.v1.Call.ended_at`), extracted by `npm run generate`. */
+const COMMENTS: Readonly<Record<string, string>> = protoComments;
+const commentOf = (fullName: string): string | undefined => COMMENTS[fullName];
 
 /**
  * The OpenAPI 3.1 document of the REST surface, generated from the same
@@ -13,8 +18,8 @@ import type { RestRoute, RouteTable } from "./rest/route-table.js";
  * timestamps as RFC 3339 strings.
  *
  * protobuf-es embeds descriptors without `source_code_info`, so the proto
- * comments are not available at run time: summaries are the RPC names and
- * descriptions name the RPC and its HTTP rule.
+ * comments come from proto-comments.json, which `npm run generate` extracts
+ * with `buf build` (scripts/proto-comments.ts) and the test command checks.
  */
 
 type Schema = Record<string, unknown>;
@@ -47,7 +52,7 @@ function operation(route: RestRoute, components: SchemaComponents): Schema {
   const { service, method } = route.target;
   const op: Schema = {
     operationId: method.name,
-    summary: method.name,
+    summary: firstSentence(commentOf(`${service.typeName}.${method.name}`)) ?? method.name,
     description: operationDescription(route),
     tags: [service.name],
     security: [{ [SECURITY_SCHEME]: [] }],
@@ -64,7 +69,9 @@ function operationDescription(route: RestRoute): string {
   const rule = [`${route.httpMethod} ${route.template}`];
   if (route.bodyIsRequest) rule.push(`body: "*"`);
   if (route.responseField) rule.push(`response_body: "${route.responseField.name}"`);
+  const comment = commentOf(`${service.typeName}.${method.name}`);
   return (
+    (comment ? `${comment}\n\n` : "") +
     `\`${service.typeName}.${method.name}\` (${rule.join(", ")}). ` +
     `Also served over gRPC, gRPC-web and Connect at \`/${service.typeName}/${method.name}\`.`
   );
@@ -184,9 +191,9 @@ class SchemaComponents {
 
 function messageSchema(desc: DescMessage, components: SchemaComponents, omit: ReadonlySet<DescField>, withRequired: boolean): Schema {
   const fields = desc.fields.filter((f) => !omit.has(f));
-  const properties = Object.fromEntries(fields.map((f) => [f.name, fieldSchema(f, components)]));
+  const properties = Object.fromEntries(fields.map((f) => [f.name, withComment(fieldSchema(f, components), `${desc.typeName}.${f.name}`)]));
   const required = withRequired ? fields.filter(alwaysSent).map((f) => f.name) : [];
-  return { ...closedObject(properties, required), description: `protobuf message ${desc.typeName}` };
+  return { ...closedObject(properties, required), description: commentOf(desc.typeName) ?? `protobuf message ${desc.typeName}` };
 }
 
 /** Whether the REST dialect always writes the field (see restifyMessage). */
@@ -289,4 +296,17 @@ function scalarSchema(scalar: ScalarType): Schema {
     case ScalarType.FIXED64:
       return { type: "integer", format: "int64", minimum: 0 };
   }
+}
+
+function firstSentence(text: string | undefined): string | undefined {
+  if (!text) return undefined;
+  const end = text.search(/\.(\s|$)/);
+  return end === -1 ? text : text.slice(0, end + 1);
+}
+
+/** A field's proto comment as its description; a `$ref` is wrapped, since siblings of `$ref` are ignored in older tools. */
+function withComment(schema: Schema, fullName: string): Schema {
+  const comment = commentOf(fullName);
+  if (!comment) return schema;
+  return "$ref" in schema ? { allOf: [schema], description: comment } : { ...schema, description: comment };
 }

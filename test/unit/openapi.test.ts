@@ -54,7 +54,9 @@ function validatorFor(schema: Schema) {
 }
 
 function resolve(schema: Schema): Schema {
-  const name = schema.$ref?.replace("#/components/schemas/", "");
+  // A field with a proto comment wraps its $ref in allOf (the comment is the description beside it).
+  const target = (schema as { allOf?: Schema[] }).allOf?.[0] ?? schema;
+  const name = target.$ref?.replace("#/components/schemas/", "");
   return name === undefined ? schema : (doc.components.schemas[name] ?? {});
 }
 
@@ -133,13 +135,24 @@ describe("OpenAPI document", () => {
     });
   });
 
+  it("takes summaries and descriptions from the proto comments", () => {
+    const get = operation("/v1/calls/{call_id}", "get") as Operation & { summary?: string; description?: string };
+    expect(get.summary).toBe("Returns the call state; an ended call keeps its final state.");
+    expect(get.description).toContain("Caller: a member of the call's room.");
+    expect(doc.components.schemas["Call"]?.["description"]).toBe("The state of a call.");
+  });
+
   it("describes GetCall's data as Call in the REST dialect", () => {
     const data = dataSchema(operation("/v1/calls/{call_id}", "get"));
     expect(data).toEqual({ $ref: "#/components/schemas/Call" });
     const call = resolve(data);
     expect(call["additionalProperties"]).toBe(false);
     expect(call.required).toEqual(Object.keys(call.properties ?? {}));
-    expect(call.properties?.["ended_at"]).toEqual({ type: ["string", "null"], format: "date-time" });
+    expect(call.properties?.["ended_at"]).toEqual({
+      type: ["string", "null"],
+      format: "date-time",
+      description: "Unset (null on the REST paths) while the call is live.",
+    });
     expect(resolve(call.properties?.["status"] ?? {})).toMatchObject({ type: ["string", "null"], enum: ["ringing", "active", "ended", null] });
     expect(resolve(call.properties?.["end_reason"] ?? {})["enum"]).toEqual([
       "ended",
@@ -150,10 +163,17 @@ describe("OpenAPI document", () => {
       "room_finished",
       null,
     ]);
-    expect(call.properties?.["participants"]).toEqual({ type: "array", items: { $ref: "#/components/schemas/Participant" } });
+    expect(call.properties?.["participants"]).toEqual({
+      type: "array",
+      items: { $ref: "#/components/schemas/Participant" },
+      description: "Who is in the call now.",
+    });
 
     const recording = resolve({ $ref: "#/components/schemas/Recording" });
-    expect(recording.properties?.["media"]).toEqual({ oneOf: [{ $ref: "#/components/schemas/MediaReference" }, { type: "null" }] });
+    expect(recording.properties?.["media"]).toEqual({
+      oneOf: [{ $ref: "#/components/schemas/MediaReference" }, { type: "null" }],
+      description: "Set once the recording is ready.",
+    });
     expect(resolve({ $ref: "#/components/schemas/MediaReference" }).properties?.["size_bytes"]).toMatchObject({ type: "integer" });
   });
 
