@@ -77,15 +77,24 @@ export interface AppOverrides {
   readonly role?: "service" | "worker";
 }
 
-/** The same LiveKit client, each async method timed in the LiveKit latency histogram as `<prefix>.<method>`. */
-function timed<T extends object>(target: T, metrics: Metrics, prefix: string): T {
+/**
+ * The same LiveKit client, each async method timed in the LiveKit latency
+ * histogram as `<prefix>.<method>` and logged at debug level with the request
+ * id (the SDK sets LiveKit's own request-id header, not one we choose).
+ */
+function timed<T extends object>(target: T, metrics: Metrics, logger: PinoLogger, prefix: string): T {
   return new Proxy(target, {
     get(obj, key, receiver) {
       const value: unknown = Reflect.get(obj, key, receiver);
       if (typeof value !== "function" || typeof key !== "string") return value;
       return (...args: unknown[]) => {
         const result: unknown = (value as (...a: unknown[]) => unknown).apply(obj, args);
-        return result instanceof Promise ? metrics.timeLiveKit(`${prefix}.${key}`, () => result) : result;
+        if (!(result instanceof Promise)) return result;
+        const started = performance.now();
+        const operation = `${prefix}.${key}`;
+        return metrics.timeLiveKit(operation, () => result).finally(() => {
+          logger.debug({ operation, ms: Math.round(performance.now() - started) }, "LiveKit API call");
+        });
       };
     },
   });
@@ -187,7 +196,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
         requestTimeoutMs: config.livekit.requestTimeoutMs,
         s3: config.s3,
       }));
-  const egress = egressService && timed(egressService, metrics, "egress");
+  const egress = egressService && timed(egressService, metrics, logger, "egress");
   const recordings = new RecordingsUseCases({
     calls,
     recordings: recordingRepository,
@@ -201,7 +210,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
     downloadUrlTtlSeconds: config.recordings.downloadUrlTtlSeconds,
   });
   const liveKitRooms = new LiveKitRoomService({ ...config.livekit });
-  const rooms = timed(overrides.rooms ?? liveKitRooms, metrics, "room");
+  const rooms = timed(overrides.rooms ?? liveKitRooms, metrics, logger, "room");
   const tokens =
     overrides.tokens ??
     new LiveKitTokenMinter({

@@ -1,5 +1,6 @@
 import type { Call, CallEvent, Transition } from "../domain/call.js";
 import { timeSortableId } from "../domain/ids.js";
+import { currentRequestId } from "../request-context.js";
 import type { Recording, RecordingEventType } from "../domain/recording.js";
 import { truncate, type Transcript } from "../domain/transcript.js";
 
@@ -26,6 +27,8 @@ export interface Envelope {
   readonly room_id: string;
   readonly call_id: string;
   readonly data: Record<string, unknown>;
+  /** The HTTP request that caused the event (its X-Request-Id, also for webhooks); null for timers and the worker. */
+  readonly request_id: string | null;
 }
 
 export const userSubject = (userId: string) => `swp.user.${userId}.call`;
@@ -91,6 +94,7 @@ export class CallEventFactory {
       room_id: transcript.roomId,
       call_id: transcript.callId,
       data,
+      request_id: currentRequestId() ?? null,
     };
     return { id, subject: roomSubject(transcript.roomId), payload: JSON.stringify(envelope), createdAt: now };
   }
@@ -107,6 +111,7 @@ export class CallEventFactory {
       room_id: recording.roomId,
       call_id: recording.callId,
       data: { recording: this.renderRecording(recording) },
+      request_id: currentRequestId() ?? null,
     };
     return { id, subject: roomSubject(recording.roomId), payload: JSON.stringify(envelope), createdAt: now };
   }
@@ -127,6 +132,7 @@ export class CallEventFactory {
         room_id: call.roomId,
         call_id: call.id,
         data,
+        request_id: currentRequestId() ?? null,
       };
       return { id, subject, payload: JSON.stringify(envelope), createdAt: now };
     });

@@ -3,6 +3,7 @@ import { sendJson, type NodeRequest, type NodeResponse } from "./http-types.js";
 import type { RestGateway } from "./rest/gateway.js";
 import { WEBHOOK_PATH, type WebhookEndpoint } from "./webhook.js";
 import { applyCors } from "./cors.js";
+import { requestIdFrom, runWithRequest } from "../request-context.js";
 
 export interface RequestHandlerParts {
   readonly health: Health;
@@ -26,6 +27,15 @@ export interface RequestHandlerParts {
  */
 export function createRequestHandler(parts: RequestHandlerParts) {
   return (req: NodeRequest, res: NodeResponse): void => {
+    // Every answer names its request; logs and the events it causes carry the same id.
+    const requestId = requestIdFrom(req.headers["x-request-id"]);
+    res.setHeader("x-request-id", requestId);
+    runWithRequest({ requestId }, () => dispatch(parts, req, res));
+  };
+}
+
+function dispatch(parts: RequestHandlerParts, req: NodeRequest, res: NodeResponse): void {
+  {
     const url = req.url ?? "/";
     if (url === "/healthz") return parts.health.liveness(res);
     if (url === "/openapi.json" && req.method === "GET") return sendJson(res, 200, parts.openApi);
@@ -46,5 +56,5 @@ export function createRequestHandler(parts: RequestHandlerParts) {
     if (firstSegment.includes(".")) return parts.connect(req, res);
     if (parts.console(req, res)) return;
     void parts.rest.handle(req, res);
-  };
+  }
 }

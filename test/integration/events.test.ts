@@ -71,7 +71,7 @@ describe("call events on NATS", () => {
     await tap.settle(service);
     const invite = tap.forCall(call_id).find((e) => e.type === "swp.call.invite");
     expect(invite).toBeDefined();
-    expect(Object.keys(invite ?? {})).toEqual(["id", "type", "ts", "tenant_id", "room_id", "call_id", "data", "subject"]);
+    expect(Object.keys(invite ?? {})).toEqual(["id", "type", "ts", "tenant_id", "room_id", "call_id", "data", "request_id", "subject"]);
     expect(invite).toMatchObject({ tenant_id: "acme", room_id: roomId, call_id, subject: user("bob") });
     expect(invite?.id).toMatch(/^evt-[0-9a-z]{26}$/);
     expect(Date.parse(invite?.ts ?? "")).not.toBeNaN();
@@ -80,6 +80,30 @@ describe("call events on NATS", () => {
     expect(invite?.data["call"]).toEqual(await api.get(await token("alice"), call_id));
     const ids = tap.forCall(call_id).map((e) => e.id);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("events name the request that caused them (X-Request-Id); so do the logs", async () => {
+    const roomId = await directory.room({ alice: 0, bob: 0 });
+    const res = await fetch(`${service.baseUrl}/v1/calls/initiate`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${await token("alice")}`, "x-request-id": "req-from-the-client-42" },
+      body: JSON.stringify({ room_id: roomId, type: "audio" }),
+    });
+    expect(res.headers.get("x-request-id")).toBe("req-from-the-client-42");
+    const { data } = (await res.json()) as { data: { call_id: string } };
+    await tap.settle(service);
+    const caused = tap.forCall(data.call_id);
+    expect(caused.map((e) => e.type)).toEqual(["swp.call.started", "swp.call.participant_joined", "swp.call.invite"]);
+    expect(new Set(caused.map((e) => e.request_id))).toEqual(new Set(["req-from-the-client-42"]));
+    const livekitCall = service.logs.map((l) => JSON.parse(l) as { msg: string; requestId?: string; operation?: string })
+      .find((l) => l.msg === "LiveKit API call" && l.requestId === "req-from-the-client-42");
+    expect(livekitCall?.operation).toBe("room.createRoom");
+
+    // A generated id when the client sends none (or an unusable one).
+    const anonymous = await fetch(`${service.baseUrl}/v1/calls/${data.call_id}`, {
+      headers: { authorization: `Bearer ${await token("alice")}`, "x-request-id": "bad id with spaces" },
+    });
+    expect(anonymous.headers.get("x-request-id")).toMatch(/^req-[A-Za-z0-9_-]{12}$/);
   });
 
   it("1:1 rejected: the callee's devices stop ringing and the call ends as rejected", async () => {

@@ -11,6 +11,7 @@ export interface Envelope {
   room_id: string;
   call_id: string;
   data: Record<string, unknown>;
+  request_id: string | null;
   /** The subject it arrived on (not part of the envelope). */
   subject: string;
 }

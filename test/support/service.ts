@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pino } from "pino";
 import { createAppContext, type AppContext, type AppOverrides } from "../../src/app-context.js";
 import { loadConfig, type EnvVar } from "../../src/config.js";
+import { createLogger } from "../../src/logger.js";
 import { TEST_JWT_SECRET } from "./tokens.js";
 
 export interface LiveKitEndpoint {
@@ -35,7 +35,8 @@ export async function startService(
 ): Promise<RunningService> {
   const dir = mkdtempSync(join(tmpdir(), "scaiwave-calls-test-"));
   const logs: string[] = [];
-  const logger = pino({ level: "debug" }, { write: (line: string) => void logs.push(line) });
+  // The service's own logger (redaction, request ids), writing into memory.
+  const logger = createLogger("debug", { write: (line: string) => void logs.push(line) });
   const config = loadConfig({
     HOST: "127.0.0.1",
     PORT: "0",
