@@ -209,6 +209,8 @@ describe("recordings", () => {
     expect(running()).toHaveLength(1);
 
     await api.end(admin, callId);
+    // Two egresses finish independently: wait for both files.
+    await tap.waitFor(recordingEvent("recording_ready", a.id), 20_000);
     await tap.waitFor(recordingEvent("recording_ready", b.id), 20_000);
     expect(running()).toHaveLength(0);
     // Listing works after the call ended.
