@@ -313,7 +313,7 @@ export function loadConfig(vars: Partial<Record<EnvVar, string>>): Config {
       apiKey: required("LIVEKIT_API_KEY", "the API key LiveKit knows this service by"),
       apiSecret: required("LIVEKIT_API_SECRET", "the secret of LIVEKIT_API_KEY"),
       tokenTtlSeconds: int("LIVEKIT_TOKEN_TTL_SECONDS", 600, 30, 86_400),
-      requestTimeoutMs: int("LIVEKIT_REQUEST_TIMEOUT_MS", 2500, 100, 60_000),
+      requestTimeoutMs: int("LIVEKIT_REQUEST_TIMEOUT_MS", 2000, 100, 60_000),
       emptyTimeoutSeconds: int("LIVEKIT_ROOM_EMPTY_TIMEOUT_SECONDS", 120, 1, 86_400),
       departureTimeoutSeconds: int("LIVEKIT_ROOM_DEPARTURE_TIMEOUT_SECONDS", 20, 1, 3_600),
     },

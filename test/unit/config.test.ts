@@ -65,7 +65,7 @@ describe("loadConfig defaults", () => {
         apiKey: "APIkey123",
         apiSecret: LIVEKIT_SECRET,
         tokenTtlSeconds: 600,
-        requestTimeoutMs: 2_500,
+        requestTimeoutMs: 2_000,
         emptyTimeoutSeconds: 120,
         departureTimeoutSeconds: 20,
       },
