@@ -1,11 +1,12 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, openSync } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { freePort, freeUdpPort } from "./ports.js";
+import { exitedWithin, logTail, type Exit } from "./process-tools.js";
 
 /** A real livekit-server on loopback, private to the caller. */
 export interface LiveKitServer extends AsyncDisposable {
@@ -54,7 +55,6 @@ export async function startLiveKitServer(opts: LiveKitServerOptions = {}): Promi
   }
 }
 
-type Exit = { code: number | null; signal: NodeJS.Signals | null; error?: Error };
 
 async function startOnce(opts: LiveKitServerOptions): Promise<LiveKitServer> {
   const binary = liveKitBinaryPath();
@@ -151,15 +151,4 @@ async function healthy(httpUrl: string): Promise<boolean> {
   }
 }
 
-async function exitedWithin(exited: Promise<Exit>, ms: number): Promise<boolean> {
-  const timer = new AbortController();
-  const timedOut = delay(ms, false, { signal: timer.signal }).catch(() => false);
-  const done = await Promise.race([exited.then(() => true), timedOut]);
-  timer.abort();
-  return done;
-}
 
-async function logTail(logPath: string, lines = 40): Promise<string> {
-  const text = await readFile(logPath, "utf8").catch(() => "");
-  return text.trimEnd().split("\n").slice(-lines).join("\n");
-}

@@ -1,12 +1,13 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, openSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { Client } from "minio";
 import { freePort } from "./ports.js";
+import { exitedWithin, logTail, type Exit } from "./process-tools.js";
 
 /** A real MinIO server (single drive) on loopback, private to the caller. */
 export interface MinioServer extends AsyncDisposable {
@@ -52,7 +53,6 @@ export async function startMinioServer(): Promise<MinioServer> {
   }
 }
 
-type Exit = { code: number | null; signal: NodeJS.Signals | null; error?: Error };
 
 async function startOnce(): Promise<MinioServer> {
   const binary = minioBinaryPath();
@@ -186,15 +186,4 @@ async function ready(endpoint: string, probeUrl: string): Promise<boolean> {
   }
 }
 
-async function exitedWithin(exited: Promise<Exit>, ms: number): Promise<boolean> {
-  const timer = new AbortController();
-  const timedOut = delay(ms, false, { signal: timer.signal }).catch(() => false);
-  const done = await Promise.race([exited.then(() => true), timedOut]);
-  timer.abort();
-  return done;
-}
 
-async function logTail(logPath: string, lines = 40): Promise<string> {
-  const text = await readFile(logPath, "utf8").catch(() => "");
-  return text.trimEnd().split("\n").slice(-lines).join("\n");
-}

@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, openSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { freePort } from "./ports.js";
+import { exitedWithin, logTail, type Exit } from "./process-tools.js";
 
 /** A real nats-server with JetStream on loopback, private to the caller. */
 export interface NatsServer extends AsyncDisposable {
@@ -38,7 +39,6 @@ export function natsBinaryPath(): string {
   return path;
 }
 
-type Exit = { code: number | null; signal: NodeJS.Signals | null; error?: Error };
 
 /** One nats-server process: spawned, then awaited ready or stopped. */
 interface Run {
@@ -210,18 +210,4 @@ async function ready(monitorPort: number, port: number): Promise<boolean> {
   }
 }
 
-async function exitedWithin(exited: Promise<Exit>, ms: number): Promise<boolean> {
-  const timer = new AbortController();
-  const timedOut = delay(ms, false, { signal: timer.signal }).catch(() => false);
-  const done = await Promise.race([exited.then(() => true), timedOut]);
-  timer.abort();
-  return done;
-}
 
-async function logTail(logPath: string, from = 0, lines = 40): Promise<string> {
-  const text = await readFile(logPath).then(
-    (buf) => buf.subarray(from).toString("utf8"),
-    () => "",
-  );
-  return text.trimEnd().split("\n").slice(-lines).join("\n");
-}
