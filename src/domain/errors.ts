@@ -17,7 +17,6 @@ export const CallErrorCode = {
   AlreadyRecording: "SW_CALL_ALREADY_RECORDING",
   NotRecording: "SW_CALL_NOT_RECORDING",
   RateLimited: "SW_CALL_RATE_LIMITED",
-  Unimplemented: "SW_CALL_UNIMPLEMENTED",
   PayloadTooLarge: "SW_CALL_PAYLOAD_TOO_LARGE",
   RouteNotFound: "SW_CALL_ROUTE_NOT_FOUND",
   MethodNotAllowed: "SW_CALL_METHOD_NOT_ALLOWED",

@@ -23,7 +23,6 @@ export const ERROR_CATALOGUE: Readonly<Record<CallErrorCode, { readonly code: Co
   SW_CALL_ALREADY_RECORDING: { code: Code.FailedPrecondition, httpStatus: 409 },
   SW_CALL_NOT_RECORDING: { code: Code.FailedPrecondition, httpStatus: 409 },
   SW_CALL_RATE_LIMITED: { code: Code.ResourceExhausted, httpStatus: 429 },
-  SW_CALL_UNIMPLEMENTED: { code: Code.Unimplemented, httpStatus: 501 },
   SW_CALL_PAYLOAD_TOO_LARGE: { code: Code.ResourceExhausted, httpStatus: 413 },
   SW_CALL_ROUTE_NOT_FOUND: { code: Code.NotFound, httpStatus: 404 },
   SW_CALL_METHOD_NOT_ALLOWED: { code: Code.Unimplemented, httpStatus: 405 },
