@@ -11,17 +11,9 @@ import {
   type Transition,
 } from "../../src/domain/call.js";
 import { CallError, CallErrorCode } from "../../src/domain/errors.js";
+import { deepFreeze } from "../support/freeze.js";
 
 const T0 = 1_700_000_000_000;
-
-/** Freezes a value and everything reachable from it, so any mutation throws (ESM modules are strict). */
-function deepFreeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const key of Reflect.ownKeys(value)) deepFreeze((value as Record<PropertyKey, unknown>)[key]);
-  }
-  return value;
-}
 
 /** A deep copy to compare against after a transition. */
 function snapshot<T>(value: T): T {

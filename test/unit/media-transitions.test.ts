@@ -13,6 +13,7 @@ import {
   type Participant,
   type Transition,
 } from "../../src/domain/call.js";
+import { deepFreeze } from "../support/freeze.js";
 
 /**
  * The transitions driven by what LiveKit reports (webhooks, reconciliation):
@@ -21,15 +22,6 @@ import {
  */
 
 const T0 = 1_700_000_000_000;
-
-/** Freezes a value and everything reachable from it, so any mutation throws (ESM modules are strict). */
-function deepFreeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const key of Reflect.ownKeys(value)) deepFreeze((value as Record<PropertyKey, unknown>)[key]);
-  }
-  return value;
-}
 
 /** A group call alice → bob, carol, dave (all rung), still ringing, frozen. */
 function ringing(): Call {

@@ -48,6 +48,7 @@ export class SqliteCallRepository implements CallRepository {
     selectCallById: Statement<[string], CallRow>;
     selectLive: Statement<[], CallRow>;
     selectLiveForMember: Statement<[string, string, number], CallRow>;
+    countLive: Statement<[], { status: string; n: number }>;
     insertWebhook: Statement<[string, number]>;
     selectEndedSessions: Statement<[string], { sid: string }>;
     insertEndedSession: Statement<[string, string]>;
@@ -73,6 +74,7 @@ export class SqliteCallRepository implements CallRepository {
       selectCall: db.prepare("SELECT * FROM calls WHERE tenant_id = ? AND id = ?"),
       selectCallById: db.prepare("SELECT * FROM calls WHERE id = ?"),
       selectLive: db.prepare("SELECT * FROM calls WHERE status <> 'ended' ORDER BY started_at"),
+      countLive: db.prepare("SELECT status, count(*) AS n FROM calls WHERE status <> 'ended' GROUP BY status"),
       selectLiveForMember: db.prepare(
         `SELECT c.* FROM calls c JOIN room_members m ON m.tenant_id = c.tenant_id AND m.room_id = c.room_id
          WHERE m.tenant_id = ? AND m.user_id = ? AND c.status <> 'ended' ORDER BY c.started_at DESC LIMIT ?`,
@@ -167,10 +169,7 @@ export class SqliteCallRepository implements CallRepository {
 
   /** For the live-calls gauge. */
   countLive(): { ringing: number; active: number } {
-    const rows = this.db.prepare("SELECT status, count(*) AS n FROM calls WHERE status <> 'ended' GROUP BY status").all() as {
-      status: string;
-      n: number;
-    }[];
+    const rows = this.stmt.countLive.all();
     return {
       ringing: rows.find((r) => r.status === "ringing")?.n ?? 0,
       active: rows.find((r) => r.status === "active")?.n ?? 0,
