@@ -60,6 +60,8 @@ import { callsHandlers } from "./transport/rpc/calls-handlers.js";
 import { directoryHandlers } from "./transport/rpc/directory-handlers.js";
 import { RpcRegistry } from "./transport/rpc/registry.js";
 import { createCallsServer, type CallsServer } from "./transport/server.js";
+import { createGrpcJsServer } from "./transport/grpc-js/grpc-js-server.js";
+import type { HealthStatus } from "./transport/grpc-ecosystem/health.js";
 
 /** Replaceable parts, for tests (a fake clock, a LiveKit that fails on purpose, a log sink). */
 export interface AppOverrides {
@@ -119,6 +121,12 @@ export interface AppContext extends AsyncDisposable {
   readonly reconciler: Reconciler;
   /** Not listening yet: `main.ts` (or a test) decides where. */
   readonly server: CallsServer;
+  /**
+   * The grpc-js listener when GRPC_PORT is set (else undefined). Like `server`,
+   * not listening yet: `listen()` binds it on GRPC_PORT and HOST and resolves
+   * with the bound port; {@link close} stops it with the main port.
+   */
+  readonly grpc: { listen(): Promise<number> } | undefined;
   close(): Promise<void>;
 }
 
@@ -297,6 +305,8 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
   const restRoutes = new RouteTable(registry.methods());
   const servedServices = [CallsService.typeName, DirectoryService.typeName];
   const grpcShutdown = new AbortController();
+  const grpcHealth: HealthStatus = (service) =>
+    service === "" || servedServices.includes(service) ? (health.isDraining ? "NOT_SERVING" : "SERVING") : undefined;
   const server = createCallsServer(
     createRequestHandler({
       openApi: buildOpenApi(restRoutes, { title: "ScaiWave Calls", version: "1" }),
@@ -322,16 +332,23 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
         routes: (router) => {
           connectRoutes(registry, authenticator, logger)(router);
           // Standard gRPC health and server reflection (grpcurl, buf curl, orchestrators): no token needed.
-          healthRoutes(
-            (service) => (service === "" || servedServices.includes(service) ? (health.isDraining ? "NOT_SERVING" : "SERVING") : undefined),
-            { services: servedServices, shutdown: grpcShutdown.signal },
-          )(router);
+          healthRoutes(grpcHealth, { services: servedServices, shutdown: grpcShutdown.signal })(router);
           reflectionRoutes([], [CallsService, DirectoryService, GrpcHealth, ServerReflection])(router);
         },
         readMaxBytes: config.maxRequestBytes,
       }),
     }),
   );
+
+  // GRPC_PORT: the same registry on a grpc-js server too, for callers that want fast unary gRPC.
+  const grpcJs =
+    config.grpcPort === undefined
+      ? undefined
+      : {
+          port: config.grpcPort,
+          server: createGrpcJsServer({ registry, authenticator, logger, maxRequestBytes: config.maxRequestBytes, health: grpcHealth }),
+        };
+  const grpc = grpcJs && { listen: () => grpcJs.server.listen(grpcJs.port, config.host) };
 
   // Transcription: a durable job per recording, pulled from the jobs stream here or by `npm run worker`.
   const role = overrides.role ?? "service";
@@ -392,7 +409,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
       health.startDraining();
       // Open Health/Watch streams hear NOT_SERVING and end, so they do not hold the server open.
       grpcShutdown.abort();
-      await server.close();
+      await Promise.all([server.close(), grpcJs?.server.close()]);
       ringTimer.stop();
       clearInterval(recordingSweep);
       await reconciler.stop();
@@ -401,6 +418,6 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
       await publisher.close();
       db.close();
     })());
-  return { config, logger, db, health, relay, reconciler, server, close, [Symbol.asyncDispose]: close };
+  return { config, logger, db, health, relay, reconciler, server, grpc, close, [Symbol.asyncDispose]: close };
 }
 

@@ -7,6 +7,11 @@
 export interface Config {
   readonly host: string;
   readonly port: number;
+  /**
+   * A second port serving the unary RPCs over `@grpc/grpc-js` (faster than the
+   * main port's gRPC); undefined: not served. 0: any free port.
+   */
+  readonly grpcPort: number | undefined;
   readonly databasePath: string;
   /** Largest accepted request body, bytes (REST, Connect, gRPC). */
   readonly maxRequestBytes: number;
@@ -82,6 +87,7 @@ export type Env = Readonly<Record<string, string | undefined>>;
 export const ENV_VARS = [
   "HOST",
   "PORT",
+  "GRPC_PORT",
   "DATABASE_PATH",
   "MAX_REQUEST_BYTES",
   "LOG_LEVEL",
@@ -265,6 +271,7 @@ export function loadConfig(vars: Partial<Record<EnvVar, string>>): Config {
   const config: Config = {
     host: vars.HOST ?? "0.0.0.0",
     port: int("PORT", 8080, 0, 65535),
+    grpcPort: vars.GRPC_PORT === undefined ? undefined : int("GRPC_PORT", 0, 0, 65535),
     databasePath: vars.DATABASE_PATH ?? "./data/calls.db",
     maxRequestBytes: int("MAX_REQUEST_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
     logLevel: logLevel as Config["logLevel"],

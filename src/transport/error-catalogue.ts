@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
-import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+import { ErrorInfoSchema, type ErrorInfo } from "../../gen/google/rpc/error_details_pb.js";
 import { CallError, CallErrorCode, isCallError } from "../domain/errors.js";
 import type { Logger } from "../app/ports.js";
 import { RateLimitedError } from "./rate-limiter.js";
@@ -43,10 +43,22 @@ export function asCallError(err: unknown, logger: Logger): CallError {
   return new CallError(CallErrorCode.Internal, "internal error", { cause: err });
 }
 
+/**
+ * What every RPC protocol sends for a CallError: the Connect/gRPC code, the
+ * SW_CALL_* reason as a `google.rpc.ErrorInfo` detail, and extra metadata
+ * (`retry-after` when rate limited). connect-node and the grpc-js listener
+ * both build their errors from this, so the two ports answer alike.
+ */
+export function rpcError(err: CallError): { code: Code; errorInfo: ErrorInfo; metadata: Readonly<Record<string, string>> } {
+  return {
+    code: ERROR_CATALOGUE[err.code].code,
+    errorInfo: create(ErrorInfoSchema, { reason: err.code, domain: ERROR_DOMAIN }),
+    metadata: err instanceof RateLimitedError ? { "retry-after": String(err.retryAfterSeconds) } : {},
+  };
+}
+
 /** A CallError for Connect, gRPC and gRPC-web: the code, plus the SW_CALL_* reason in an ErrorInfo detail. */
 export function toConnectError(err: CallError): ConnectError {
-  const metadata = err instanceof RateLimitedError ? { "retry-after": String(err.retryAfterSeconds) } : undefined;
-  return new ConnectError(err.message, ERROR_CATALOGUE[err.code].code, metadata, [
-    { desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason: err.code, domain: ERROR_DOMAIN }) },
-  ]);
+  const { code, errorInfo, metadata } = rpcError(err);
+  return new ConnectError(err.message, code, metadata, [{ desc: ErrorInfoSchema, value: errorInfo }]);
 }

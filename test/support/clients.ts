@@ -188,7 +188,7 @@ export function grpcJsClient(service: DescService, address: string): { client: g
 }
 
 /** The SW_CALL_* reason from the `grpc-status-details-bin` trailer (google.rpc.Status with ErrorInfo). */
-function grpcApiError(err: grpc.ServiceError): ApiError {
+export function grpcApiError(err: grpc.ServiceError): ApiError {
   const raw = err.metadata?.get("grpc-status-details-bin")[0];
   let reason = "(no ErrorInfo)";
   if (raw) {

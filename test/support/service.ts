@@ -17,6 +17,8 @@ export interface RunningService extends AsyncDisposable {
   readonly app: AppContext;
   readonly baseUrl: string;
   readonly port: number;
+  /** The grpc-js listener's port when GRPC_PORT was given, else undefined. */
+  readonly grpcPort: number | undefined;
   /** Everything the service logged, as JSON lines. */
   readonly logs: string[];
   stop(): Promise<void>;
@@ -54,6 +56,7 @@ export async function startService(
   });
   const app = createAppContext(config, { logger, ...overrides });
   const address = await app.server.listen(port, "127.0.0.1");
+  const grpcPort = await app.grpc?.listen();
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -61,5 +64,5 @@ export async function startService(
     await app.close();
     rmSync(dir, { recursive: true, force: true });
   };
-  return { app, baseUrl: `http://127.0.0.1:${address.port}`, port: address.port, logs, stop, [Symbol.asyncDispose]: stop };
+  return { app, baseUrl: `http://127.0.0.1:${address.port}`, port: address.port, grpcPort, logs, stop, [Symbol.asyncDispose]: stop };
 }

@@ -32,6 +32,7 @@ describe("loadConfig defaults", () => {
     expect(load(MINIMAL)).toEqual({
       host: "0.0.0.0",
       port: 8080,
+      grpcPort: undefined,
       databasePath: "./data/calls.db",
       maxRequestBytes: 65_536,
       logLevel: "info",
@@ -127,8 +128,9 @@ describe("loadConfig defaults", () => {
   });
 
   it("treats empty and blank variables as unset", () => {
-    const config = load({ ...MINIMAL, PORT: "", HOST: "   ", LOG_LEVEL: "" });
+    const config = load({ ...MINIMAL, PORT: "", GRPC_PORT: " ", HOST: "   ", LOG_LEVEL: "" });
     expect(config.port).toBe(8080);
+    expect(config.grpcPort).toBeUndefined();
     expect(config.host).toBe("0.0.0.0");
     expect(config.logLevel).toBe("info");
   });
@@ -212,6 +214,18 @@ describe("loadConfig validation", () => {
   it("accepts the PORT bounds 0 and 65535", () => {
     expect(load({ ...MINIMAL, PORT: "0" }).port).toBe(0);
     expect(load({ ...MINIMAL, PORT: "65535" }).port).toBe(65_535);
+  });
+
+  it("reads GRPC_PORT: unset means no grpc-js listener, 0 any free port", () => {
+    expect(load(MINIMAL).grpcPort).toBeUndefined();
+    expect(load({ ...MINIMAL, GRPC_PORT: "0" }).grpcPort).toBe(0);
+    expect(load({ ...MINIMAL, GRPC_PORT: "50051" }).grpcPort).toBe(50_051);
+  });
+
+  it.each([["70000"], ["abc"], ["-1"], ["5005.1"]])("rejects GRPC_PORT=%s, naming the variable", (port) => {
+    expect(problemsOf({ ...MINIMAL, GRPC_PORT: port })).toEqual([
+      `GRPC_PORT: must be an integer from 0 to 65535 (got ${JSON.stringify(port)})`,
+    ]);
   });
 
   it("rejects an HS256 secret shorter than 32 bytes without echoing it", () => {
