@@ -72,5 +72,7 @@ go_tool nats-server github.com/nats-io/nats-server/v2@v2.12.3
 go_tool minio github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 # gRPC reflection/health are exercised with the real grpcurl (test/integration/grpc-tools.test.ts).
 go_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
+# HTTP/1.1 load generator of the benchmarks (npm run bench; its smoke run is part of the tests).
+apt_packages wrk
 apt_packages ffmpeg espeak-ng pocketsphinx pocketsphinx-en-us
 apt_packages chromium

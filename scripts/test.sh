@@ -43,3 +43,6 @@ if ! npx --no-install vitest run 2>&1 | tee "$log"; then
     exit 1
   fi
 fi
+
+step "benchmark harness smoke run (npm run bench -- --smoke: tiny sizes, proves the harness, not a measurement)"
+npm run --silent bench -- --smoke

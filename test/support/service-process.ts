@@ -19,10 +19,20 @@ export async function spawnService(
   env: Record<string, string>,
   /** The worker entry point (`src/worker/main.ts`) instead of the service. */
   entry: "service" | "worker" = "service",
+  options: {
+    /** Extra Node flags, e.g. `--cpu-prof` for the benchmarks. */
+    readonly nodeArgs?: readonly string[];
+    /** Another checkout to run (benchmarks compare before/after); default: this one. */
+    readonly root?: string;
+    /** Run the build output (`dist/`, `npm run build`) as production does, not the sources through tsx. */
+    readonly compiled?: boolean;
+  } = {},
 ): Promise<ServiceProcess> {
   const script = entry === "worker" ? "src/worker/main.ts" : "src/main.ts";
   const ready = entry === "worker" ? "transcription worker started" : "scaiwave-calls listening";
-  const child = spawn(process.execPath, ["--import", "tsx", script], {
+  const entryArgs = options.compiled ? [`dist/${script.replace(/\.ts$/, ".js")}`] : ["--import", "tsx", script];
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entryArgs], {
+    cwd: options.root,
     env: { PATH: process.env["PATH"] ?? "", HOST: "127.0.0.1", PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -1,0 +1,30 @@
+// Floor (a): the least a REST join can cost on this runtime. A bare node:http
+// server that mints the same LiveKit AccessToken the service mints and answers
+// the same JSON, with no auth, no store, no events. Prints "LISTENING <port>".
+import { createServer } from "node:http";
+import { LiveKitTokenMinter } from "../../src/adapters/livekit/tokens.js";
+
+const minter = new LiveKitTokenMinter({
+  apiKey: process.env["LIVEKIT_API_KEY"] ?? "devkey",
+  apiSecret: process.env["LIVEKIT_API_SECRET"] ?? "secret",
+  ttlSeconds: 600,
+});
+// A real REST join response of the service ({"data": {...}}), so the body has the same size and shape.
+const template = (JSON.parse(process.env["FLOOR_JOIN_RESPONSE"] ?? "{}") as { data?: Record<string, unknown> }).data ?? {};
+
+const server = createServer((req, res) => {
+  req.resume();
+  req.on("end", () => {
+    const callId = req.url?.split("/")[3] ?? "";
+    void minter.mint("floor-user", `scaiwave-${callId}`).then((token) => {
+      const body = JSON.stringify({ data: { ...template, call_id: callId, livekit_room: `scaiwave-${callId}`, livekit_token: token } });
+      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+});
+server.keepAliveTimeout = 60_000;
+server.listen(0, "127.0.0.1", () => {
+  const address = server.address();
+  console.log(`LISTENING ${typeof address === "object" && address ? address.port : ""}`);
+});
