@@ -66,7 +66,8 @@ export interface OutboxEntry {
 export interface OutboxStore {
   /** The oldest unsent events, in commit order. */
   pending(limit: number): OutboxEntry[];
-  markSent(seq: number, at: number): void;
+  /** Marks events sent (one transaction). */
+  markSent(seqs: readonly number[], at: number): void;
   backlog(): { readonly pending: number; readonly oldestCreatedAt: number | undefined };
   /** Deletes events sent before `before`; returns how many. */
   pruneSent(before: number): number;

@@ -467,7 +467,7 @@ describe("SqliteCallRepository events and ring deadlines", () => {
   it("the outbox reports its backlog, marks events sent and prunes old sent ones", () => {
     calls.insertCall(start("c1"));
     expect(outbox.backlog()).toEqual({ pending: 3, oldestCreatedAt: T0 });
-    for (const e of outbox.pending(2)) outbox.markSent(e.seq, T0 + 100);
+    outbox.markSent(outbox.pending(2).map((e) => e.seq), T0 + 100);
     expect(outbox.backlog()).toEqual({ pending: 1, oldestCreatedAt: T0 });
     expect(outbox.pruneSent(T0 + 100)).toBe(0);
     expect(outbox.pruneSent(T0 + 101)).toBe(2);

@@ -19,6 +19,8 @@ export class SqliteOutboxStore implements OutboxStore {
     prune: Statement<[number]>;
   };
 
+  private readonly markSentAll: (seqs: readonly number[], at: number) => void;
+
   constructor(db: SqliteDatabase) {
     this.stmt = {
       pending: db.prepare(
@@ -28,6 +30,9 @@ export class SqliteOutboxStore implements OutboxStore {
       backlog: db.prepare("SELECT count(*) AS pending, min(created_at) AS oldest FROM outbox WHERE sent_at IS NULL"),
       prune: db.prepare("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?"),
     };
+    this.markSentAll = db.transaction((seqs: readonly number[], at: number) => {
+      for (const seq of seqs) this.stmt.markSent.run(at, seq);
+    });
   }
 
   pending(limit: number): OutboxEntry[] {
@@ -36,8 +41,9 @@ export class SqliteOutboxStore implements OutboxStore {
       .map((r) => ({ seq: r.seq, id: r.id, subject: r.subject, payload: r.payload, createdAt: r.created_at }));
   }
 
-  markSent(seq: number, at: number): void {
-    this.stmt.markSent.run(at, seq);
+  /** One transaction for the whole batch: one commit, not one per event. */
+  markSent(seqs: readonly number[], at: number): void {
+    this.markSentAll(seqs, at);
   }
 
   backlog(): { pending: number; oldestCreatedAt: number | undefined } {

@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { JetStreamPublisher, subjectMatches, type OutboundMessage } from "../../src/adapters/nats/jetstream-publisher.js";
+import { createLogger } from "../../src/logger.js";
+import { startNatsServer, type NatsServer } from "../support/nats-server.js";
+import { readStream } from "../support/stream-reader.js";
+
+// The relay's publisher against a real JetStream: a batch is pipelined, and a
+// message that never reaches the stream cannot be overtaken by its successors.
+
+let nats: NatsServer;
+let publisher: JetStreamPublisher;
+let counter = 0;
+
+const event = (subject: string, bytes = 0): OutboundMessage => {
+  const id = `ev${++counter}`;
+  return { subject, msgId: id, payload: JSON.stringify({ id, call_id: `call-${counter}`, pad: "x".repeat(bytes) }) };
+};
+const ids = (stored: { msgId: string }[]) => stored.map((s) => s.msgId);
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  publisher = new JetStreamPublisher({
+    url: nats.url,
+    streams: [
+      { name: "EVENTS", subjects: ["swp.user.*.call", "swp.room.*.call"], retention: "limits", maxAgeSeconds: 3600, duplicateWindowSeconds: 120 },
+      { name: "JOBS", subjects: ["swp.jobs.>"], retention: "workqueue", maxAgeSeconds: 3600, duplicateWindowSeconds: 120 },
+    ],
+    publishTimeoutMs: 2000,
+    logger: createLogger("silent"),
+  });
+  publisher.start();
+  // The publisher reports no event when ready; its status is what the service's /readyz shows.
+  await vi.waitFor(() => expect(publisher.status()).toMatchObject({ connected: true, streamReady: true }), { timeout: 10_000, interval: 20 });
+});
+
+afterAll(async () => {
+  await publisher?.close();
+  await nats?.stop();
+});
+
+describe("JetStreamPublisher.publishInOrder", () => {
+  it("stores a large batch across two streams in batch order, each stream in its own order", async () => {
+    const batch = Array.from({ length: 300 }, (_, i) => event(i % 10 === 0 ? "swp.jobs.transcribe" : i % 2 ? "swp.room.r1.call" : "swp.user.u1.call"));
+    expect(await publisher.publishInOrder(batch)).toEqual({ acked: 300 });
+    expect(ids(await readStream(nats.url, "EVENTS"))).toEqual(batch.filter((m) => !m.subject.startsWith("swp.jobs")).map((m) => m.msgId));
+    expect(ids(await readStream(nats.url, "JOBS"))).toEqual(batch.filter((m) => m.subject.startsWith("swp.jobs")).map((m) => m.msgId));
+  });
+
+  it("refuses the successors of a message that was not stored, so a retry keeps commit order", async () => {
+    const before = ids(await readStream(nats.url, "EVENTS"));
+    // The middle one exceeds NATS's max payload (1 MiB): it never reaches the stream.
+    const [first, lost, next] = [event("swp.room.r2.call"), event("swp.room.r2.call", 2 * 1024 * 1024), event("swp.user.u2.call")];
+    const outcome = await publisher.publishInOrder([first!, lost!, next!]);
+    expect(outcome.acked).toBe(1);
+    expect(String(outcome.error)).toMatch(/MAX_PAYLOAD|payload/i);
+    // `next` was written after `lost` and JetStream refused it (wrong last msg id): not stored ahead of `lost`.
+    expect(ids(await readStream(nats.url, "EVENTS"))).toEqual([...before, first!.msgId]);
+  });
+
+  it("re-publishing an acknowledged batch (a crash before it was marked sent) stores nothing twice", async () => {
+    const before = ids(await readStream(nats.url, "EVENTS"));
+    const batch = [event("swp.room.r3.call"), event("swp.room.r3.call"), event("swp.user.u3.call")];
+    expect(await publisher.publishInOrder(batch)).toEqual({ acked: 3 });
+    expect(await publisher.publishInOrder(batch)).toEqual({ acked: 3 });
+    expect(ids(await readStream(nats.url, "EVENTS"))).toEqual([...before, ...batch.map((m) => m.msgId)]);
+  });
+});
+
+describe("subjectMatches", () => {
+  it.each([
+    ["swp.user.*.call", "swp.user.u1.call", true],
+    ["swp.user.*.call", "swp.user.u1.other", false],
+    ["swp.user.*.call", "swp.user.call", false],
+    ["swp.jobs.>", "swp.jobs.transcribe", true],
+    ["swp.jobs.>", "swp.jobs", false],
+    ["swp.jobs.>", "swp.jobs.a.b", true],
+  ])("%s ~ %s: %s", (pattern, subject, expected) => {
+    expect(subjectMatches(pattern, subject)).toBe(expected);
+  });
+});
