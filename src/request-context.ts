@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { randomBytes } from "node:crypto";
+import { randomUUID } from "node:crypto";
 
 /**
  * The request a piece of work belongs to, carried implicitly through async
@@ -26,5 +26,6 @@ const SAFE = /^[A-Za-z0-9._:=@+-]{1,128}$/;
 /** A caller's `X-Request-Id` when it is sane, else a fresh one. */
 export function requestIdFrom(header: string | string[] | undefined): string {
   const given = Array.isArray(header) ? header[0] : header;
-  return given && SAFE.test(given) ? given : `req-${randomBytes(9).toString("base64url")}`;
+  // randomUUID draws from a cached entropy pool: far cheaper per request than randomBytes.
+  return given && SAFE.test(given) ? given : `req-${randomUUID()}`;
 }

@@ -85,25 +85,29 @@ export class CallsUseCases {
     return this.join(caller, winner.id);
   }
 
+  // Join, leave and reject check access on the call read inside their own
+  // transaction: one read of the call per request, not one before and one in it.
+
   async join(caller: Caller, callId: string): Promise<JoinTicket> {
-    const call = this.visibleCall(caller, callId);
-    this.requireMember(caller, call.roomId);
-    this.deps.calls.updateCall(caller.tenantId, callId, (current) =>
-      joinCall(current, caller.userId, this.deps.clock.now()),
-    );
+    this.deps.calls.updateCall(caller.tenantId, callId, (current) => {
+      this.requireMember(caller, current.roomId);
+      return joinCall(current, caller.userId, this.deps.clock.now());
+    });
     return this.ticket(caller, callId);
   }
 
   leave(caller: Caller, callId: string): Call {
-    const call = this.visibleCall(caller, callId);
-    if (!isParticipant(call, caller.userId)) this.requireMember(caller, call.roomId);
-    return this.apply(caller.tenantId, callId, (current) => leaveCall(current, caller.userId, this.deps.clock.now()));
+    return this.apply(caller.tenantId, callId, (current) => {
+      if (!isParticipant(current, caller.userId)) this.requireMember(caller, current.roomId);
+      return leaveCall(current, caller.userId, this.deps.clock.now());
+    });
   }
 
   reject(caller: Caller, callId: string): Call {
-    const call = this.visibleCall(caller, callId);
-    this.requireMember(caller, call.roomId);
-    return this.apply(caller.tenantId, callId, (current) => rejectCall(current, caller.userId, this.deps.clock.now()));
+    return this.apply(caller.tenantId, callId, (current) => {
+      this.requireMember(caller, current.roomId);
+      return rejectCall(current, caller.userId, this.deps.clock.now());
+    });
   }
 
   /**

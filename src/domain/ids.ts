@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
 import { CallError, CallErrorCode } from "./errors.js";
 
 /**
@@ -31,10 +31,24 @@ export function newCallId(nowMs: number): string {
   return `call-${timeSortableId(nowMs)}`;
 }
 
+// Random bits come from a pool refilled 4 KiB at a time: a randomBytes call
+// per id (every event has one) showed in the join profile.
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
+
+function copyRandom(target: Buffer, at: number, length: number): void {
+  if (poolOffset + length > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  pool.copy(target, at, poolOffset, poolOffset + length);
+  poolOffset += length;
+}
+
 export function timeSortableId(nowMs: number): string {
   const bytes = Buffer.alloc(16);
   bytes.writeUIntBE(Math.max(0, Math.floor(nowMs)), 0, 6);
-  randomBytes(10).copy(bytes, 6);
+  copyRandom(bytes, 6, 10);
   let bits = 0;
   let value = 0;
   let out = "";

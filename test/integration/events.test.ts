@@ -103,7 +103,7 @@ describe("call events on NATS", () => {
     const anonymous = await fetch(`${service.baseUrl}/v1/calls/${data.call_id}`, {
       headers: { authorization: `Bearer ${await token("alice")}`, "x-request-id": "bad id with spaces" },
     });
-    expect(anonymous.headers.get("x-request-id")).toMatch(/^req-[A-Za-z0-9_-]{12}$/);
+    expect(anonymous.headers.get("x-request-id")).toMatch(/^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
   });
 
   it("1:1 rejected: the callee's devices stop ringing and the call ends as rejected", async () => {

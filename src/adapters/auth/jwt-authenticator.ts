@@ -1,5 +1,7 @@
+import { webcrypto } from "node:crypto";
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
 import { CallError, CallErrorCode } from "../../domain/errors.js";
+import { VerifiedTokenCache } from "./verified-token-cache.js";
 
 /** The verified identity behind a request. */
 export interface Principal {
@@ -24,19 +26,35 @@ export interface JwtAuthenticatorOptions {
   readonly key: JwtKeySource;
   readonly issuer?: string | undefined;
   readonly audience?: string | undefined;
+  /** Verified tokens are remembered this long at most (never past their `exp`); 0 turns the cache off. */
+  readonly cacheMaxAgeMs?: number;
+  /** Unix ms; tests move it. */
+  readonly now?: () => number;
 }
+
+const CACHE_MAX_ENTRIES = 10_000;
 
 /** Asymmetric algorithms accepted from a JWKS; a JWKS never authorises HS* (no key confusion). */
 const JWKS_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"];
 
-/** Bearer JWTs verified with jose: an HS256 shared secret or a remote JWKS (cached and refreshed by jose). */
+/**
+ * Bearer JWTs verified with jose: an HS256 shared secret or a remote JWKS
+ * (cached and refreshed by jose). Verified tokens are remembered for a short
+ * while (VerifiedTokenCache).
+ */
 export class JwtAuthenticator implements Authenticator {
   private readonly verifyOptions: JWTVerifyOptions;
-  private readonly key: Uint8Array | JWTVerifyGetKey;
+  /** The HMAC key is imported into WebCrypto once; given raw bytes, jose would import it on every verify. */
+  private readonly key: Promise<webcrypto.CryptoKey> | JWTVerifyGetKey;
+  private readonly cache: VerifiedTokenCache<Principal> | undefined;
 
   constructor(options: JwtAuthenticatorOptions) {
+    const now = options.now ?? Date.now;
+    const maxAgeMs = options.cacheMaxAgeMs ?? 60_000;
+    this.cache = maxAgeMs > 0 ? new VerifiedTokenCache({ maxEntries: CACHE_MAX_ENTRIES, maxAgeMs, now }) : undefined;
     if (options.key.kind === "secret") {
-      this.key = new TextEncoder().encode(options.key.secret);
+      const secret = new TextEncoder().encode(options.key.secret);
+      this.key = webcrypto.subtle.importKey("raw", secret, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
       this.verifyOptions = { algorithms: ["HS256"] };
     } else {
       this.key = createRemoteJWKSet(new URL(options.key.url));
@@ -48,12 +66,14 @@ export class JwtAuthenticator implements Authenticator {
 
   async authenticate(authorization: string | null | undefined): Promise<Principal> {
     const token = bearerToken(authorization);
+    const remembered = this.cache?.get(token);
+    if (remembered) return remembered;
     let payload: JWTPayload;
     try {
       // Two call shapes because jose types a static key and a key resolver separately.
       payload =
-        this.key instanceof Uint8Array
-          ? (await jwtVerify(token, this.key, this.verifyOptions)).payload
+        this.key instanceof Promise
+          ? (await jwtVerify(token, await this.key, this.verifyOptions)).payload
           : (await jwtVerify(token, this.key, this.verifyOptions)).payload;
     } catch (cause) {
       throw new CallError(CallErrorCode.Unauthenticated, "invalid or expired bearer token", { cause });
@@ -61,11 +81,13 @@ export class JwtAuthenticator implements Authenticator {
     if (typeof payload.sub !== "string" || payload.sub === "") {
       throw new CallError(CallErrorCode.Unauthenticated, "bearer token has no subject");
     }
-    return {
+    const principal: Principal = {
       subject: payload.sub,
       tenantId: typeof payload["tid"] === "string" && payload["tid"] !== "" ? payload["tid"] : undefined,
       scopes: parseScopes(payload["scope"]),
     };
+    this.cache?.set(token, principal, typeof payload.exp === "number" ? payload.exp * 1000 : undefined);
+    return principal;
   }
 }
 

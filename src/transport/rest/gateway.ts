@@ -27,7 +27,10 @@ export class RestGateway {
 
   async handle(req: NodeRequest, res: NodeResponse): Promise<void> {
     const controller = new AbortController();
-    res.once("close", () => controller.abort());
+    // Only a client gone before its answer aborts the work (aborting after every reply costs a DOMException each).
+    res.once("close", () => {
+      if (!res.writableFinished) controller.abort();
+    });
     try {
       const match = this.match(req, res);
       const principal = await this.options.authenticator.authenticate(req.headers.authorization);
