@@ -20,6 +20,8 @@ export interface ScenarioResult {
   readonly target?: string;
   readonly met?: boolean;
   readonly note?: string;
+  /** RSS scenario: resident memory with the calls live, after the load, MiB. */
+  readonly settledRssMiB?: number;
 }
 
 const fixed = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : "-");
