@@ -15,6 +15,7 @@ import { topSelfFrames, type ProfileFrame } from "./lib/cpu-profile.js";
 import { create, type DescMethod, type Message } from "@bufbuild/protobuf";
 import { CallsService, GetCallRequestSchema, JoinCallRequestSchema } from "../gen/scaiwave/calls/v1/calls_pb.js";
 import { runGrpc, runWrk, writeWrkRequests, type LoadResult, type PreparedRequest } from "./lib/load-generators.js";
+import { histogramBuckets, quantileBetween } from "./lib/prometheus.js";
 import { meterProcess, residentMiB, type ProcessUsage } from "./lib/process-meter.js";
 import { startFloor, runLoadgen } from "./lib/programs.js";
 import { formatTable, withFloor, type ScenarioResult } from "./lib/report.js";
@@ -31,6 +32,8 @@ const { values: flags } = parseArgs({
     out: { type: "string" },
     /** Only scenarios whose name contains one of these comma-separated words (floors always run). */
     only: { type: "string" },
+    /** Profile every service the bench starts (node --cpu-prof) into this directory. */
+    "cpu-prof-dir": { type: "string" },
   },
 });
 const smoke = flags.smoke ?? false;
@@ -140,7 +143,8 @@ function productionNodeFlags(): string[] {
 
 /** The built service, started as `npm start` starts it. */
 async function startBenchService(databasePath: string, extra: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ServiceProcess> {
-  return spawnService(serviceEnv(databasePath, extra), "service", { nodeArgs: [...productionNodeFlags(), ...nodeArgs], root: flags["service-root"], compiled: true });
+  const profiling = flags["cpu-prof-dir"] ? ["--cpu-prof", `--cpu-prof-dir=${flags["cpu-prof-dir"]}`] : [];
+  return spawnService(serviceEnv(databasePath, extra), "service", { nodeArgs: [...productionNodeFlags(), ...profiling, ...nodeArgs], root: flags["service-root"], compiled: true });
 }
 
 /**
@@ -401,8 +405,14 @@ async function callCycles(service: ServiceProcess, seed: JoinSeed): Promise<void
     const rooms = seed.inviteRooms.slice(roomsUsed, (roomsUsed += rate * SIZE.inviteSeconds));
     await scenario(`invite latency at ${rate}/s`, async () => {
       const job = { mode: "invites" as const, baseUrl: service.baseUrl, natsUrl: nats.url, rooms, rate, seconds: SIZE.inviteSeconds };
+      const createRoom = async () =>
+        histogramBuckets(await (await fetch(`${service.baseUrl}/metrics`)).text(), "scaiwave_calls_livekit_request_duration_seconds", { operation: "room.createRoom" });
+      const before = await createRoom();
       const { load, usage } = await measured(service.child.pid!, () => runLoadgen(job, work, `invites-${rate}`));
-      const notes = [load.missing ? `${load.missing} invites never arrived` : "", load.firstError ? `first error: ${load.firstError}` : ""].filter(Boolean);
+      const after = await createRoom();
+      // What the initiate waits for before it can commit: LiveKit creating the room (bucket bounds).
+      const liveKit = `LiveKit CreateRoom (service's histogram) p50 ≤${quantileBetween(before, after, 0.5)} ms, p99 ≤${quantileBetween(before, after, 0.99)} ms`;
+      const notes = [liveKit, load.missing ? `${load.missing} invites never arrived` : "", load.firstError ? `first error: ${load.firstError}` : ""].filter(Boolean);
       const r: ScenarioResult = {
         id: `invite-latency-${rate}`,
         title: `initiate → swp.call.invite at ${rate}/s`,

@@ -60,7 +60,7 @@ import { callsHandlers } from "./transport/rpc/calls-handlers.js";
 import { directoryHandlers } from "./transport/rpc/directory-handlers.js";
 import { RpcRegistry } from "./transport/rpc/registry.js";
 import { createCallsServer, type CallsServer } from "./transport/server.js";
-import { createGrpcJsServer } from "./transport/grpc-js/grpc-js-server.js";
+import type { GrpcJsServer } from "./transport/grpc-js/grpc-js-server.js";
 import type { HealthStatus } from "./transport/grpc-ecosystem/health.js";
 
 /** Replaceable parts, for tests (a fake clock, a LiveKit that fails on purpose, a log sink). */
@@ -341,14 +341,17 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
   );
 
   // GRPC_PORT: the same registry on a grpc-js server too, for callers that want fast unary gRPC.
-  const grpcJs =
-    config.grpcPort === undefined
-      ? undefined
-      : {
-          port: config.grpcPort,
-          server: createGrpcJsServer({ registry, authenticator, logger, maxRequestBytes: config.maxRequestBytes, health: grpcHealth }),
-        };
-  const grpc = grpcJs && { listen: () => grpcJs.server.listen(grpcJs.port, config.host) };
+  // grpc-js is loaded only then (~13 MiB of resident memory a service without GRPC_PORT does not carry).
+  let grpcJsServer: GrpcJsServer | undefined;
+  const grpcPort = config.grpcPort;
+  const grpc = grpcPort === undefined ? undefined : {
+    async listen(): Promise<number> {
+      const { createGrpcJsServer } = await import("./transport/grpc-js/grpc-js-server.js");
+      if (closing) throw new Error("the service is shutting down");
+      grpcJsServer ??= createGrpcJsServer({ registry, authenticator, logger, maxRequestBytes: config.maxRequestBytes, health: grpcHealth });
+      return grpcJsServer.listen(grpcPort, config.host);
+    },
+  };
 
   // Transcription: a durable job per recording, pulled from the jobs stream here or by `npm run worker`.
   const role = overrides.role ?? "service";
@@ -409,7 +412,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
       health.startDraining();
       // Open Health/Watch streams hear NOT_SERVING and end, so they do not hold the server open.
       grpcShutdown.abort();
-      await Promise.all([server.close(), grpcJs?.server.close()]);
+      await Promise.all([server.close(), grpcJsServer?.close()]);
       ringTimer.stop();
       clearInterval(recordingSweep);
       await reconciler.stop();

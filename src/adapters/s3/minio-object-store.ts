@@ -1,4 +1,4 @@
-import { Client } from "minio";
+import type { Client } from "minio";
 import type { ObjectStore } from "../../app/ports.js";
 
 export interface S3Options {
@@ -17,13 +17,18 @@ export interface S3Options {
 export class MinioObjectStore implements ObjectStore {
   readonly bucket: string;
   private readonly region: string;
-  private readonly client: Client;
+  /**
+   * Loaded on construction, not imported by this module: the MinIO client and
+   * its dependencies add ~30 MiB of resident memory, which a deployment
+   * without recordings (no S3 configured, no store built) should not carry.
+   */
+  private readonly loading: Promise<Client>;
 
   constructor(options: S3Options) {
     const url = new URL(options.endpoint);
     this.bucket = options.bucket;
     this.region = options.region;
-    this.client = new Client({
+    this.loading = import("minio").then(({ Client }) => new Client({
       endPoint: url.hostname,
       port: url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80,
       useSSL: url.protocol === "https:",
@@ -31,12 +36,14 @@ export class MinioObjectStore implements ObjectStore {
       secretKey: options.secretKey,
       region: options.region,
       pathStyle: true,
-    });
+    }));
+    // A failure surfaces on first use; never as an unhandled rejection.
+    this.loading.catch(() => undefined);
   }
 
   async stat(key: string): Promise<{ sizeBytes: number } | undefined> {
     try {
-      const stat = await this.client.statObject(this.bucket, key);
+      const stat = await (await this.loading).statObject(this.bucket, key);
       return { sizeBytes: stat.size };
     } catch (err) {
       const code = (err as { code?: unknown }).code;
@@ -45,21 +52,22 @@ export class MinioObjectStore implements ObjectStore {
     }
   }
 
-  presignGet(key: string, ttlSeconds: number): Promise<string> {
-    return this.client.presignedGetObject(this.bucket, key, ttlSeconds);
+  async presignGet(key: string, ttlSeconds: number): Promise<string> {
+    return (await this.loading).presignedGetObject(this.bucket, key, ttlSeconds);
   }
 
-  download(key: string, path: string): Promise<void> {
-    return this.client.fGetObject(this.bucket, key, path);
+  async download(key: string, path: string): Promise<void> {
+    return (await this.loading).fGetObject(this.bucket, key, path);
   }
 
   async upload(key: string, body: string | Buffer, contentType: string): Promise<void> {
     const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : body;
-    await this.client.putObject(this.bucket, key, bytes, bytes.length, { "Content-Type": contentType });
+    await (await this.loading).putObject(this.bucket, key, bytes, bytes.length, { "Content-Type": contentType });
   }
 
   /** Creates the bucket if it does not exist (at start-up; failures are the caller's to log). */
   async ensureBucket(): Promise<void> {
-    if (!(await this.client.bucketExists(this.bucket))) await this.client.makeBucket(this.bucket, this.region);
+    const client = await this.loading;
+    if (!(await client.bucketExists(this.bucket))) await client.makeBucket(this.bucket, this.region);
   }
 }
