@@ -180,6 +180,12 @@ describe("LiveKitWebhookVerifier: what a genuine webhook becomes", () => {
     const error = await rejection(verifier.verify(raw, await sign(raw)));
     expect(error.code).toBe(CallErrorCode.InvalidArgument);
   });
+
+  it("a signed body that is JSON but not a WebhookEvent is SW_CALL_INVALID_ARGUMENT, not a signature failure", async () => {
+    const raw = Buffer.from(JSON.stringify({ id: "EV_x", event: 42, room: "not an object" }));
+    const error = await rejection(verifier.verify(raw, await sign(raw)));
+    expect([error.code, error.message]).toEqual([CallErrorCode.InvalidArgument, "webhook body is not a LiveKit WebhookEvent"]);
+  });
 });
 
 describe("LiveKitWebhookVerifier: anything not signed by LiveKit with our key is SW_CALL_UNAUTHENTICATED", () => {

@@ -1,34 +1,58 @@
-import { EgressStatus, WebhookReceiver, type EgressInfo, type WebhookEvent } from "livekit-server-sdk";
+import { createHash, webcrypto } from "node:crypto";
+import { jwtVerify } from "jose";
+import { EgressStatus, WebhookEvent, type EgressInfo } from "livekit-server-sdk";
 import type { EgressNotice } from "../../app/recordings.js";
 import type { LiveKitNotice, VerifiedWebhook } from "../../app/webhooks.js";
 import { CallError, CallErrorCode } from "../../domain/errors.js";
 import { isCamera, isMicrophone } from "./media-state.js";
 
+/** livekit-server-sdk's TokenVerifier allows this much clock skew; so do we. */
+const CLOCK_TOLERANCE_SECONDS = 10;
+
 /**
  * Verifies a webhook exactly as LiveKit signs it: the `Authorization` header
- * is a JWT (no "Bearer") from the configured API key whose `sha256` claim is
- * the base64 SHA-256 of the body as received. Anything else is
- * SW_CALL_UNAUTHENTICATED; the reason is kept as `cause` for the log.
+ * is a JWT (no "Bearer") from the configured API key, with an `exp`, whose
+ * `sha256` claim is the base64 SHA-256 of the body as received. Anything else
+ * is SW_CALL_UNAUTHENTICATED; the reason is kept as `cause` for the log.
+ *
+ * The same checks as the SDK's WebhookReceiver.receive, done here because it
+ * re-imported the secret into WebCrypto and hashed through async WebCrypto on
+ * every webhook: the key is imported once and the raw bytes hashed with
+ * node:crypto. The body is then read with the SDK's WebhookEvent.
  */
 export class LiveKitWebhookVerifier {
-  private readonly receiver: WebhookReceiver;
+  private readonly key: Promise<webcrypto.CryptoKey>;
 
-  constructor(apiKey: string, apiSecret: string) {
-    this.receiver = new WebhookReceiver(apiKey, apiSecret);
+  constructor(
+    private readonly apiKey: string,
+    apiSecret: string,
+  ) {
+    this.key = webcrypto.subtle.importKey("raw", new TextEncoder().encode(apiSecret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
   }
 
   async verify(rawBody: Buffer, authorization: string | undefined): Promise<VerifiedWebhook> {
+    try {
+      if (!authorization) throw new Error("authorization header is empty");
+      const { payload } = await jwtVerify(authorization, await this.key, {
+        algorithms: ["HS256"],
+        issuer: this.apiKey,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        // Without exp a signed token would verify forever (livekit/protocol#1706).
+        requiredClaims: ["exp"],
+      });
+      if (payload["sha256"] !== createHash("sha256").update(rawBody).digest("base64")) {
+        throw new Error("sha256 checksum of body does not match");
+      }
+    } catch (cause) {
+      throw new CallError(CallErrorCode.Unauthenticated, "webhook signature is missing or invalid", { cause });
+    }
     let event: WebhookEvent;
     try {
-      // The SDK hashes the string's UTF-8 bytes: identical to the raw bytes for
-      // the UTF-8 JSON LiveKit sends; any other bytes fail the checksum.
-      event = await this.receiver.receive(rawBody.toString("utf8"), authorization ?? "");
+      event = WebhookEvent.fromJson(JSON.parse(rawBody.toString("utf8")), { ignoreUnknownFields: true });
     } catch (cause) {
-      // The SDK parses only after the signature and checksum passed.
-      if (cause instanceof SyntaxError) {
-        throw new CallError(CallErrorCode.InvalidArgument, "webhook body is not valid JSON", { cause });
-      }
-      throw new CallError(CallErrorCode.Unauthenticated, "webhook signature is missing or invalid", { cause });
+      // Signed by LiveKit, but not a webhook event this SDK can read.
+      const what = cause instanceof SyntaxError ? "valid JSON" : "a LiveKit WebhookEvent";
+      throw new CallError(CallErrorCode.InvalidArgument, `webhook body is not ${what}`, { cause });
     }
     if (!event.id) throw new CallError(CallErrorCode.InvalidArgument, "webhook has no event id");
     return { id: event.id, createdAt: Number(event.createdAt) * 1000, notice: toNotice(event) };
