@@ -36,8 +36,8 @@ export interface CallRepository {
    * `change` is pure and may throw a CallError, which aborts the update.
    */
   updateCall(tenantId: string, callId: string, change: (call: Call) => Transition): Transition;
-  /** Any tenant's call: for LiveKit's webhooks, which know the room name only. */
-  findCallById(callId: string): Call | undefined;
+  /** Where any tenant's call lives: for LiveKit's webhooks, which know the room name only. */
+  locateCall(callId: string): { readonly tenantId: string; readonly roomId: string } | undefined;
   listLiveCalls(): Call[];
   /** Live calls of the rooms `userId` is a member of, newest first. */
   listLiveCallsForMember(tenantId: string, userId: string, limit: number): Call[];

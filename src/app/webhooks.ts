@@ -29,6 +29,9 @@ export type WebhookOutcome = "processed" | "duplicate" | "ignored";
 
 const ROOM_PREFIX = "scaiwave-";
 
+/** A call a webhook names: enough to check membership and to update it (which reads it in its transaction). */
+type CallLocation = { readonly id: string; readonly tenantId: string; readonly roomId: string };
+
 /**
  * Applies LiveKit's webhooks to calls: at least once (deduplicated by event
  * id, in the same transaction as the change), in any order (the domain's
@@ -60,7 +63,7 @@ export class WebhookIngest {
     });
   }
 
-  private changeFor({ notice, createdAt }: VerifiedWebhook, call: Call): ((c: Call) => Transition) | undefined {
+  private changeFor({ notice, createdAt }: VerifiedWebhook, call: CallLocation): ((c: Call) => Transition) | undefined {
     const now = this.deps.clock.now();
     switch (notice.kind) {
       case "participant_joined":
@@ -78,8 +81,10 @@ export class WebhookIngest {
     }
   }
 
-  private callOf(roomName: string): Call | undefined {
+  private callOf(roomName: string): CallLocation | undefined {
     if (!roomName.startsWith(ROOM_PREFIX)) return undefined;
-    return this.deps.calls.findCallById(roomName.slice(ROOM_PREFIX.length));
+    const id = roomName.slice(ROOM_PREFIX.length);
+    const where = this.deps.calls.locateCall(id);
+    return where && { id, ...where };
   }
 }

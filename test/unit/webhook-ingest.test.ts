@@ -157,7 +157,7 @@ function recordedWebhookIds(): string[] {
   return (db.prepare("SELECT id FROM webhook_events ORDER BY id").all() as { id: string }[]).map((r) => r.id);
 }
 function stored(callId: string): Call {
-  const call = calls.findCallById(callId);
+  const call = calls.findCall(TENANT, callId);
   if (!call) throw new Error(`call ${callId} not stored`);
   return call;
 }

@@ -45,7 +45,7 @@ export interface CallRepositoryOptions {
 export class SqliteCallRepository implements CallRepository {
   private readonly stmt: {
     selectCall: Statement<[string, string], CallRow>;
-    selectCallById: Statement<[string], CallRow>;
+    locateCall: Statement<[string], { tenant_id: string; room_id: string }>;
     selectLive: Statement<[], CallRow>;
     selectLiveForMember: Statement<[string, string, number], CallRow>;
     countLive: Statement<[], { status: string; n: number }>;
@@ -72,7 +72,7 @@ export class SqliteCallRepository implements CallRepository {
   ) {
     this.stmt = {
       selectCall: db.prepare("SELECT * FROM calls WHERE tenant_id = ? AND id = ?"),
-      selectCallById: db.prepare("SELECT * FROM calls WHERE id = ?"),
+      locateCall: db.prepare("SELECT tenant_id, room_id FROM calls WHERE id = ?"),
       selectLive: db.prepare("SELECT * FROM calls WHERE status <> 'ended' ORDER BY started_at"),
       countLive: db.prepare("SELECT status, count(*) AS n FROM calls WHERE status <> 'ended' GROUP BY status"),
       selectLiveForMember: db.prepare(
@@ -162,9 +162,10 @@ export class SqliteCallRepository implements CallRepository {
     return transition;
   }
 
-  findCallById(callId: string): Call | undefined {
-    const row = this.stmt.selectCallById.get(callId);
-    return row && this.hydrate(row);
+  /** One indexed lookup, no participants: the webhook reads the call itself inside its transaction. */
+  locateCall(callId: string): { tenantId: string; roomId: string } | undefined {
+    const row = this.stmt.locateCall.get(callId);
+    return row && { tenantId: row.tenant_id, roomId: row.room_id };
   }
 
   /** For the live-calls gauge. */
