@@ -41,6 +41,8 @@ import { LiveKitRoomService } from "./adapters/livekit/rooms.js";
 import { LiveKitTokenMinter } from "./adapters/livekit/tokens.js";
 import { SqliteCallRepository } from "./adapters/sqlite/call-repository.js";
 import { openDatabase, type SqliteDatabase } from "./adapters/sqlite/database.js";
+import { attachGroupCommit, GroupCommit } from "./adapters/sqlite/group-commit.js";
+import { currentRequestCommitted, notePendingCommit } from "./request-context.js";
 import { SqliteDirectoryRepository } from "./adapters/sqlite/directory-repository.js";
 import { CallsUseCases } from "./app/calls.js";
 import { DirectoryUseCases } from "./app/directory.js";
@@ -167,7 +169,15 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
       return { pending, oldestAgeSeconds: oldestCreatedAt === undefined ? 0 : (clock.now() - oldestCreatedAt) / 1000 };
     },
   });
-  const relay = new OutboxRelay({ store: outbox, publisher, clock, logger });
+  // Group commit: the writes of one event-loop turn share one transaction; see GroupCommit.
+  const groupCommit = new GroupCommit(db, { afterCommit: () => relay.kick(), onEnlist: notePendingCommit });
+  attachGroupCommit(db, groupCommit);
+  // A request answers once its own writes, and the group open when it finished, are committed.
+  const settle = async () => {
+    await groupCommit.settled();
+    await currentRequestCommitted();
+  };
+  const relay = new OutboxRelay({ store: outbox, publisher, clock, logger, readCommitted: (read) => groupCommit.whenIdle(read) });
   // Events show a call exactly as GetCall does on the REST paths: one rendering.
   const renderCall = (call: Call) => messageToRestJson(CallSchema, create(CallSchema, callToProto(call)));
   const renderRecording = (recording: Recording) =>
@@ -270,6 +280,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
       if (principal.tenantId !== undefined) limiter.take(`${principal.tenantId}/${principal.subject}`, rateClassOf(method.name));
     },
     observe: (method, protocol, outcome, seconds) => metrics.observeRpc(method.name, protocol, outcome, seconds),
+    settle,
   })
     .register(CallsService, callsHandlers(callsUseCases, recordings), requireUser)
     .register(DirectoryService, directoryHandlers(new DirectoryUseCases(directory)), requireInternal);
@@ -327,6 +338,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
         // LiveKit's bodies are small; egress results with many files are the largest.
         maxBodyBytes: 1024 * 1024,
         onOutcome: (outcome) => metrics.observeWebhook(outcome),
+        settle,
       }),
       connect: connectNodeAdapter({
         routes: (router) => {
@@ -419,6 +431,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
       if (jobConsumer) await jobConsumer.stop();
       await relay.stop();
       await publisher.close();
+      await groupCommit.settled().catch(() => undefined);
       db.close();
     })());
   return { config, logger, db, health, relay, reconciler, server, grpc, close, [Symbol.asyncDispose]: close };

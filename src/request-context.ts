@@ -10,10 +10,26 @@ export interface RequestContext {
   readonly requestId: string;
 }
 
-const storage = new AsyncLocalStorage<RequestContext>();
+/** What the store keeps per request: the id, and the commits its writes wait for (group commit). */
+interface StoredContext extends RequestContext {
+  readonly pendingCommits: Set<Promise<void>>;
+}
+
+const storage = new AsyncLocalStorage<StoredContext>();
 
 export function runWithRequest<T>(context: RequestContext, work: () => T): T {
-  return storage.run(context, work);
+  return storage.run({ ...context, pendingCommits: new Set() }, work);
+}
+
+/** The current request wrote something that becomes durable when `committed` resolves. */
+export function notePendingCommit(committed: Promise<void>): void {
+  storage.getStore()?.pendingCommits.add(committed);
+}
+
+/** Waits for the commits of everything the current request wrote; rejects if one failed. */
+export async function currentRequestCommitted(): Promise<void> {
+  const pending = storage.getStore()?.pendingCommits;
+  if (pending && pending.size > 0) await Promise.all(pending);
 }
 
 /** The current request's id, or undefined outside a request (timers, the relay). */

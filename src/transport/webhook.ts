@@ -25,6 +25,8 @@ export class WebhookEndpoint {
       readonly maxBodyBytes: number;
       /** Told each webhook's outcome (processed, duplicate, ignored, rejected, failed). */
       readonly onOutcome?: (outcome: string) => void;
+      /** Resolves once the webhook's change is committed (group commit). */
+      readonly settle?: () => Promise<void>;
     },
   ) {}
 
@@ -37,6 +39,8 @@ export class WebhookEndpoint {
       const body = await readBody(req, this.options.maxBodyBytes);
       const webhook = await this.options.verifier.verify(body, req.headers.authorization);
       const outcome = await this.options.ingest.ingest(webhook);
+      // LiveKit retries until it gets a 2xx: answer only once the change is committed.
+      await this.options.settle?.();
       this.options.onOutcome?.(outcome);
       this.options.logger.info({ webhookId: webhook.id, notice: webhook.notice.kind, outcome }, "webhook");
       sendJson(res, 200, { data: { outcome } });

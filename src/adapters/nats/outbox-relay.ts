@@ -12,6 +12,8 @@ export interface OutboxRelayOptions {
   readonly pollIntervalMs?: number;
   /** Sent events are kept this long for operators, then deleted. */
   readonly retentionMs?: number;
+  /** Runs a read of the outbox so it sees committed rows only (group commit's whenIdle); default: at once. */
+  readonly readCommitted?: <T>(read: () => T) => Promise<T>;
 }
 
 /**
@@ -74,7 +76,8 @@ export class OutboxRelay {
     let failures = 0;
     while (!this.stopping) {
       this.kicked = false;
-      const batch = this.options.store.pending(this.batchSize);
+      const pending = () => this.options.store.pending(this.batchSize);
+      const batch = this.options.readCommitted ? await this.options.readCommitted(pending) : pending();
       if (batch.length === 0) {
         this.housekeeping();
         await this.sleep(this.pollIntervalMs, true);

@@ -4,6 +4,7 @@ import type { CallRepository, CallKey } from "../../app/ports.js";
 import type { Call, CallStatus, CallType, EndReason, Invitee, InviteState, Participant, Transition } from "../../domain/call.js";
 import { CallError, CallErrorCode } from "../../domain/errors.js";
 import type { SqliteDatabase } from "./database.js";
+import { enlistWrite } from "./group-commit.js";
 
 interface CallRow {
   id: string;
@@ -127,6 +128,7 @@ export class SqliteCallRepository implements CallRepository {
   insertCall(transition: Transition): boolean {
     const { call } = transition;
     try {
+      enlistWrite(this.db);
       this.db
         .transaction(() => {
           this.stmt.insertCall.run(toRow(call));
@@ -143,6 +145,7 @@ export class SqliteCallRepository implements CallRepository {
   }
 
   updateCall(tenantId: string, callId: string, change: (call: Call) => Transition): Transition {
+    enlistWrite(this.db);
     const transition = this.db
       .transaction(() => {
         const current = this.findCall(tenantId, callId);
@@ -190,6 +193,7 @@ export class SqliteCallRepository implements CallRepository {
    * that webhook `eventId` was processed; a webhook seen before runs nothing.
    */
   oncePerWebhook(eventId: string, receivedAt: number, work: () => void): "processed" | "duplicate" {
+    enlistWrite(this.db);
     const outcome = this.db
       .transaction(() => {
         if (this.stmt.insertWebhook.run(eventId, receivedAt).changes === 0) return "duplicate" as const;

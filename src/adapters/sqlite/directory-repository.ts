@@ -2,6 +2,7 @@ import type { Statement } from "better-sqlite3";
 import type { DirectoryRepository, RoomMember, TenantPolicy } from "../../app/ports.js";
 import type { Membership } from "../../domain/permissions.js";
 import type { SqliteDatabase } from "./database.js";
+import { enlistWrite } from "./group-commit.js";
 
 /** Recordings are off until a tenant's policy turns them on. */
 const DEFAULT_POLICY: TenantPolicy = { recordingsEnabled: false, transcriptionEnabled: false };
@@ -61,6 +62,7 @@ export class SqliteDirectoryRepository implements DirectoryRepository {
   }
 
   putRoom(tenantId: string, roomId: string, members: readonly RoomMember[]): void {
+    enlistWrite(this.db);
     this.db
       .transaction(() => {
         this.stmt.upsertRoom.run(tenantId, roomId, this.now());
@@ -71,6 +73,7 @@ export class SqliteDirectoryRepository implements DirectoryRepository {
   }
 
   putMember(tenantId: string, roomId: string, member: RoomMember): void {
+    enlistWrite(this.db);
     this.db
       .transaction(() => {
         this.stmt.upsertRoom.run(tenantId, roomId, this.now());

@@ -4,6 +4,7 @@ import type { RecordingRepository } from "../../app/ports.js";
 import { CallError, CallErrorCode } from "../../domain/errors.js";
 import type { MediaEntry, Recording, RecordingEventType, RecordingStatus, RecordingTransition } from "../../domain/recording.js";
 import type { SqliteDatabase } from "./database.js";
+import { enlistWrite } from "./group-commit.js";
 
 interface RecordingRow {
   id: string;
@@ -142,6 +143,7 @@ export class SqliteRecordingRepository implements RecordingRepository {
     change: (r: Recording) => RecordingTransition,
     alsoInTransaction?: (r: Recording) => void,
   ): RecordingTransition {
+    enlistWrite(this.db);
     const transition = this.db
       .transaction(() => {
         const current = this.findById(recordingId);

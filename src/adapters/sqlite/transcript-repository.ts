@@ -4,6 +4,7 @@ import type { TranscriptRepository, TranscriptResult } from "../../app/ports.js"
 import type { Recording } from "../../domain/recording.js";
 import type { Segment, Transcript, TranscriptStatus } from "../../domain/transcript.js";
 import type { SqliteDatabase } from "./database.js";
+import { enlistWrite } from "./group-commit.js";
 
 interface TranscriptRow {
   recording_id: string;
@@ -99,6 +100,7 @@ export class SqliteTranscriptRepository implements TranscriptRepository {
 
   /** The change and its event in one transaction; nothing (and no event) when it was already finished. */
   private finish(change: () => number, recordingId: string): boolean {
+    enlistWrite(this.db);
     const done = this.db
       .transaction(() => {
         if (change() === 0) return false;

@@ -15,6 +15,8 @@ export interface RegistryHooks {
   readonly admit?: (principal: Principal, method: DescMethod) => void;
   /** Told the outcome (`ok` or the SW_CALL_* code) and duration of every call. */
   readonly observe?: (method: DescMethod, protocol: string, outcome: string, seconds: number) => void;
+  /** Awaited before a result is returned: resolves once what the call wrote or read is committed (group commit). */
+  readonly settle?: () => Promise<void>;
 }
 
 type UnaryImpl<M> = M extends DescMethodUnary<infer I extends DescMessage, infer O extends DescMessage>
@@ -49,7 +51,7 @@ export class RpcRegistry {
     for (const method of service.methods) {
       const impl = (handlers as Record<string, (input: Message, ctx: RpcContext) => unknown>)[method.localName];
       if (!impl) throw new Error(`no handler for ${method.parent.typeName}.${method.name}`);
-      const { admit, observe } = this.hooks;
+      const { admit, observe, settle } = this.hooks;
       this.byMethod.set(method, {
         service,
         method,
@@ -60,6 +62,7 @@ export class RpcRegistry {
             access(ctx.principal);
             admit?.(ctx.principal, method);
             const output = await impl(input, ctx);
+            await settle?.();
             return create(method.output, output as MessageInitShape<typeof method.output>);
           } catch (err) {
             outcome = isCallError(err) ? err.code : "SW_CALL_INTERNAL";

@@ -1,0 +1,99 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { openDatabase, type SqliteDatabase } from "../../src/adapters/sqlite/database.js";
+import { attachGroupCommit, enlistWrite, GroupCommit } from "../../src/adapters/sqlite/group-commit.js";
+
+// Group commit against a real SQLite file, watched from a second connection
+// (what another process, or the store after a crash, would see).
+
+let dir: string;
+let db: SqliteDatabase;
+let observer: Database.Database;
+let commits: number;
+let enlisted: Promise<void>[];
+let group: GroupCommit;
+
+const seen = () => (observer.prepare("SELECT v FROM t ORDER BY v").all() as { v: string }[]).map((r) => r.v);
+
+/** A repository-style write: enlist, then a transaction (a SAVEPOINT inside the group). */
+function write(value: string, fail = false): void {
+  enlistWrite(db);
+  db.transaction(() => {
+    db.prepare("INSERT INTO t (v) VALUES (?)").run(value);
+    if (fail) throw new Error("this request's change is invalid");
+  }).immediate();
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "group-commit-"));
+  db = openDatabase(join(dir, "g.db"), []);
+  db.exec(`CREATE TABLE t (v TEXT PRIMARY KEY);
+           CREATE TABLE parent (id TEXT PRIMARY KEY);
+           CREATE TABLE child (pid TEXT REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);`);
+  observer = new Database(join(dir, "g.db"), { readonly: true });
+  commits = 0;
+  enlisted = [];
+  group = new GroupCommit(db, { afterCommit: () => commits++, onEnlist: (p) => void enlisted.push(p) });
+  attachGroupCommit(db, group);
+});
+
+afterEach(() => {
+  observer.close();
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("GroupCommit", () => {
+  it("writes of one turn share one commit, visible to others only after it", async () => {
+    write("a");
+    write("b");
+    expect(seen()).toEqual([]);
+    await group.settled();
+    expect(seen()).toEqual(["a", "b"]);
+    expect(commits).toBe(1);
+    await Promise.all(enlisted);
+  });
+
+  it("a failing request rolls back only its own change; the group still commits the others", async () => {
+    write("a");
+    expect(() => write("b", true)).toThrow(/invalid/);
+    write("c");
+    await group.settled();
+    expect(seen()).toEqual(["a", "c"]);
+  });
+
+  it("whenIdle reads only committed rows: during an open group it waits for the commit", async () => {
+    expect(await group.whenIdle(() => "no group: at once")).toBe("no group: at once");
+    write("a");
+    const read = group.whenIdle(() => (db.prepare("SELECT count(*) AS n FROM t").get() as { n: number }).n);
+    expect(db.inTransaction).toBe(true);
+    expect(await read).toBe(1);
+    expect(db.inTransaction).toBe(false);
+  });
+
+  it("a failed COMMIT fails the requests of that group, stores nothing, and the next group works", async () => {
+    write("a");
+    enlistWrite(db);
+    // Checked at COMMIT: a child whose parent does not exist.
+    db.transaction(() => db.prepare("INSERT INTO child (pid) VALUES ('missing')").run()).immediate();
+    await expect(group.settled()).rejects.toThrow(/FOREIGN KEY/);
+    await expect(Promise.all(enlisted)).rejects.toThrow(/FOREIGN KEY/);
+    expect(seen()).toEqual([]);
+    expect(db.inTransaction).toBe(false);
+    write("b");
+    await group.settled();
+    expect(seen()).toEqual(["b"]);
+  });
+
+  it("without a GroupCommit attached, a write is its own transaction (unit tests, tools)", () => {
+    const plain = openDatabase(join(dir, "plain.db"), []);
+    plain.exec("CREATE TABLE t (v TEXT)");
+    enlistWrite(plain);
+    plain.transaction(() => plain.prepare("INSERT INTO t (v) VALUES ('x')").run()).immediate();
+    expect(plain.inTransaction).toBe(false);
+    plain.close();
+  });
+});
