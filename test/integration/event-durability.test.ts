@@ -8,7 +8,7 @@ import { directoryClient } from "../support/directory.js";
 import { EventTap } from "../support/event-tap.js";
 import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
-import { startService, type RunningService } from "../support/service.js";
+import { liveKitEnv, startService, type RunningService } from "../support/service.js";
 import { spawnService } from "../support/service-process.js";
 import { readStream, type StoredEvent } from "../support/stream-reader.js";
 import { TEST_JWT_SECRET, userToken } from "../support/tokens.js";
@@ -126,10 +126,7 @@ describe("events survive NATS outages and service crashes", () => {
     const env = {
       DATABASE_PATH: databasePath,
       AUTH_JWT_SECRET: TEST_JWT_SECRET,
-      LIVEKIT_URL: livekit.wsUrl,
-      LIVEKIT_API_URL: livekit.httpUrl,
-      LIVEKIT_API_KEY: livekit.apiKey,
-      LIVEKIT_API_SECRET: livekit.apiSecret,
+      ...liveKitEnv(livekit),
       NATS_URL: nats.url,
       RATE_LIMIT_INITIATE_PER_MINUTE: "0",
       RATE_LIMIT_OTHER_PER_MINUTE: "0",

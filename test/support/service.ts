@@ -13,6 +13,16 @@ export interface LiveKitEndpoint {
   readonly apiSecret: string;
 }
 
+/** The configuration variables pointing the service at a LiveKit server. */
+export function liveKitEnv(livekit: LiveKitEndpoint): Record<"LIVEKIT_URL" | "LIVEKIT_API_URL" | "LIVEKIT_API_KEY" | "LIVEKIT_API_SECRET", string> {
+  return {
+    LIVEKIT_URL: livekit.wsUrl,
+    LIVEKIT_API_URL: livekit.httpUrl,
+    LIVEKIT_API_KEY: livekit.apiKey,
+    LIVEKIT_API_SECRET: livekit.apiSecret,
+  };
+}
+
 export interface RunningService extends AsyncDisposable {
   readonly app: AppContext;
   readonly baseUrl: string;
@@ -44,10 +54,7 @@ export async function startService(
     PORT: "0",
     DATABASE_PATH: join(dir, "calls.db"),
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
-    LIVEKIT_URL: livekit.wsUrl,
-    LIVEKIT_API_URL: livekit.httpUrl,
-    LIVEKIT_API_KEY: livekit.apiKey,
-    LIVEKIT_API_SECRET: livekit.apiSecret,
+    ...liveKitEnv(livekit),
     // Tests hammer the API as a few users; rate limits are tested on their own.
     RATE_LIMIT_INITIATE_PER_MINUTE: "0",
     RATE_LIMIT_RECORDING_PER_MINUTE: "0",

@@ -1,0 +1,238 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { DescMethod, Message } from "@bufbuild/protobuf";
+import { CallsService } from "../../gen/scaiwave/calls/v1/calls_pb.js";
+import type { LiveKitServer } from "../../test/support/livekit-server.js";
+import type { NatsServer } from "../../test/support/nats-server.js";
+import { spawnService, type ServiceProcess } from "../../test/support/service-process.js";
+import { liveKitEnv } from "../../test/support/service.js";
+import { runGrpc, runWrk, writeWrkRequests, type LoadResult, type PreparedRequest } from "./load-generators.js";
+import { meterProcess, type ProcessUsage } from "./process-meter.js";
+import type { ScenarioResult } from "./report.js";
+import { userBearer } from "./signing.js";
+
+/** How big each scenario is. */
+export interface BenchSize {
+  readonly seconds: number;
+  readonly warmupSeconds: number;
+  /** Joins prepared per measured run, and per warm-up. */
+  readonly joinPool: number;
+  readonly joinWarmPool: number;
+  readonly webhookPairs: number;
+  readonly cycleRooms: number;
+  readonly inviteRates: readonly number[];
+  readonly inviteSeconds: number;
+  readonly liveCalls: number;
+  readonly getCallSmall: number;
+  readonly getCallLarge: number;
+}
+
+export const FULL_SIZE: BenchSize = {
+  seconds: 10,
+  warmupSeconds: 3,
+  joinPool: 100_000,
+  joinWarmPool: 30_000,
+  webhookPairs: 60_000,
+  cycleRooms: 512,
+  inviteRates: [1_000, 250],
+  inviteSeconds: 10,
+  liveCalls: 10_000,
+  getCallSmall: 1_000,
+  getCallLarge: 1_000_000,
+};
+
+/** Only proves the harness works: the test command runs it. */
+export const SMOKE_SIZE: BenchSize = {
+  seconds: 1,
+  warmupSeconds: 1,
+  joinPool: 4_000,
+  joinWarmPool: 2_000,
+  webhookPairs: 4_000,
+  cycleRooms: 64,
+  inviteRates: [100],
+  inviteSeconds: 1,
+  liveCalls: 200,
+  getCallSmall: 1_000,
+  getCallLarge: 20_000,
+};
+
+export interface BenchOptions {
+  readonly smoke: boolean;
+  readonly size: BenchSize;
+  /** Scratch directory: stores, request files, profiles. */
+  readonly work: string;
+  readonly nats: NatsServer;
+  readonly livekit: LiveKitServer;
+  /** Another checkout to run the service from (before/after comparisons). */
+  readonly serviceRoot?: string | undefined;
+  /** Profile every service started into this directory. */
+  readonly cpuProfDir?: string | undefined;
+  /** Only scenarios whose name contains one of these words (floors always run). */
+  readonly only?: readonly string[] | undefined;
+}
+
+export const TENANT = "bench";
+const JWT_SECRET = "bench-secret-for-scaiwave-calls-0123456789abcdef";
+const HTTP_CONNECTIONS = 32;
+// As the issue's reference measurements: 16 connections × 8 streams.
+const GRPC_CONNECTIONS = 16;
+const GRPC_STREAMS_PER_CONNECTION = 8;
+
+/**
+ * What every scenario shares: the fixtures, the results so far, running a
+ * scenario, starting the service as production does, and driving it with
+ * wrk or the gRPC generator while its process is metered.
+ */
+export class Bench {
+  readonly results: ScenarioResult[] = [];
+  readonly failures: string[] = [];
+  private readonly tokens = new Map<string, string>();
+
+  constructor(readonly options: BenchOptions) {}
+
+  get size(): BenchSize {
+    return this.options.size;
+  }
+
+  get work(): string {
+    return this.options.work;
+  }
+
+  progress(message: string): void {
+    process.stderr.write(`bench: ${message}\n`);
+  }
+
+  /** Runs one scenario; a failure is recorded and the rest still run. */
+  async scenario(name: string, body: () => Promise<void>): Promise<void> {
+    const only = this.options.only;
+    if (only && !name.startsWith("floor") && !only.some((word) => name.includes(word))) return;
+    this.progress(name);
+    try {
+      await body();
+    } catch (err) {
+      this.failures.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+      this.progress(`FAILED ${name}: ${err instanceof Error ? err.stack : String(err)}`);
+    }
+  }
+
+  byId(id: string): ScenarioResult | undefined {
+    return this.results.find((r) => r.id === id);
+  }
+
+  /** A user's bearer token (signed once, reused like a real client's). */
+  bearerOf(userId: string): string {
+    let token = this.tokens.get(userId);
+    if (!token) this.tokens.set(userId, (token = userBearer(userId, TENANT, JWT_SECRET)));
+    return token;
+  }
+
+  /** Measures the process `pid` while `load` runs. */
+  async measured<T>(pid: number, load: () => Promise<T>): Promise<{ load: T; usage: ProcessUsage }> {
+    const meter = meterProcess(pid);
+    const result = await load();
+    return { load: result, usage: meter.stop() };
+  }
+
+  /** wrk over prepared requests: a warm-up on one slice, then the measured run on another. */
+  async wrk(baseUrl: string, pid: number, name: string, warm: PreparedRequest[], measure: PreparedRequest[]) {
+    const warmFile = join(this.work, `${name}.warm.tsv`);
+    const measureFile = join(this.work, `${name}.tsv`);
+    writeWrkRequests(warmFile, warm);
+    writeWrkRequests(measureFile, measure);
+    await runWrk(baseUrl, warmFile, warm.length, { connections: HTTP_CONNECTIONS, seconds: this.size.warmupSeconds });
+    return this.measured(pid, () => runWrk(baseUrl, measureFile, measure.length, { connections: HTTP_CONNECTIONS, seconds: this.size.seconds }));
+  }
+
+  /** gRPC over HTTP/2: a warm-up on one list of messages, then the measured run on another. */
+  async grpc(address: string, pid: number, name: string, method: DescMethod, warm: Message[], measure: Message[], authorization: string[]) {
+    const load = (messages: Message[]) => ({ address, service: CallsService, method, messages, authorization });
+    const options = { sessions: GRPC_CONNECTIONS, streams: GRPC_STREAMS_PER_CONNECTION, workDir: this.work };
+    await runGrpc(load(warm), { ...options, seconds: this.size.warmupSeconds, name: `${name}.warm` });
+    return this.measured(pid, () => runGrpc(load(measure), { ...options, seconds: this.size.seconds, name }));
+  }
+
+  /** The built service, started as `npm start` starts it, on `databasePath`. */
+  async startService(databasePath: string, extra: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ServiceProcess> {
+    const { livekit, nats, cpuProfDir, serviceRoot } = this.options;
+    const profiling = cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [];
+    const env = {
+      DATABASE_PATH: databasePath,
+      AUTH_JWT_SECRET: JWT_SECRET,
+      ...liveKitEnv(livekit),
+      NATS_URL: nats.url,
+      // Load comes from a handful of users; rate limits would measure the limiter.
+      RATE_LIMIT_INITIATE_PER_MINUTE: "0",
+      RATE_LIMIT_RECORDING_PER_MINUTE: "0",
+      RATE_LIMIT_OTHER_PER_MINUTE: "0",
+      // Seeded calls have no LiveKit room: a reconcile pass would end them mid-run.
+      RECONCILE_INTERVAL_SECONDS: "0",
+      ...extra,
+    };
+    return spawnService(env, "service", { nodeArgs: [...this.productionNodeFlags(), ...profiling, ...nodeArgs], root: serviceRoot, compiled: true });
+  }
+
+  async stopService(service: ServiceProcess): Promise<void> {
+    service.child.kill("SIGTERM");
+    await service.exited;
+  }
+
+  /** Drains the outbox after a scenario and notes any backlog on that scenario's row. */
+  async afterScenario(service: ServiceProcess, id: string): Promise<void> {
+    const { pending, seconds } = await drainOutbox(service);
+    const index = this.results.findIndex((r) => r.id === id);
+    if (index < 0 || pending === 0) return;
+    const r = this.results[index]!;
+    const note = `${pending} events were still in the outbox when the load stopped; relayed in ${seconds.toFixed(1)} s`;
+    this.results[index] = { ...r, note: r.note ? `${r.note}; ${note}` : note };
+  }
+
+  /** The V8 flags `npm start` runs the service with (package.json config.nodeFlags). */
+  private productionNodeFlags(): string[] {
+    const root = this.options.serviceRoot ?? join(import.meta.dirname, "../..");
+    const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { config?: { nodeFlags?: string } };
+    return (pkg.config?.nodeFlags ?? "").split(" ").filter(Boolean);
+  }
+}
+
+/**
+ * Waits until the service's outbox is empty (every event of the last
+ * scenario published), so one scenario's backlog never lands in the next
+ * one's latencies. Returns how many events were waiting and how long they took.
+ */
+async function drainOutbox(service: ServiceProcess): Promise<{ pending: number; seconds: number }> {
+  const pendingNow = async () => {
+    const body = (await (await fetch(`${service.baseUrl}/readyz`)).json()) as { dependencies?: Record<string, { outbox_pending?: number }> };
+    const nats = body.dependencies?.["nats"];
+    if (nats?.outbox_pending === undefined) throw new Error(`/readyz has no outbox_pending: ${JSON.stringify(body)}`);
+    return nats.outbox_pending;
+  };
+  const started = performance.now();
+  const pending = await pendingNow();
+  for (let left = pending; left > 0; left = await pendingNow()) {
+    if (performance.now() - started > 300_000) throw new Error(`the outbox did not drain in 5 minutes (${left} events left)`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { pending, seconds: (performance.now() - started) / 1000 };
+}
+
+/** A table row from a load result. */
+export function row(id: string, title: string, load: LoadResult, usage: ProcessUsage, extra: Partial<ScenarioResult> = {}): Omit<ScenarioResult, "floor" | "ratio"> {
+  const notes = [load.wrapped ? "ran past its prepared requests, so the rest were repeats" : "", load.firstError ? `first error: ${load.firstError}` : ""].filter(Boolean);
+  return {
+    id,
+    title,
+    rate: load.rps,
+    unit: "req/s",
+    p50Ms: load.p50Ms,
+    p99Ms: load.p99Ms,
+    usage,
+    requests: load.requests,
+    errors: load.errors,
+    ...(notes.length && { note: notes.join("; ") }),
+    ...extra,
+  };
+}
+
+export function target(result: ScenarioResult, text: string, met: boolean): ScenarioResult {
+  return { ...result, target: text, met };
+}
