@@ -31,7 +31,7 @@ export async function floors(b: Bench, seed: JoinSeed, joinResponse: string): Pr
     }
   });
   await b.scenario("floor (d): floor (a) plus one SQLite transaction per request", async () => {
-    const floor = await startFloor("rest-token-sqlite", { ...tokenEnv, FLOOR_DB: join(b.work, "floor-d.db") });
+    const floor = await startFloor("rest-token", { ...tokenEnv, FLOOR_DB: join(b.work, "floor-d.db") });
     try {
       const { load, usage } = await b.wrk(`http://127.0.0.1:${floor.port}`, floor.child.pid!, "floor-rest-sqlite", warm, measure);
       b.results.push(row("floor-d", "floor (d) = (a) + a SQLite write per request", { ...load, wrapped: false }, usage));
