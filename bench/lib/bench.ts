@@ -144,8 +144,8 @@ export class Bench {
   }
 
   /** gRPC over HTTP/2: a warm-up on one list of messages, then the measured run on another. */
-  async grpc(address: string, pid: number, name: string, method: DescMethod, warm: Message[], measure: Message[], authorization: string[]) {
-    const load = (messages: Message[]) => ({ address, service: CallsService, method, messages, authorization });
+  async grpc(address: string, pid: number, name: string, method: DescMethod, warm: Message[], measure: Message[], authorization?: string) {
+    const load = (messages: Message[]) => ({ address, service: CallsService, method, messages, ...(authorization !== undefined && { authorization }) });
     const options = { sessions: GRPC_CONNECTIONS, streams: GRPC_STREAMS_PER_CONNECTION, workDir: this.work };
     await runGrpc(load(warm), { ...options, seconds: this.size.warmupSeconds, name: `${name}.warm` });
     return this.measured(pid, () => runGrpc(load(measure), { ...options, seconds: this.size.seconds, name }));

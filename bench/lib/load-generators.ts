@@ -3,6 +3,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { toBinary, type DescMessage, type DescMethod, type DescService, type Message, type MessageShape } from "@bufbuild/protobuf";
+import type { GrpcJob } from "../loadgen/grpc.js";
+import { runLoadgenScript } from "./programs.js";
 
 const run = promisify(execFile);
 const BENCH_DIR = join(import.meta.dirname, "..");
@@ -78,49 +80,38 @@ export interface GrpcLoad {
   readonly service: DescService;
   readonly method: DescMethod;
   readonly messages: readonly Message[];
-  /** One `authorization` per message, or one for all, or none. */
-  readonly authorization: readonly string[];
+  /** The `authorization` every call carries, if any. */
+  readonly authorization?: string;
 }
 
 /**
- * gRPC load from bench/loadgen/grpc.ts in its own process: `messages[i]` is
- * sent with `authorization[i]`, in order, over `sessions` HTTP/2 connections
- * with `streams` calls in flight on each.
+ * gRPC load from bench/loadgen/grpc.ts in its own process: `messages` in
+ * order, over `sessions` HTTP/2 connections with `streams` calls in flight on each.
  */
 export async function runGrpc(load: GrpcLoad, options: { sessions: number; streams: number; seconds: number; workDir: string; name: string }): Promise<LoadResult> {
-  const { authorization, messages, method } = load;
-  if (authorization.length > 1 && authorization.length !== messages.length) throw new Error("one authorization per message, or one for all");
-  const requests = messages.map((m, i): [number, string] => {
+  const { messages, method } = load;
+  const requests = messages.map((m) => {
     const bytes = toBinary(method.input, m as MessageShape<DescMessage>);
     const framed = Buffer.alloc(5 + bytes.length);
     framed.writeUInt32BE(bytes.length, 1); // byte 0: not compressed
     framed.set(bytes, 5);
-    return [authorization.length === 0 ? -1 : authorization.length === 1 ? 0 : i, framed.toString("base64")];
+    return framed.toString("base64");
   });
-  const job = {
+  const job: GrpcJob = {
     address: load.address,
     path: `/${load.service.typeName}/${method.name}`,
-    authorizations: authorization.length > 1 ? [...authorization] : authorization.slice(0, 1),
+    ...(load.authorization !== undefined && { authorization: load.authorization }),
     requests,
     sessions: options.sessions,
     streamsPerSession: options.streams,
     seconds: options.seconds,
   };
-  // Distinct tokens: store each once and refer to it by index.
-  if (authorization.length > 1) {
-    const index = new Map<string, number>();
-    job.authorizations = [];
-    job.requests = requests.map(([, body], i) => {
-      const token = authorization[i]!;
-      if (!index.has(token)) index.set(token, job.authorizations.push(token) - 1);
-      return [index.get(token)!, body];
-    });
-  }
-  const jobFile = join(options.workDir, `${options.name}.grpc.json`);
-  writeFileSync(jobFile, JSON.stringify(job));
-  const { stdout } = await run(process.execPath, ["--import", "tsx", join(BENCH_DIR, "loadgen/grpc.ts"), jobFile], { maxBuffer: 16 * 1024 * 1024 });
-  const line = stdout.split("\n").find((l) => l.startsWith("GRPC_RESULT "));
-  if (!line) throw new Error(`the gRPC load generator printed no result:\n${stdout}`);
-  const r = JSON.parse(line.slice("GRPC_RESULT ".length)) as { requests: number; errors: number; seconds: number; p50Ms: number; p99Ms: number; sent: number; firstError?: string };
+  const r = await runLoadgenScript<{ requests: number; errors: number; seconds: number; p50Ms: number; p99Ms: number; sent: number; firstError?: string }>(
+    "grpc",
+    "GRPC_RESULT",
+    job,
+    options.workDir,
+    options.name,
+  );
   return { requests: r.requests, seconds: r.seconds, rps: r.requests / r.seconds, p50Ms: r.p50Ms, p99Ms: r.p99Ms, errors: r.errors, wrapped: r.sent > messages.length, ...(r.firstError && { firstError: r.firstError }) };
 }

@@ -36,19 +36,27 @@ export async function startFloor(name: string, env: Record<string, string> = {})
   };
 }
 
-/** Runs bench/loadgen/initiate.ts with `job` in its own process. */
-export async function runLoadgen(job: LoadgenJob, workDir: string, name: string): Promise<LoadgenResult> {
-  const jobFile = join(workDir, `${name}.job.json`);
+/**
+ * Runs a load generator (`bench/loadgen/<script>.ts`) in its own process with
+ * `job` as a JSON file, and returns what it prints on its `<MARKER> {json}` line.
+ */
+export async function runLoadgenScript<T>(script: string, marker: string, job: object, workDir: string, name: string): Promise<T> {
+  const jobFile = join(workDir, `${name}.${script}.json`);
   writeFileSync(jobFile, JSON.stringify(job));
-  const child = spawn(process.execPath, ["--import", "tsx", join(BENCH_DIR, "loadgen", "initiate.ts"), jobFile], {
+  const child = spawn(process.execPath, ["--import", "tsx", join(BENCH_DIR, "loadgen", `${script}.ts`), jobFile], {
     env: { PATH: process.env["PATH"] ?? "" },
     stdio: ["ignore", "pipe", "inherit"],
   });
-  let result: LoadgenResult | undefined;
+  let result: T | undefined;
   createInterface({ input: child.stdout! }).on("line", (line) => {
-    if (line.startsWith("LOADGEN_RESULT ")) result = JSON.parse(line.slice("LOADGEN_RESULT ".length)) as LoadgenResult;
+    if (line.startsWith(`${marker} `)) result = JSON.parse(line.slice(marker.length + 1)) as T;
   });
   const [code] = (await once(child, "exit")) as [number | null];
-  if (code !== 0 || !result) throw new Error(`loadgen ${name} failed (exit ${code})`);
+  if (code !== 0 || result === undefined) throw new Error(`load generator ${script} (${name}) failed (exit ${code})`);
   return result;
+}
+
+/** Runs bench/loadgen/initiate.ts with `job`. */
+export function runLoadgen(job: LoadgenJob, workDir: string, name: string): Promise<LoadgenResult> {
+  return runLoadgenScript("initiate", "LOADGEN_RESULT", job, workDir, name);
 }

@@ -6,7 +6,7 @@ export interface ScenarioResult {
   readonly title: string;
   /** Throughput in the scenario's own unit. */
   readonly rate: number;
-  readonly unit: "req/s" | "cycles/s" | "events/s" | "initiates/s" | "-";
+  readonly unit: "req/s" | "cycles/s" | "events/s" | "initiates/s";
   readonly p50Ms: number;
   readonly p99Ms: number;
   /** Of the process under test (the service or the floor server). */

@@ -5,35 +5,37 @@
 // Reads its job from the JSON file named by argv[2]; prints "GRPC_RESULT {json}".
 import { connect, type ClientHttp2Session } from "node:http2";
 import { readFileSync } from "node:fs";
+import { percentile } from "./percentile.js";
 
 export interface GrpcJob {
   readonly address: string;
   /** `/package.Service/Method`. */
   readonly path: string;
-  /** `authorization` values; each request names one by index (-1: none). */
-  readonly authorizations: string[];
-  /** [authorization index, base64 of the length-prefixed request message]. */
-  readonly requests: [number, string][];
+  /** The `authorization` every request carries, if any. */
+  readonly authorization?: string;
+  /** Base64 of each length-prefixed request message, sent in this order. */
+  readonly requests: string[];
   readonly sessions: number;
   readonly streamsPerSession: number;
   readonly seconds: number;
 }
 
 const job = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as GrpcJob;
-const bodies = job.requests.map(([auth, body]) => [auth, Buffer.from(body, "base64")] as const);
+const bodies = job.requests.map((body) => Buffer.from(body, "base64"));
 const latencies: number[] = [];
 let next = 0;
 let errors = 0;
 let firstError: string | undefined;
 
-function unary(session: ClientHttp2Session, auth: number, body: Buffer): Promise<void> {
-  const headers: Record<string, string> = { ":method": "POST", ":path": job.path, "content-type": "application/grpc", te: "trailers" };
-  if (auth >= 0) headers["authorization"] = job.authorizations[auth]!;
+const headers: Record<string, string> = { ":method": "POST", ":path": job.path, "content-type": "application/grpc", te: "trailers" };
+if (job.authorization !== undefined) headers["authorization"] = job.authorization;
+
+function unary(session: ClientHttp2Session, body: Buffer): Promise<void> {
   return new Promise((resolve) => {
     const started = performance.now();
     let status: string | undefined;
     let message: string | undefined;
-    const stream = session.request(headers);
+    const stream = session.request({ ...headers });
     // A failure may come as trailers-only: grpc-status in the response headers.
     stream.on("response", (h) => {
       status ??= h["grpc-status"] as string | undefined;
@@ -60,8 +62,7 @@ function unary(session: ClientHttp2Session, auth: number, body: Buffer): Promise
 const deadline = performance.now() + job.seconds * 1000;
 async function worker(session: ClientHttp2Session): Promise<void> {
   while (performance.now() < deadline) {
-    const [auth, body] = bodies[next++ % bodies.length]!;
-    await unary(session, auth, body);
+    await unary(session, bodies[next++ % bodies.length]!);
   }
 }
 
@@ -71,5 +72,4 @@ await Promise.all(sessions.flatMap((s) => Array.from({ length: job.streamsPerSes
 const seconds = (performance.now() - started) / 1000;
 for (const s of sessions) s.close();
 latencies.sort((a, b) => a - b);
-const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
-console.log(`GRPC_RESULT ${JSON.stringify({ requests: latencies.length + errors, errors, seconds, p50Ms: at(50), p99Ms: at(99), sent: next, firstError })}`);
+console.log(`GRPC_RESULT ${JSON.stringify({ requests: latencies.length + errors, errors, seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), sent: next, firstError })}`);

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { connect, type NatsConnection } from "nats";
+import { percentile } from "./percentile.js";
 
 export interface LoadgenRoom {
   readonly roomId: string;
@@ -71,7 +72,6 @@ async function initiate(room: LoadgenRoom): Promise<string | undefined> {
   return undefined;
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 /** Closed loop: each worker owns every concurrency-th room and initiates then ends a call in it, over and over. */
 async function cycles(j: Extract<LoadgenJob, { mode: "cycles" }>): Promise<LoadgenResult> {

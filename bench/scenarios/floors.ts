@@ -59,7 +59,7 @@ export async function floors(b: Bench, seed: JoinSeed, joinResponse: string): Pr
     const floor = await startFloor("grpc-js-echo");
     try {
       const messages = Array.from({ length: 1000 }, (_, i) => create(GetCallRequestSchema, { callId: `call-${i}` }));
-      const { load, usage } = await b.grpc(`127.0.0.1:${floor.port}`, floor.child.pid!, "floor-grpc", CallsService.method.getCall, messages, messages, []);
+      const { load, usage } = await b.grpc(`127.0.0.1:${floor.port}`, floor.child.pid!, "floor-grpc", CallsService.method.getCall, messages, messages);
       b.results.push(row("floor-c", "floor (c) grpc-js echo, gRPC", { ...load, wrapped: false }, usage));
     } finally {
       await floor.stop();

@@ -27,7 +27,7 @@ export async function joins(b: Bench, service: ServiceProcess, grpcPort: number,
   const grpcJoin = async (id: string, title: string, address: string) => {
     const { warm, measure } = seed.joinRun();
     const message = (p: JoinPair) => create(JoinCallRequestSchema, { callId: p.callId });
-    const { load, usage } = await b.grpc(address, pid, id, CallsService.method.joinCall, warm.map(message), measure.map(message), [b.bearerOf(measure[0]!.userId)]);
+    const { load, usage } = await b.grpc(address, pid, id, CallsService.method.joinCall, warm.map(message), measure.map(message), b.bearerOf(measure[0]!.userId));
     const r = withFloor(row(id, title, load, usage), b.byId("floor-c"));
     b.results.push(target(r, "≥0.8× floor-c", (r.ratio ?? 0) >= 0.8));
     await b.afterScenario(service, id);
