@@ -75,8 +75,9 @@ export interface AppOverrides {
   readonly egress?: EgressService;
   readonly transcriptionEngine?: TranscriptionEngine;
   /**
-   * `service` (default) runs everything; `worker` (npm run worker) only relays
-   * events and runs transcription jobs: no reconcile, ring or recording timers.
+   * `service` (default) runs everything; `worker` (npm run worker) only runs
+   * transcription jobs (the service's relay publishes their events): no
+   * reconcile, ring or recording timers.
    */
   readonly role?: "service" | "worker";
 }
@@ -111,7 +112,7 @@ function rateClassOf(rpc: string): RateClass {
 }
 
 /** The work-queue stream of durable jobs, beside the events stream. */
-export const jobsStreamName = (config: Config) => `${config.nats.stream}_JOBS`;
+const jobsStreamName = (config: Config) => `${config.nats.stream}_JOBS`;
 
 export interface AppContext extends AsyncDisposable {
   readonly config: Config;
@@ -178,7 +179,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
     await currentRequestCommitted();
   };
   const relay = new OutboxRelay({ store: outbox, publisher, clock, logger, readCommitted: (read) => groupCommit.whenIdle(read) });
-  // Events show a call exactly as GetCall does on the REST paths: one rendering.
+  // Events show a call as GetCall does on the REST paths (without its recordings): one rendering.
   const renderCall = (call: Call) => messageToRestJson(CallSchema, create(CallSchema, callToProto(call)));
   const renderRecording = (recording: Recording) =>
     messageToRestJson(
@@ -187,14 +188,11 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
     );
   const eventFactory = new CallEventFactory(renderCall, () => clock.now(), renderRecording);
 
-  const calls = new SqliteCallRepository(db, {
-    events: (transition) => eventFactory.fromTransition(transition),
-    afterCommit: () => relay.kick(),
-  });
+  // The repositories write inside the group commit, which wakes the relay after each commit.
+  const calls = new SqliteCallRepository(db, { events: (transition) => eventFactory.fromTransition(transition) });
   const directory = new SqliteDirectoryRepository(db, clock.now);
   const recordingRepository = new SqliteRecordingRepository(db, {
     event: (type, recording) => eventFactory.fromRecording(type, recording),
-    afterCommit: () => relay.kick(),
   });
   const objectStore = config.s3 && new MinioObjectStore(config.s3);
   const transcripts = new SqliteTranscriptRepository(db, {
@@ -202,7 +200,6 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
     event: (transcript) =>
       eventFactory.fromTranscript(transcript, config.s3?.bucket ?? "", config.transcription.eventMaxChars),
     clock: () => clock.now(),
-    afterCommit: () => relay.kick(),
   });
   const egressService =
     overrides.egress ??
@@ -314,7 +311,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
   ]);
 
   const restRoutes = new RouteTable(registry.methods());
-  const servedServices = [CallsService.typeName, DirectoryService.typeName];
+  const servedServices = registry.services.map((service) => service.typeName);
   const grpcShutdown = new AbortController();
   const grpcHealth: HealthStatus = (service) =>
     service === "" || servedServices.includes(service) ? (health.isDraining ? "NOT_SERVING" : "SERVING") : undefined;
@@ -345,7 +342,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
           connectRoutes(registry, authenticator, logger)(router);
           // Standard gRPC health and server reflection (grpcurl, buf curl, orchestrators): no token needed.
           healthRoutes(grpcHealth, { services: servedServices, shutdown: grpcShutdown.signal })(router);
-          reflectionRoutes([], [CallsService, DirectoryService, GrpcHealth, ServerReflection])(router);
+          reflectionRoutes([], [...registry.services, GrpcHealth, ServerReflection])(router);
         },
         readMaxBytes: config.maxRequestBytes,
       }),

@@ -1,6 +1,6 @@
-import { webcrypto } from "node:crypto";
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
 import { CallError, CallErrorCode } from "../../domain/errors.js";
+import { importHs256VerifyKey } from "./hs256-key.js";
 import { VerifiedTokenCache } from "./verified-token-cache.js";
 
 /** The verified identity behind a request. */
@@ -44,8 +44,8 @@ const JWKS_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "
  */
 export class JwtAuthenticator implements Authenticator {
   private readonly verifyOptions: JWTVerifyOptions;
-  /** The HMAC key is imported into WebCrypto once; given raw bytes, jose would import it on every verify. */
-  private readonly key: Promise<webcrypto.CryptoKey> | JWTVerifyGetKey;
+  /** The shared secret (imported once) or the JWKS, as a key resolver either way. */
+  private readonly key: JWTVerifyGetKey;
   private readonly cache: VerifiedTokenCache<Principal> | undefined;
 
   constructor(options: JwtAuthenticatorOptions) {
@@ -53,8 +53,8 @@ export class JwtAuthenticator implements Authenticator {
     const maxAgeMs = options.cacheMaxAgeMs ?? 60_000;
     this.cache = maxAgeMs > 0 ? new VerifiedTokenCache({ maxEntries: CACHE_MAX_ENTRIES, maxAgeMs, now }) : undefined;
     if (options.key.kind === "secret") {
-      const secret = new TextEncoder().encode(options.key.secret);
-      this.key = webcrypto.subtle.importKey("raw", secret, { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+      const secret = importHs256VerifyKey(options.key.secret);
+      this.key = () => secret;
       this.verifyOptions = { algorithms: ["HS256"] };
     } else {
       this.key = createRemoteJWKSet(new URL(options.key.url));
@@ -70,11 +70,7 @@ export class JwtAuthenticator implements Authenticator {
     if (remembered) return remembered;
     let payload: JWTPayload;
     try {
-      // Two call shapes because jose types a static key and a key resolver separately.
-      payload =
-        this.key instanceof Promise
-          ? (await jwtVerify(token, await this.key, this.verifyOptions)).payload
-          : (await jwtVerify(token, this.key, this.verifyOptions)).payload;
+      payload = (await jwtVerify(token, this.key, this.verifyOptions)).payload;
     } catch (cause) {
       throw new CallError(CallErrorCode.Unauthenticated, "invalid or expired bearer token", { cause });
     }

@@ -1,7 +1,8 @@
-import { createHash, webcrypto } from "node:crypto";
+import { createHash, type webcrypto } from "node:crypto";
 import { jwtVerify } from "jose";
 import { EgressStatus, WebhookEvent, type EgressInfo } from "livekit-server-sdk";
 import type { EgressNotice } from "../../app/recordings.js";
+import { importHs256VerifyKey } from "../auth/hs256-key.js";
 import type { LiveKitNotice, VerifiedWebhook } from "../../app/webhooks.js";
 import { CallError, CallErrorCode } from "../../domain/errors.js";
 import { isCamera, isMicrophone } from "./media-state.js";
@@ -27,7 +28,7 @@ export class LiveKitWebhookVerifier {
     private readonly apiKey: string,
     apiSecret: string,
   ) {
-    this.key = webcrypto.subtle.importKey("raw", new TextEncoder().encode(apiSecret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
+    this.key = importHs256VerifyKey(apiSecret);
   }
 
   async verify(rawBody: Buffer, authorization: string | undefined): Promise<VerifiedWebhook> {

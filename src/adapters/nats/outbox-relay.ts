@@ -61,7 +61,7 @@ export class OutboxRelay {
     const flushing = () =>
       this.running !== undefined &&
       this.options.publisher.status().connected &&
-      this.options.store.backlog().pending > 0 &&
+      this.options.store.pending(1).length > 0 &&
       this.options.clock.now() < deadline;
     while (flushing()) {
       this.kick();

@@ -35,15 +35,26 @@ interface InviteeRow {
 export interface CallRepositoryOptions {
   /** The events of a transition, written to the outbox in the same transaction as the change. */
   readonly events: (transition: Transition) => readonly OutboundEvent[];
-  /** Called after a commit that wrote events (wakes the outbox relay). */
+  /**
+   * Called after a commit of this repository's own that wrote events. With a
+   * GroupCommit attached (the service) writes commit with their group, which
+   * tells the relay instead; this is for a repository used on its own.
+   */
   readonly afterCommit?: () => void;
 }
 
 /**
  * Calls in SQLite. Every write is one IMMEDIATE transaction (the write lock is
- * taken up front, no upgrade deadlock) holding the change and its events.
+ * taken up front, no upgrade deadlock) holding the change and its events, or
+ * a SAVEPOINT in the turn's group when a GroupCommit is attached.
  */
 export class SqliteCallRepository implements CallRepository {
+  /** The write transactions, run IMMEDIATE (a SAVEPOINT inside a group). */
+  private readonly tx: {
+    insert: (transition: Transition) => void;
+    update: (tenantId: string, callId: string, change: (call: Call) => Transition) => Transition;
+    oncePerWebhook: (eventId: string, receivedAt: number, work: () => void) => "processed" | "duplicate";
+  };
   private readonly stmt: {
     selectCall: Statement<[string, string], CallRow>;
     locateCall: Statement<[string], { tenant_id: string; room_id: string }>;
@@ -113,6 +124,31 @@ export class SqliteCallRepository implements CallRepository {
       ),
       selectNextDeadline: db.prepare("SELECT min(ring_deadline) AS deadline FROM calls WHERE status = 'ringing'"),
     };
+    // Built once: better-sqlite3 makes four wrapper functions per db.transaction() call.
+    this.tx = {
+      insert: db.transaction((transition: Transition) => {
+        this.stmt.insertCall.run(toRow(transition.call));
+        this.writeChanges(undefined, transition.call);
+        this.writeEvents(transition);
+      }).immediate,
+      update: db.transaction((tenantId: string, callId: string, change: (call: Call) => Transition): Transition => {
+        const current = this.findCall(tenantId, callId);
+        if (!current) throw new CallError(CallErrorCode.NotFound, `call ${callId} not found`);
+        const next = change(current);
+        if (next.call !== current) {
+          const { id, status, ended_at, end_reason } = toRow(next.call);
+          this.stmt.updateCall.run({ id, status, ended_at, end_reason });
+          this.writeChanges(current, next.call);
+        }
+        this.writeEvents(next);
+        return next;
+      }).immediate,
+      oncePerWebhook: db.transaction((eventId: string, receivedAt: number, work: () => void): "processed" | "duplicate" => {
+        if (this.stmt.insertWebhook.run(eventId, receivedAt).changes === 0) return "duplicate";
+        work();
+        return "processed";
+      }).immediate,
+    };
   }
 
   findCall(tenantId: string, callId: string): Call | undefined {
@@ -126,41 +162,21 @@ export class SqliteCallRepository implements CallRepository {
   }
 
   insertCall(transition: Transition): boolean {
-    const { call } = transition;
     try {
       enlistWrite(this.db);
-      this.db
-        .transaction(() => {
-          this.stmt.insertCall.run(toRow(call));
-          this.writeChanges(undefined, call);
-          this.writeEvents(transition);
-        })
-        .immediate();
+      this.tx.insert(transition);
     } catch (err) {
       if (isUniqueViolation(err)) return false;
       throw err;
     }
-    this.options.afterCommit?.();
+    if (!this.db.inTransaction) this.options.afterCommit?.();
     return true;
   }
 
   updateCall(tenantId: string, callId: string, change: (call: Call) => Transition): Transition {
     enlistWrite(this.db);
-    const transition = this.db
-      .transaction(() => {
-        const current = this.findCall(tenantId, callId);
-        if (!current) throw new CallError(CallErrorCode.NotFound, `call ${callId} not found`);
-        const next = change(current);
-        if (next.call !== current) {
-          const { id, status, ended_at, end_reason } = toRow(next.call);
-          this.stmt.updateCall.run({ id, status, ended_at, end_reason });
-          this.writeChanges(current, next.call);
-        }
-        this.writeEvents(next);
-        return next;
-      })
-      .immediate();
-    // Inside an enclosing transaction (oncePerWebhook) the commit comes later: it tells the relay then.
+    const transition = this.tx.update(tenantId, callId, change);
+    // Inside an enclosing transaction (a group, oncePerWebhook) the commit comes later and tells the relay then.
     if (transition.events.length > 0 && !this.db.inTransaction) this.options.afterCommit?.();
     return transition;
   }
@@ -194,14 +210,8 @@ export class SqliteCallRepository implements CallRepository {
    */
   oncePerWebhook(eventId: string, receivedAt: number, work: () => void): "processed" | "duplicate" {
     enlistWrite(this.db);
-    const outcome = this.db
-      .transaction(() => {
-        if (this.stmt.insertWebhook.run(eventId, receivedAt).changes === 0) return "duplicate" as const;
-        work();
-        return "processed" as const;
-      })
-      .immediate();
-    if (outcome === "processed") this.options.afterCommit?.();
+    const outcome = this.tx.oncePerWebhook(eventId, receivedAt, work);
+    if (outcome === "processed" && !this.db.inTransaction) this.options.afterCommit?.();
     return outcome;
   }
 

@@ -6,7 +6,7 @@ import type { SqliteDatabase } from "./database.js";
  * of once per request. BEGIN and COMMIT were the largest single cost in the
  * join profile.
  *
- * A repository calls `enlist()` before its write transaction; the first one of
+ * A repository calls `enlistWrite(db)` before its write transaction; the first one of
  * a turn opens `BEGIN IMMEDIATE`, and each write then runs as a SAVEPOINT
  * inside it (better-sqlite3 nests `db.transaction()` that way), so a failing
  * request rolls back only its own changes. Nothing may leave the process

@@ -41,7 +41,7 @@ export class SqliteOutboxStore implements OutboxStore {
       .map((r) => ({ seq: r.seq, id: r.id, subject: r.subject, payload: r.payload, createdAt: r.created_at }));
   }
 
-  /** One transaction for the whole batch: one commit, not one per event. */
+  /** One transaction for the whole batch, not one per event (a savepoint when a group is open). */
   markSent(seqs: readonly number[], at: number): void {
     this.markSentAll(seqs, at);
   }

@@ -39,6 +39,11 @@ interface MediaRow {
 export interface RecordingRepositoryOptions {
   /** The event of a recording change, written to the outbox in the change's transaction. */
   readonly event: (type: RecordingEventType, recording: Recording) => OutboundEvent;
+  /**
+   * Called after a commit of its own that wrote events. With a
+   * GroupCommit attached (the service) writes commit with their group, which
+   * tells the relay instead; this is for a repository used on its own.
+   */
   readonly afterCommit?: () => void;
 }
 

@@ -27,6 +27,11 @@ export interface TranscriptRepositoryOptions {
   /** `swp.call.transcript` / `swp.call.transcript_failed` for a finished transcript. */
   readonly event: (transcript: Transcript) => OutboundEvent;
   readonly clock: () => number;
+  /**
+   * Called after a commit of its own that wrote events. With a
+   * GroupCommit attached (the service) writes commit with their group, which
+   * tells the relay instead; this is for a repository used on its own.
+   */
   readonly afterCommit?: () => void;
 }
 
@@ -111,7 +116,7 @@ export class SqliteTranscriptRepository implements TranscriptRepository {
         return true;
       })
       .immediate();
-    if (done) this.options.afterCommit?.();
+    if (done && !this.db.inTransaction) this.options.afterCommit?.();
     return done;
   }
 }
