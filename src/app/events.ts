@@ -31,8 +31,8 @@ export interface Envelope {
   readonly request_id: string | null;
 }
 
-export const userSubject = (userId: string) => `swp.user.${userId}.call`;
-export const roomSubject = (roomId: string) => `swp.room.${roomId}.call`;
+const userSubject = (userId: string) => `swp.user.${userId}.call`;
+const roomSubject = (roomId: string) => `swp.room.${roomId}.call`;
 /** What a stream must capture to hold every event. */
 export const EVENT_SUBJECTS = ["swp.user.*.call", "swp.room.*.call"] as const;
 

@@ -33,7 +33,8 @@ export interface CallRepository {
   insertCall(transition: Transition): boolean;
   /**
    * Loads the call, applies `change` and stores the result, atomically.
-   * `change` is pure and may throw a CallError, which aborts the update.
+   * `change` may read (a membership check) but must not write or await; a
+   * CallError it throws aborts the update.
    */
   updateCall(tenantId: string, callId: string, change: (call: Call) => Transition): Transition;
   /** Where any tenant's call lives: for LiveKit's webhooks, which know the room name only. */
@@ -111,7 +112,7 @@ export interface LiveKitRooms {
   /** Names of the rooms that exist now. */
   listRoomNames(): Promise<Set<string>>;
   listParticipants(roomName: string): Promise<LiveKitParticipant[]>;
-  /** Mutes the participant's published microphone and/or camera tracks; returns what it muted. */
+  /** Mutes the participant's published microphone and/or camera tracks. */
   muteParticipant(roomName: string, identity: string, what: { audio: boolean; video: boolean }): Promise<void>;
   /** Disconnects the participant; one who is not connected is not an error. */
   removeParticipant(roomName: string, identity: string): Promise<void>;

@@ -1,6 +1,6 @@
 import { isLive, type Call } from "../domain/call.js";
 import { CallError, CallErrorCode } from "../domain/errors.js";
-import { liveKitRoomName, timeSortableId } from "../domain/ids.js";
+import { callIdOfRoom, liveKitRoomName, timeSortableId } from "../domain/ids.js";
 import { mayManageRecording } from "../domain/permissions.js";
 import {
   egressActive,
@@ -216,9 +216,10 @@ export class RecordingsUseCases {
     const owned = new Set(recordings.listActive().map((r) => r.egressId));
     let stopped = 0;
     for (const running of await egress.listActive()) {
-      if (!running.roomName.startsWith("scaiwave-") || owned.has(running.egressId)) continue;
+      const callId = callIdOfRoom(running.roomName);
+      if (callId === undefined || owned.has(running.egressId)) continue;
       // A start still in flight has its recording row but not yet the egress id: leave that egress alone.
-      const inFlight = recordings.findActive(running.roomName.slice("scaiwave-".length));
+      const inFlight = recordings.findActive(callId);
       if (inFlight && inFlight.egressId === null) continue;
       await egress.stop(running.egressId);
       logger.warn({ egressId: running.egressId, room: running.roomName }, "stopped an orphaned egress");
@@ -237,8 +238,9 @@ export class RecordingsUseCases {
     const known = recordings.findByEgressId(notice.egressId);
     if (known) return known;
     // LiveKit may report an egress before its start call returned to us: adopt it for the call's starting recording.
-    if (!notice.roomName.startsWith("scaiwave-")) return undefined;
-    const active = recordings.findActive(notice.roomName.slice("scaiwave-".length));
+    const callId = callIdOfRoom(notice.roomName);
+    if (callId === undefined) return undefined;
+    const active = recordings.findActive(callId);
     if (!active || active.egressId !== null) return undefined;
     recordings.setEgressId(active.id, notice.egressId);
     return recordings.findById(active.id);

@@ -3,8 +3,8 @@ import type { CallRepository, Clock, Logger } from "./ports.js";
 /**
  * Fires the ring timeout. The deadlines live in the store, so after a restart
  * the timer re-arms from there and a call still ends on time. A timer is armed
- * for the earliest deadline; a slow poll also catches deadlines written by
- * another process sharing the store.
+ * for the earliest deadline; a poll (every second by default) also catches
+ * deadlines written by another process sharing the store.
  */
 export class RingTimer {
   private timer: NodeJS.Timeout | undefined;
@@ -50,10 +50,10 @@ export class RingTimer {
       const ended = this.expireUnanswered();
       if (ended > 0) this.logger.info({ ended }, "unanswered calls ended (no_answer)");
     } catch (err) {
-      this.logger.error({ err }, "ring timeout sweep failed; retrying at the next poll");
+      this.logger.error({ err }, "ring timeout sweep failed; retrying");
     }
     const next = this.repository.nextRingDeadline();
-    // Never re-arm in the past: a call that could not be ended waits for the next poll.
+    // Never re-arm in the past: a call that could not be ended is tried again in 50 ms.
     if (next !== undefined) this.schedule(Math.max(next, this.clock.now() + 50));
   }
 }

@@ -1,4 +1,5 @@
 import { mediaChanged, mediaJoined, mediaLeft, roomFinished, type Call, type Transition } from "../domain/call.js";
+import { callIdOfRoom } from "../domain/ids.js";
 import type { CallsUseCases } from "./calls.js";
 import type { EgressNotice, RecordingsUseCases } from "./recordings.js";
 import type { CallRepository, Clock, DirectoryRepository, Logger } from "./ports.js";
@@ -27,7 +28,6 @@ export interface VerifiedWebhook {
 
 export type WebhookOutcome = "processed" | "duplicate" | "ignored";
 
-const ROOM_PREFIX = "scaiwave-";
 
 /** A call a webhook names: enough to check membership and to update it (which reads it in its transaction). */
 type CallLocation = { readonly id: string; readonly tenantId: string; readonly roomId: string };
@@ -82,8 +82,8 @@ export class WebhookIngest {
   }
 
   private callOf(roomName: string): CallLocation | undefined {
-    if (!roomName.startsWith(ROOM_PREFIX)) return undefined;
-    const id = roomName.slice(ROOM_PREFIX.length);
+    const id = callIdOfRoom(roomName);
+    if (id === undefined) return undefined;
     const where = this.deps.calls.locateCall(id);
     return where && { id, ...where };
   }

@@ -148,7 +148,7 @@ function withInviteState(call: Call, userId: string, state: InviteState): readon
 /** Joining twice (another device) changes nothing; the caller just gets a fresh token. */
 export function joinCall(call: Call, userId: string, now: number): Transition {
   assertLive(call);
-  if (isParticipant(call, userId)) return { call, events: [] };
+  if (isParticipant(call, userId)) return noChange(call);
 
   const events: CallEvent[] = [{ type: "participant_joined", userId }];
   const invitee = call.invitees.find((i) => i.userId === userId);
@@ -170,7 +170,7 @@ export function joinCall(call: Call, userId: string, now: number): Transition {
 /** Leaving when not in the call is a no-op; the last one out ends the call. */
 export function leaveCall(call: Call, userId: string, now: number): Transition {
   assertLive(call);
-  if (!isParticipant(call, userId)) return { call, events: [] };
+  if (!isParticipant(call, userId)) return noChange(call);
 
   const left: Call = { ...call, participants: call.participants.filter((p) => p.userId !== userId) };
   const events: CallEvent[] = [{ type: "participant_left", userId }];
@@ -187,7 +187,7 @@ export function leaveCall(call: Call, userId: string, now: number): Transition {
 export function rejectCall(call: Call, userId: string, now: number): Transition {
   assertLive(call);
   const invitee = call.invitees.find((i) => i.userId === userId);
-  if (invitee?.state === "rejected") return { call, events: [] };
+  if (invitee?.state === "rejected") return noChange(call);
   if (invitee?.state !== "ringing") {
     throw new CallError(CallErrorCode.NotRinging, `call ${call.id} is not ringing for you`);
   }
@@ -209,7 +209,7 @@ export function rejectCall(call: Call, userId: string, now: number): Transition 
  * call). A call that was answered, or has ended meanwhile, is left alone.
  */
 export function timeOutCall(call: Call, now: number): Transition {
-  if (call.status !== "ringing" || now < call.ringDeadline) return { call, events: [] };
+  if (call.status !== "ringing" || now < call.ringDeadline) return noChange(call);
   return endCall(call, "no_answer", now);
 }
 
@@ -239,7 +239,9 @@ export function endCall(call: Call, reason: EndReason, now: number): Transition 
 // LiveKit delivers at least once and not always in order; these transitions
 // are no-ops when the report is stale, duplicated, or about an ended call.
 
-const noChange = (call: Call): Transition => ({ call, events: [] });
+function noChange(call: Call): Transition {
+  return { call, events: [] };
+}
 
 function withParticipant(call: Call, userId: string, change: (p: Participant) => Participant): Call {
   return { ...call, participants: call.participants.map((p) => (p.userId === userId ? change(p) : p)) };
@@ -274,7 +276,7 @@ export function mediaLeft(call: Call, userId: string, sid: string | null, at: nu
   return leaveCall(remembered, userId, now);
 }
 
-export interface MediaState {
+interface MediaState {
   readonly audioOn: boolean;
   readonly videoOn: boolean;
 }

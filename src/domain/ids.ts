@@ -64,7 +64,14 @@ export function timeSortableId(nowMs: number): string {
   return out;
 }
 
+const ROOM_PREFIX = "scaiwave-";
+
 /** The LiveKit room of a call: exactly `scaiwave-<call_id>`. */
 export function liveKitRoomName(callId: string): string {
-  return `scaiwave-${callId}`;
+  return `${ROOM_PREFIX}${callId}`;
+}
+
+/** The call a LiveKit room belongs to, or undefined for a room that is not one of ours. */
+export function callIdOfRoom(roomName: string): string | undefined {
+  return roomName.startsWith(ROOM_PREFIX) ? roomName.slice(ROOM_PREFIX.length) : undefined;
 }

@@ -1,7 +1,7 @@
 /**
  * Power levels follow ScaiWave's rooms: 0 member, 50 moderator, 100 admin.
  */
-export const PowerLevel = {
+const PowerLevel = {
   Moderator: 50,
   Admin: 100,
 } as const;
@@ -13,7 +13,7 @@ export interface Membership {
 
 /** The initiator may always end their call; otherwise a moderator or above. */
 export function mayEndCall(initiatorId: string, member: Membership): boolean {
-  return member.userId === initiatorId || member.powerLevel >= PowerLevel.Moderator;
+  return member.userId === initiatorId || mayModerate(member);
 }
 
 /** Host controls (mute, remove) are for moderators and above. */

@@ -60,7 +60,7 @@ export function egressActive(r: Recording): RecordingTransition {
 
 /** Someone stopped it, the call ended, or it reached its maximum duration. */
 export function stopRequested(r: Recording): RecordingTransition {
-  if (r.status !== "starting" && r.status !== "recording") return same(r);
+  if (!isActiveRecording(r)) return same(r);
   return { recording: { ...r, status: "stopping" }, event: "recording_stopped" };
 }
 

@@ -4,7 +4,7 @@ import { extname, resolve, sep } from "node:path";
 import { sendJson, type NodeRequest, type NodeResponse } from "./http-types.js";
 
 /** The URL prefix of the web console (console/ in the repo, built by scripts/build-console.mjs). */
-export const CONSOLE_PATH = "/console";
+const CONSOLE_PATH = "/console";
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   ".html": "text/html; charset=utf-8",
@@ -30,6 +30,8 @@ export function serveConsole(dir: string): (req: NodeRequest, res: NodeResponse)
   return (req, res) => {
     const method = req.method ?? "GET";
     if (method !== "GET" && method !== "HEAD") return false;
+    // Every REST GET passes here first: leave it without parsing its URL.
+    if (!req.url?.includes(CONSOLE_PATH)) return false;
     let pathname: string;
     try {
       pathname = new URL(req.url ?? "/", "http://localhost").pathname;

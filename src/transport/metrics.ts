@@ -22,7 +22,7 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: "scaiwave_calls_" });
     this.requests = new Counter({
       name: "scaiwave_calls_rpc_requests_total",
-      help: "RPCs handled, by RPC, protocol (rest, connect, grpc, grpcweb) and outcome (ok or SW_CALL_* code)",
+      help: "RPCs handled, by RPC, protocol (rest, connect, grpc, grpc-web) and outcome (ok or SW_CALL_* code)",
       labelNames: ["rpc", "protocol", "code"],
       registers: [this.registry],
     });

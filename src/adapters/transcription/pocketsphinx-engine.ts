@@ -39,7 +39,7 @@ export class PocketSphinxEngine implements TranscriptionEngine {
  * `word start end confidence` (`<s>`, `</s>`, `<sil>`, `[NOISE]` are not words;
  * `word(2)` is an alternative pronunciation).
  */
-export function segmentsFromWordTimes(output: string): Segment[] {
+function segmentsFromWordTimes(output: string): Segment[] {
   const words: { word: string; start: number; end: number }[] = [];
   for (const line of output.split("\n")) {
     const m = /^(\S+) (\d+\.\d+) (\d+\.\d+) \S+$/.exec(line.trim());

@@ -6,7 +6,7 @@ import { isCallError } from "../../domain/errors.js";
 export interface RpcContext {
   readonly principal: Principal;
   readonly signal: AbortSignal;
-  /** rest, connect, grpc or grpcweb: for metrics. */
+  /** rest, connect, grpc or grpc-web (connect-node's protocol names): for metrics. */
   readonly protocol: string;
 }
 
