@@ -115,7 +115,7 @@ async function liveCall(members: Record<string, number> = { admin: 100, bob: 0 }
 
 describe("recordings", () => {
   it("records a live call to MinIO, registers it as media, and serves a presigned download", async () => {
-    const { callId, admin } = await liveCall();
+    const { callId, admin, roomId } = await liveCall();
     const started = await startRec(callId, admin, { audio: true, video: true });
     expect(started.status).toBe(200);
     const recording = started.json.data as RecordingJson;
@@ -125,7 +125,7 @@ describe("recordings", () => {
     const stopped = await stopRec(callId, admin);
     expect((stopped.json.data as RecordingJson).status).toBe("stopping");
     const ready = await tap.waitFor(recordingEvent("recording_ready", recording.id), 20_000);
-    expect(ready.room_id).toBeDefined();
+    expect(ready.room_id).toBe(roomId);
 
     const [listed] = await listRec(callId, await userToken("bob"));
     expect(listed).toMatchObject({ id: recording.id, status: "ready", error: "" });

@@ -4,7 +4,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { EnvVar } from "../../src/config.js";
 import { restApi } from "../support/clients.js";
 import { directoryClient } from "../support/directory.js";
@@ -92,6 +92,13 @@ afterAll(async () => {
   await livekit?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
+// The fake transcription server is shared: a test that fails half-way must not leave it failing or held.
+beforeEach(() => {
+  whisper.failing = false;
+  whisper.hold = undefined;
+  whisper.onRequest = undefined;
+});
+
 
 /** A service with its own NATS (its own job queue) and egress simulator speaking `speechWav`. */
 async function stack(env: Partial<Record<EnvVar, string>>) {
@@ -184,7 +191,6 @@ describe("transcription", () => {
   });
 
   it("the OpenAI-compatible engine sends the 16 kHz WAV as multipart and keeps the server's segments", async () => {
-    whisper.failing = false;
     const before = whisper.requests.length;
     const { service, tap } = await stack({
       TRANSCRIPTION_ENGINE: "openai",
@@ -224,7 +230,6 @@ describe("transcription", () => {
     const [recording] = await listed(service, callId, admin);
     expect(recording?.transcription).toMatchObject({ status: "failed", attempts: 3, vtt: null });
     expect(tap.forCall(callId).filter((e) => e.type === "swp.call.transcript")).toEqual([]);
-    whisper.failing = false;
   });
 
   it("a tenant whose policy disallows transcription gets the recording but no job", async () => {

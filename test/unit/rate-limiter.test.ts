@@ -26,6 +26,8 @@ describe("RateLimiter (token bucket per user and class)", () => {
   it("keeps users and classes apart, and a class without a limit is never limited", () => {
     const limiter = new RateLimiter({ initiate: { perMinute: 1, burst: 1 }, recording: undefined, other: { perMinute: 1, burst: 1 } }, () => 0);
     limiter.take("u1", "initiate");
+    // u1's initiate bucket is empty, so the passes below show the buckets are kept apart.
+    expect(() => limiter.take("u1", "initiate")).toThrow(RateLimitedError);
     expect(() => limiter.take("u2", "initiate")).not.toThrow();
     expect(() => limiter.take("u1", "other")).not.toThrow();
     for (let i = 0; i < 100; i++) limiter.take("u1", "recording");
