@@ -72,8 +72,6 @@ export class CallEventFactory {
    * `swp.call.transcript_failed`.
    */
   fromTranscript(transcript: Transcript, bucket: string, maxChars: number): OutboundEvent {
-    const now = this.now();
-    const id = newEventId(now);
     const ready = transcript.status === "ready";
     const { text, truncated } = truncate(transcript.text ?? "", maxChars);
     const data = ready
@@ -86,57 +84,47 @@ export class CallEventFactory {
           txt: { bucket, key: transcript.txtKey },
         }
       : { recording_id: transcript.recordingId, error: transcript.error, attempts: transcript.attempts };
-    const envelope: Envelope = {
-      id,
-      type: ready ? "swp.call.transcript" : "swp.call.transcript_failed",
-      ts: new Date(now).toISOString(),
-      tenant_id: transcript.tenantId,
-      room_id: transcript.roomId,
-      call_id: transcript.callId,
-      data,
-      request_id: currentRequestId() ?? null,
-    };
-    return { id, subject: roomSubject(transcript.roomId), payload: JSON.stringify(envelope), createdAt: now };
+    const type = ready ? "swp.call.transcript" : "swp.call.transcript_failed";
+    return envelope(this.now(), roomSubject(transcript.roomId), type, transcript, data);
   }
 
   /** `swp.call.recording_started|stopped|ready|failed` on the room subject, carrying the recording. */
   fromRecording(type: RecordingEventType, recording: Recording): OutboundEvent {
-    const now = this.now();
-    const id = newEventId(now);
-    const envelope: Envelope = {
-      id,
-      type: `swp.call.${type}`,
-      ts: new Date(now).toISOString(),
-      tenant_id: recording.tenantId,
-      room_id: recording.roomId,
-      call_id: recording.callId,
-      data: { recording: this.renderRecording(recording) },
-      request_id: currentRequestId() ?? null,
-    };
-    return { id, subject: roomSubject(recording.roomId), payload: JSON.stringify(envelope), createdAt: now };
+    return envelope(this.now(), roomSubject(recording.roomId), `swp.call.${type}`, recording, { recording: this.renderRecording(recording) });
   }
 
   fromTransition({ call, events }: Transition): OutboundEvent[] {
     if (events.length === 0) return [];
     const now = this.now();
-    const ts = new Date(now).toISOString();
     const state = this.renderCall(call);
+    const where = { tenantId: call.tenantId, roomId: call.roomId, callId: call.id };
     return events.map((event) => {
       const { subject, type, data } = describe(event, call, state);
-      const id = newEventId(now);
-      const envelope: Envelope = {
-        id,
-        type,
-        ts,
-        tenant_id: call.tenantId,
-        room_id: call.roomId,
-        call_id: call.id,
-        data,
-        request_id: currentRequestId() ?? null,
-      };
-      return { id, subject, payload: JSON.stringify(envelope), createdAt: now };
+      return envelope(now, subject, type, where, data);
     });
   }
+}
+
+/** One event for the outbox: the envelope every `swp.call.*` message shares, with the request that caused it. */
+function envelope(
+  now: number,
+  subject: string,
+  type: string,
+  where: { readonly tenantId: string; readonly roomId: string; readonly callId: string },
+  data: Envelope["data"],
+): OutboundEvent {
+  const id = newEventId(now);
+  const body: Envelope = {
+    id,
+    type,
+    ts: new Date(now).toISOString(),
+    tenant_id: where.tenantId,
+    room_id: where.roomId,
+    call_id: where.callId,
+    data,
+    request_id: currentRequestId() ?? null,
+  };
+  return { id, subject, payload: JSON.stringify(body), createdAt: now };
 }
 
 function describe(event: CallEvent, call: Call, state: unknown): { subject: string; type: string; data: Record<string, unknown> } {

@@ -1,7 +1,9 @@
 import { existsSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { extname, resolve, sep } from "node:path";
-import { sendJson, type NodeRequest, type NodeResponse } from "./http-types.js";
+import { CallError, CallErrorCode } from "../domain/errors.js";
+import { sendCallError } from "./error-catalogue.js";
+import type { NodeRequest, NodeResponse } from "./http-types.js";
 
 /** The URL prefix of the web console (console/ in the repo, built by scripts/build-console.mjs). */
 const CONSOLE_PATH = "/console";
@@ -17,8 +19,7 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   ".ico": "image/x-icon",
 };
 
-const notFound = (res: NodeResponse, message: string) =>
-  sendJson(res, 404, { error: { code: "SW_CALL_ROUTE_NOT_FOUND", message } });
+const notFound = (res: NodeResponse, message: string) => sendCallError(res, new CallError(CallErrorCode.RouteNotFound, message));
 
 /**
  * Serves the built web console: GET/HEAD `/console` and `/console/*` from `dir`

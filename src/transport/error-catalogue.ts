@@ -3,6 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import { ErrorInfoSchema, type ErrorInfo } from "../../gen/google/rpc/error_details_pb.js";
 import { CallError, CallErrorCode, isCallError } from "../domain/errors.js";
 import type { Logger } from "../app/ports.js";
+import { sendJson, type NodeResponse } from "./http-types.js";
 import { RateLimitedError } from "./rate-limiter.js";
 
 /**
@@ -55,6 +56,16 @@ export function rpcError(err: CallError): { code: Code; errorInfo: ErrorInfo; me
     errorInfo: create(ErrorInfoSchema, { reason: err.code, domain: ERROR_DOMAIN }),
     metadata: err instanceof RateLimitedError ? { "retry-after": String(err.retryAfterSeconds) } : {},
   };
+}
+
+/**
+ * A CallError on the plain HTTP paths (REST, the webhook, the console): the
+ * catalogue's status, `{"error": {"code", "message"}}`, and `retry-after` when
+ * rate limited.
+ */
+export function sendCallError(res: NodeResponse, err: CallError, headers: Record<string, string> = {}): void {
+  const { metadata } = rpcError(err);
+  sendJson(res, ERROR_CATALOGUE[err.code].httpStatus, { error: { code: err.code, message: err.message } }, { ...metadata, ...headers });
 }
 
 /** A CallError for Connect, gRPC and gRPC-web: the code, plus the SW_CALL_* reason in an ErrorInfo detail. */

@@ -1,7 +1,7 @@
 import type { VerifiedWebhook, WebhookIngest } from "../app/webhooks.js";
 import type { Logger } from "../app/ports.js";
 import { CallError, CallErrorCode } from "../domain/errors.js";
-import { asCallError, ERROR_CATALOGUE } from "./error-catalogue.js";
+import { asCallError, sendCallError } from "./error-catalogue.js";
 import { sendJson, type NodeRequest, type NodeResponse } from "./http-types.js";
 import { readBody } from "./rest/body.js";
 
@@ -52,7 +52,7 @@ export class WebhookEndpoint {
         const reason = error.cause instanceof Error ? error.cause.message : undefined;
         this.options.logger.warn({ reason, remote: req.socket.remoteAddress }, "webhook rejected");
       }
-      sendJson(res, ERROR_CATALOGUE[error.code].httpStatus, { error: { code: error.code, message: error.message } });
+      sendCallError(res, error);
     }
   }
 }

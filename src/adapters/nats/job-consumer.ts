@@ -78,11 +78,17 @@ export class JobConsumer {
     });
     const consumer = await this.nc.jetstream().consumers.get(o.stream, o.durable);
     const messages = await consumer.consume({ max_messages: o.concurrency });
-    this.abort.signal.addEventListener("abort", () => void messages.stop(), { once: true });
-    for await (const msg of messages) {
-      while (this.inFlight.size >= o.concurrency) await Promise.race(this.inFlight);
-      const job = this.handle(msg).finally(() => this.inFlight.delete(job));
-      this.inFlight.add(job);
+    const stop = () => void messages.stop();
+    this.abort.signal.addEventListener("abort", stop, { once: true });
+    try {
+      for await (const msg of messages) {
+        while (this.inFlight.size >= o.concurrency) await Promise.race(this.inFlight);
+        const job = this.handle(msg).finally(() => this.inFlight.delete(job));
+        this.inFlight.add(job);
+      }
+    } finally {
+      // consume() runs again after a failure: one listener per live iterator, not one per attempt.
+      this.abort.signal.removeEventListener("abort", stop);
     }
   }
 

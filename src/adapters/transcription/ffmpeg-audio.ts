@@ -7,14 +7,15 @@ export class FfmpegAudioExtractor implements AudioExtractor {
 
   async toWav16kMono(mediaPath: string, wavPath: string): Promise<number> {
     const args = ["-hide_banner", "-nostdin", "-y", "-i", mediaPath, "-vn", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", "-f", "wav", wavPath];
-    const stderr = await run(this.binary, args);
+    const { stderr } = await run(this.binary, args);
     // ffmpeg reports the input's duration as "Duration: 00:00:07.52".
     const match = /Duration: (\d+):(\d+):(\d+(?:\.\d+)?)/.exec(stderr);
     return match ? Number(match[1]) * 3600 + Number(match[2]) * 60 + Number(match[3]) : 0;
   }
 }
 
-export function run(binary: string, args: readonly string[], signal?: AbortSignal): Promise<string> {
+/** Runs a program to completion; its output, or an error naming its exit code and last stderr lines. */
+export function run(binary: string, args: readonly string[], signal?: AbortSignal): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], ...(signal && { signal }) });
     let stdout = "";
@@ -23,7 +24,7 @@ export function run(binary: string, args: readonly string[], signal?: AbortSigna
     child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
     child.once("error", (err) => reject(new Error(`${binary}: ${err.message}`)));
     child.once("exit", (code) => {
-      if (code === 0) resolve(binary === "ffmpeg" ? stderr : stdout);
+      if (code === 0) resolve({ stdout, stderr });
       else reject(new Error(`${binary} exited with ${code}: ${stderr.trim().split("\n").slice(-3).join(" | ")}`));
     });
   });

@@ -24,12 +24,12 @@ export class PocketSphinxEngine implements TranscriptionEngine {
 
   async transcribe(wavPath: string, signal?: AbortSignal): Promise<{ text: string; segments: Segment[] }> {
     const dir = this.options.modelDir;
-    const out = await run(
+    const { stdout } = await run(
       this.options.binary ?? "pocketsphinx_continuous",
       ["-infile", wavPath, "-hmm", `${dir}/en-us`, "-lm", `${dir}/en-us.lm.bin`, "-dict", `${dir}/cmudict-en-us.dict`, "-time", "yes", "-logfn", "/dev/null"],
       signal,
     );
-    const segments = segmentsFromWordTimes(out);
+    const segments = segmentsFromWordTimes(stdout);
     return { text: segments.map((s) => s.text).join(" "), segments };
   }
 }

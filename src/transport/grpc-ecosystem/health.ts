@@ -38,6 +38,12 @@ const toProto = (status: ReturnType<HealthStatus>): ServingStatus =>
 
 const response = (status: ServingStatus): HealthCheckResponse => create(HealthCheckResponseSchema, { status });
 
+/** A Check's answer for `service`, or undefined for a service this server does not serve (NOT_FOUND on either port). */
+export function checkResponse(status: HealthStatus, service: string): HealthCheckResponse | undefined {
+  const current = status(service);
+  return current === undefined ? undefined : response(toProto(current));
+}
+
 /**
  * gRPC's standard health service (`grpc.health.v1.Health`: Check, Watch, List),
  * as probed by Kubernetes gRPC probes, grpc_health_probe, load balancers and
@@ -48,9 +54,9 @@ export function healthRoutes(status: HealthStatus, options: HealthRoutesOptions 
   return (router) => {
     router.service(Health, {
       check(req: HealthCheckRequest): HealthCheckResponse {
-        const current = status(req.service);
-        if (current === undefined) throw new ConnectError(`unknown service ${JSON.stringify(req.service)}`, Code.NotFound);
-        return response(toProto(current));
+        const answer = checkResponse(status, req.service);
+        if (!answer) throw new ConnectError(`unknown service ${JSON.stringify(req.service)}`, Code.NotFound);
+        return answer;
       },
 
       // The current status at once, then every change, until the client

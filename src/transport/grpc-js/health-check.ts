@@ -1,8 +1,7 @@
-import { create } from "@bufbuild/protobuf";
-import { Health, HealthCheckResponseSchema, HealthCheckResponse_ServingStatus as ServingStatus, type HealthCheckRequest } from "../../../gen/health/v1/health_pb.js";
+import { Health, type HealthCheckRequest } from "../../../gen/health/v1/health_pb.js";
 import type { Logger } from "../../app/ports.js";
 import { CallError, CallErrorCode } from "../../domain/errors.js";
-import type { HealthStatus } from "../grpc-ecosystem/health.js";
+import { checkResponse, type HealthStatus } from "../grpc-ecosystem/health.js";
 import { unaryMethod, type UnaryMethod } from "./unary-method.js";
 
 /**
@@ -16,9 +15,9 @@ export function healthCheckMethod(status: HealthStatus, logger: Logger): UnaryMe
     Health.method.check,
     async (input) => {
       const { service } = input as HealthCheckRequest;
-      const current = status(service);
-      if (current === undefined) throw new CallError(CallErrorCode.NotFound, `unknown service ${JSON.stringify(service)}`);
-      return create(HealthCheckResponseSchema, { status: current === "SERVING" ? ServingStatus.SERVING : ServingStatus.NOT_SERVING });
+      const answer = checkResponse(status, service);
+      if (!answer) throw new CallError(CallErrorCode.NotFound, `unknown service ${JSON.stringify(service)}`);
+      return answer;
     },
     logger,
   );

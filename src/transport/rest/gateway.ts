@@ -2,8 +2,7 @@ import { isMessage, type Message } from "@bufbuild/protobuf";
 import type { Authenticator } from "../../adapters/auth/jwt-authenticator.js";
 import type { Logger } from "../../app/ports.js";
 import { CallError, CallErrorCode } from "../../domain/errors.js";
-import { asCallError, ERROR_CATALOGUE } from "../error-catalogue.js";
-import { RateLimitedError } from "../rate-limiter.js";
+import { asCallError, sendCallError } from "../error-catalogue.js";
 import { sendJson, type NodeRequest, type NodeResponse } from "../http-types.js";
 import { parseJsonObject, readBody } from "./body.js";
 import { listToRestJson, messageToRestJson, restJsonToMessage } from "./rest-json.js";
@@ -39,10 +38,7 @@ export class RestGateway {
       sendJson(res, 200, { data: encodeOutput(match.route, output) });
     } catch (err) {
       const error = asCallError(err, this.options.logger);
-      const headers: Record<string, string> = {};
-      if (error.code === CallErrorCode.PayloadTooLarge) headers["connection"] = "close";
-      if (error instanceof RateLimitedError) headers["retry-after"] = String(error.retryAfterSeconds);
-      sendJson(res, ERROR_CATALOGUE[error.code].httpStatus, { error: { code: error.code, message: error.message } }, headers);
+      sendCallError(res, error, error.code === CallErrorCode.PayloadTooLarge ? { connection: "close" } : {});
     }
   }
 
