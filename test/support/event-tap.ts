@@ -21,23 +21,29 @@ export interface Envelope {
  * and keeps them in arrival order.
  */
 export class EventTap implements AsyncDisposable {
-  readonly received: Envelope[] = [];
-  private readonly waiters = new Set<() => void>();
   private constructor(
     private readonly nc: NatsConnection,
     private readonly sub: Subscription,
+    readonly received: Envelope[],
+    private readonly waiters: Set<() => void>,
   ) {}
 
   static async start(url: string): Promise<EventTap> {
     const nc = await connect({ servers: url, name: "test-websocket-tier" });
-    const sub = nc.subscribe("swp.>");
-    const tap = new EventTap(nc, sub);
-    void (async () => {
-      for await (const msg of sub) {
-        tap.received.push({ ...(JSON.parse(msg.string()) as Envelope), subject: msg.subject });
-        for (const wake of tap.waiters) wake();
-      }
-    })();
+    // A callback, not an async iterator: nats.js calls it as each message is
+    // parsed, so by the time a later flush() (PONG) resolves every message
+    // before it is recorded. An iterator's loop could still be behind, and
+    // settle() would then return before the last events were seen.
+    const received: Envelope[] = [];
+    const waiters = new Set<() => void>();
+    const sub = nc.subscribe("swp.>", {
+      callback: (err, msg) => {
+        if (err) return;
+        received.push({ ...(JSON.parse(msg.string()) as Envelope), subject: msg.subject });
+        for (const wake of waiters) wake();
+      },
+    });
+    const tap = new EventTap(nc, sub, received, waiters);
     await nc.flush();
     return tap;
   }
