@@ -1,16 +1,18 @@
 import {
-  endCall,
+  completeEnd,
   isLive,
   isParticipant,
   joinCall,
   leaveCall,
   mediaChanged,
   rejectCall,
+  requestEnd,
   startCall,
   timeOutCall,
   type Call,
   type CallType,
   type Transition,
+  withdrawEndRequest,
 } from "../domain/call.js";
 import { CallError, CallErrorCode } from "../domain/errors.js";
 import { liveKitRoomName, newCallId } from "../domain/ids.js";
@@ -115,20 +117,30 @@ export class CallsUseCases {
    * disconnects everyone's media; if LiveKit cannot be reached the call stays
    * live and the caller can retry, rather than a call marked ended whose
    * media goes on.
+   *
+   * The end is recorded as requested before the room is deleted: LiveKit's
+   * reports of that deletion (room finished, participants gone) may commit
+   * before this request does, and they then end the call as this end.
    */
   async end(caller: Caller, callId: string): Promise<Call> {
-    const call = this.visibleCall(caller, callId);
-    const member = this.requireMember(caller, call.roomId);
-    if (!mayEndCall(call.initiatorId, member)) {
-      throw new CallError(CallErrorCode.Forbidden, "only the initiator or a moderator (power level 50) may end the call");
+    const { calls, clock } = this.deps;
+    calls.updateCall(caller.tenantId, callId, (current) => {
+      const member = this.requireMember(caller, current.roomId);
+      if (!mayEndCall(current.initiatorId, member)) {
+        throw new CallError(CallErrorCode.Forbidden, "only the initiator or a moderator (power level 50) may end the call");
+      }
+      return requestEnd(current, caller.userId, clock.now());
+    });
+    try {
+      await this.deps.rooms.deleteRoom(liveKitRoomName(callId));
+    } catch (err) {
+      calls.updateCall(caller.tenantId, callId, (current) => withdrawEndRequest(current, caller.userId));
+      throw err;
     }
-    if (!isLive(call)) throw new CallError(CallErrorCode.Ended, `call ${call.id} has ended`);
-    await this.deps.rooms.deleteRoom(liveKitRoomName(callId));
-    const ended = this.deps.calls.updateCall(caller.tenantId, callId, (current) =>
-      endCall(current, "ended", this.deps.clock.now()),
-    ).call;
-    this.deps.onCallEnded?.(callId);
-    return ended;
+    const { call, events } = calls.updateCall(caller.tenantId, callId, (current) => completeEnd(current, caller.userId, clock.now()));
+    // A report that ended the call first already stopped its recording.
+    if (events.length > 0) this.deps.onCallEnded?.(callId);
+    return call;
   }
 
   /**
@@ -150,7 +162,10 @@ export class CallsUseCases {
   async removeParticipant(caller: Caller, callId: string, participantId: string): Promise<Call> {
     this.requireModeratedParticipant(caller, callId, participantId);
     await this.deps.rooms.removeParticipant(liveKitRoomName(callId), participantId);
-    return this.apply(caller.tenantId, callId, (current) => leaveCall(current, participantId, this.deps.clock.now()));
+    // LiveKit's participant_left for this removal may have taken them out (or ended the call) first: done either way.
+    return this.apply(caller.tenantId, callId, (current) =>
+      isLive(current) ? leaveCall(current, participantId, this.deps.clock.now()) : { call: current, events: [] },
+    );
   }
 
   /** The live calls of every room the caller is a member of, newest first. */

@@ -157,6 +157,6 @@ function describe(event: CallEvent, call: Call, state: unknown): { subject: stri
     case "ring_stopped":
       return { subject: userSubject(event.userId), type: "swp.call.ring_stopped", data: { reason: event.reason } };
     case "ended":
-      return { subject: room, type: "swp.call.ended", data: { end_reason: event.reason, call: state } };
+      return { subject: room, type: "swp.call.ended", data: { end_reason: event.reason, ended_by: call.endedBy, call: state } };
   }
 }

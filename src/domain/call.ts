@@ -18,6 +18,19 @@ export type EndReason =
   | "no_answer" // nobody answered within the ring timeout
   | "room_finished"; // LiveKit reported the room finished
 
+/** An end asked for by `by` at `at` (Unix ms), not yet committed. */
+export interface EndRequest {
+  readonly by: string;
+  readonly at: number;
+}
+
+/**
+ * How long an end request speaks for its caller. It outlives the LiveKit
+ * request (seconds) with room to spare; a request whose process died before
+ * the room was deleted lapses, and the call goes on as if it was never asked.
+ */
+export const END_REQUEST_TTL_MS = 60_000;
+
 /** Where a rung member stands: still ringing, answered, declined, or no longer rung because the call ended. */
 export type InviteState = "ringing" | "joined" | "rejected" | "stopped";
 
@@ -50,6 +63,15 @@ export interface Call {
   readonly startedAt: number;
   readonly endedAt: number | null;
   readonly endReason: EndReason | null;
+  /** Who ended the call for everyone (`endReason` "ended"); null otherwise. */
+  readonly endedBy: string | null;
+  /**
+   * An end someone asked for while its LiveKit side (deleting the room) is in
+   * flight. Deleting the room makes LiveKit report the room finished and its
+   * participants gone, and those reports can commit before the end does: while
+   * the request is fresh, whatever ends the call ends it as the asked-for end.
+   */
+  readonly endRequest: EndRequest | null;
   /** Unix ms after which a call still ringing (nobody answered) ends with `no_answer`. */
   readonly ringDeadline: number;
   /** Who is in the call now (empty once it ended). */
@@ -126,6 +148,8 @@ export function startCall(input: StartCallInput): Transition {
     startedAt: input.now,
     endedAt: null,
     endReason: null,
+    endedBy: null,
+    endRequest: null,
     ringDeadline: input.now + input.ringTimeoutMs,
     participants: [joined(input.initiatorId, input.now)],
     invitees,
@@ -213,16 +237,24 @@ export function timeOutCall(call: Call, now: number): Transition {
   return endCall(call, "no_answer", now);
 }
 
-/** Ends the call for everyone; members still ringing stop ringing. */
-export function endCall(call: Call, reason: EndReason, now: number): Transition {
+/**
+ * Ends the call for everyone; members still ringing stop ringing. While an
+ * end request is pending, any end (the room finished, the last one left) is
+ * that request's end: it is what made LiveKit report them.
+ */
+export function endCall(call: Call, reason: EndReason, now: number, endedBy: string | null = null): Transition {
   assertLive(call);
+  const request = pendingEndRequest(call, now);
+  const finalReason: EndReason = request ? "ended" : reason;
   const stillRinging = call.invitees.filter((i) => i.state === "ringing");
-  const ringStop: RingStopReason = reason === "no_answer" ? "timeout" : "ended";
+  const ringStop: RingStopReason = finalReason === "no_answer" ? "timeout" : "ended";
   const next: Call = {
     ...call,
     status: "ended",
     endedAt: now,
-    endReason: reason,
+    endReason: finalReason,
+    endedBy: request ? request.by : finalReason === "ended" ? endedBy : null,
+    endRequest: null,
     participants: [],
     invitees: call.invitees.map((i) => (i.state === "ringing" ? { userId: i.userId, state: "stopped" } : i)),
   };
@@ -230,9 +262,40 @@ export function endCall(call: Call, reason: EndReason, now: number): Transition 
     call: next,
     events: [
       ...stillRinging.map((i): CallEvent => ({ type: "ring_stopped", userId: i.userId, reason: ringStop })),
-      { type: "ended", reason },
+      { type: "ended", reason: finalReason },
     ],
   };
+}
+
+function pendingEndRequest(call: Call, now: number): EndRequest | undefined {
+  const request = call.endRequest;
+  return request && now - request.at < END_REQUEST_TTL_MS ? request : undefined;
+}
+
+/**
+ * `userId` asks to end the call: recorded before LiveKit's room is deleted, so
+ * the reports that deletion causes end the call as this end. No event: nothing
+ * happened yet that anyone should hear about.
+ */
+export function requestEnd(call: Call, userId: string, now: number): Transition {
+  assertLive(call);
+  return { call: { ...call, endRequest: { by: userId, at: now } }, events: [] };
+}
+
+/** LiveKit could not delete the room: the call goes on, as if the end was never asked. */
+export function withdrawEndRequest(call: Call, userId: string): Transition {
+  if (!isLive(call) || call.endRequest?.by !== userId) return noChange(call);
+  return { call: { ...call, endRequest: null }, events: [] };
+}
+
+/**
+ * The room is deleted: the asked-for end commits, unless a report of that
+ * deletion (or a moderator ending it at the same moment) already ended the
+ * call for everyone: then the end asked for has happened, nothing is left to do.
+ */
+export function completeEnd(call: Call, userId: string, now: number): Transition {
+  if (!isLive(call) && call.endReason === "ended") return noChange(call);
+  return endCall(call, "ended", now, userId);
 }
 
 // ---- What LiveKit reports (webhooks and reconciliation) ----------------------

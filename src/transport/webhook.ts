@@ -42,7 +42,9 @@ export class WebhookEndpoint {
       // LiveKit retries until it gets a 2xx: answer only once the change is committed.
       await this.options.settle?.();
       this.options.onOutcome?.(outcome);
-      this.options.logger.info({ webhookId: webhook.id, notice: webhook.notice.kind, outcome }, "webhook");
+      const { notice } = webhook;
+      const room = "room" in notice ? notice.room : undefined;
+      this.options.logger.info({ webhookId: webhook.id, notice: notice.kind, room, outcome }, "webhook");
       sendJson(res, 200, { data: { outcome } });
     } catch (err) {
       const error = asCallError(err, this.options.logger);

@@ -1,11 +1,16 @@
 import { describe, expect, it } from "vitest";
 import {
+  completeEnd,
+  END_REQUEST_TTL_MS,
   endCall,
   joinCall,
   leaveCall,
   rejectCall,
+  requestEnd,
+  roomFinished,
   startCall,
   timeOutCall,
+  withdrawEndRequest,
   type Call,
   type StartCallInput,
   type Transition,
@@ -70,6 +75,8 @@ describe("startCall", () => {
       startedAt: T0,
       endedAt: null,
       endReason: null,
+      endedBy: null,
+      endRequest: null,
       ringDeadline: T0 + 45_000,
       participants: [{ userId: "alice", joinedAt: T0, audioOn: false, videoOn: false, livekitSid: null }],
       invitees: [
@@ -431,5 +438,68 @@ describe("ring timeout", () => {
     expect(timeOutCall(answered, T0 + 60_000)).toEqual({ call: answered, events: [] });
     const over = endCall(call, "ended", T0 + 2).call;
     expect(timeOutCall(over, T0 + 60_000)).toEqual({ call: over, events: [] });
+  });
+});
+
+describe("an end asked for while LiveKit deletes the room", () => {
+  /** alice's 1:1 with bob, answered, and alice asked to end it. */
+  function endRequested(at = T0 + 10_000): Call {
+    const answered = joinCall(oneToOne(), "bob", T0 + 5_000).call;
+    return deepFreeze(requestEnd(answered, "alice", at).call);
+  }
+
+  it("records who asked, and emits nothing yet", () => {
+    const { call, events } = requestEnd(deepFreeze(joinCall(oneToOne(), "bob", T0 + 5_000).call), "alice", T0 + 10_000);
+    expect(call.status).toBe("active");
+    expect(call.endRequest).toEqual({ by: "alice", at: T0 + 10_000 });
+    expect(events).toEqual([]);
+  });
+
+  it("completes as ended by the one who asked", () => {
+    const { call, events } = completeEnd(endRequested(), "alice", T0 + 11_000);
+    expect(call).toMatchObject({ status: "ended", endReason: "ended", endedBy: "alice", endRequest: null });
+    expect(events).toEqual([{ type: "ended", reason: "ended" }]);
+  });
+
+  it("a room_finished report of the deletion that commits first ends it as the asked-for end, and completing then changes nothing", () => {
+    const reported = roomFinished(endRequested(), T0 + 10_500);
+    expect(reported.call).toMatchObject({ status: "ended", endReason: "ended", endedBy: "alice" });
+    expect(reported.events).toEqual([{ type: "ended", reason: "ended" }]);
+    const completed = completeEnd(deepFreeze(reported.call), "alice", T0 + 11_000);
+    expect(completed.call).toBe(reported.call);
+    expect(completed.events).toEqual([]);
+  });
+
+  it("the last participant_left of the deletion also ends it as ended, not all_left", () => {
+    const first = leaveCall(endRequested(), "bob", T0 + 10_200).call;
+    const last = leaveCall(deepFreeze(first), "alice", T0 + 10_300);
+    expect(last.call).toMatchObject({ endReason: "ended", endedBy: "alice" });
+  });
+
+  it("a lapsed request no longer speaks for its caller: LiveKit's report ends the call as room_finished", () => {
+    const { call } = roomFinished(endRequested(T0), T0 + END_REQUEST_TTL_MS);
+    expect(call).toMatchObject({ endReason: "room_finished", endedBy: null });
+  });
+
+  it("withdrawn (LiveKit unreachable), the call goes on and later reports end it for their own reason", () => {
+    const withdrawn = withdrawEndRequest(endRequested(), "alice");
+    expect(withdrawn.call).toMatchObject({ status: "active", endRequest: null });
+    expect(withdrawn.events).toEqual([]);
+    expect(roomFinished(deepFreeze(withdrawn.call), T0 + 12_000).call.endReason).toBe("room_finished");
+  });
+
+  it("only the one who asked withdraws their request", () => {
+    const call = endRequested();
+    expect(withdrawEndRequest(call, "bob").call).toBe(call);
+  });
+
+  it("cannot be asked of an ended call: SW_CALL_ENDED", () => {
+    const ended = deepFreeze(endCall(oneToOne(), "no_answer", T0 + 45_000).call);
+    expectCallError(() => requestEnd(ended, "alice", T0 + 46_000), CallErrorCode.Ended);
+  });
+
+  it("completing after the call ended for another reason is SW_CALL_ENDED", () => {
+    const ended = deepFreeze(endCall(oneToOne(), "no_answer", T0 + 45_000).call);
+    expectCallError(() => completeEnd(ended, "alice", T0 + 46_000), CallErrorCode.Ended);
   });
 });

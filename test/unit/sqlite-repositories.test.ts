@@ -50,7 +50,7 @@ describe("openDatabase and migrations", () => {
   it("brings an in-memory database to the latest schema version", () => {
     const db = openDatabase(":memory:");
     try {
-      expect(LATEST).toBe(5);
+      expect(LATEST).toBe(6);
       expect(db.pragma("user_version", { simple: true })).toBe(LATEST);
       const tables = db
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
@@ -244,6 +244,8 @@ describe("SqliteCallRepository", () => {
       startedAt: T0,
       endedAt: null,
       endReason: null,
+      endedBy: null,
+      endRequest: null,
       ringDeadline: T0 + 45_000,
       participants: [{ userId: "alice", joinedAt: T0, audioOn: false, videoOn: false, livekitSid: null }],
       invitees: [
@@ -276,6 +278,8 @@ describe("SqliteCallRepository", () => {
       startedAt: T0,
       endedAt: null,
       endReason: null,
+      endedBy: null,
+      endRequest: null,
       ringDeadline: T0 + 45_000,
       participants: [
         { userId: "alice", joinedAt: T0, audioOn: false, videoOn: false, livekitSid: null },

@@ -16,6 +16,9 @@ interface CallRow {
   started_at: number;
   ended_at: number | null;
   end_reason: EndReason | null;
+  ended_by: string | null;
+  end_requested_by: string | null;
+  end_requested_at: number | null;
   ring_deadline: number;
 }
 
@@ -69,7 +72,7 @@ export class SqliteCallRepository implements CallRepository {
     selectParticipants: Statement<[string], ParticipantRow>;
     selectInvitees: Statement<[string], InviteeRow>;
     insertCall: Statement<CallRow>;
-    updateCall: Statement<Pick<CallRow, "id" | "status" | "ended_at" | "end_reason">>;
+    updateCall: Statement<Omit<CallRow, "tenant_id" | "room_id" | "type" | "initiator_id" | "started_at" | "ring_deadline">>;
     upsertParticipant: Statement<ParticipantRow & { call_id: string }>;
     deleteParticipant: Statement<[string, string]>;
     upsertInvitee: Statement<InviteeRow & { call_id: string }>;
@@ -101,11 +104,14 @@ export class SqliteCallRepository implements CallRepository {
       ),
       selectInvitees: db.prepare("SELECT user_id, state FROM call_invitees WHERE call_id = ? ORDER BY user_id"),
       insertCall: db.prepare(
-        `INSERT INTO calls (id, tenant_id, room_id, type, status, initiator_id, started_at, ended_at, end_reason, ring_deadline)
-         VALUES (@id, @tenant_id, @room_id, @type, @status, @initiator_id, @started_at, @ended_at, @end_reason, @ring_deadline)`,
+        `INSERT INTO calls (id, tenant_id, room_id, type, status, initiator_id, started_at, ended_at, end_reason, ended_by,
+           end_requested_by, end_requested_at, ring_deadline)
+         VALUES (@id, @tenant_id, @room_id, @type, @status, @initiator_id, @started_at, @ended_at, @end_reason, @ended_by,
+           @end_requested_by, @end_requested_at, @ring_deadline)`,
       ),
       updateCall: db.prepare(
-        "UPDATE calls SET status = @status, ended_at = @ended_at, end_reason = @end_reason WHERE id = @id",
+        `UPDATE calls SET status = @status, ended_at = @ended_at, end_reason = @end_reason, ended_by = @ended_by,
+           end_requested_by = @end_requested_by, end_requested_at = @end_requested_at WHERE id = @id`,
       ),
       upsertParticipant: db.prepare(
         `INSERT INTO call_participants (call_id, user_id, joined_at, audio_on, video_on, livekit_sid)
@@ -136,8 +142,8 @@ export class SqliteCallRepository implements CallRepository {
         if (!current) throw new CallError(CallErrorCode.NotFound, `call ${callId} not found`);
         const next = change(current);
         if (next.call !== current) {
-          const { id, status, ended_at, end_reason } = toRow(next.call);
-          this.stmt.updateCall.run({ id, status, ended_at, end_reason });
+          const { id, status, ended_at, end_reason, ended_by, end_requested_by, end_requested_at } = toRow(next.call);
+          this.stmt.updateCall.run({ id, status, ended_at, end_reason, ended_by, end_requested_by, end_requested_at });
           this.writeChanges(current, next.call);
         }
         this.writeEvents(next);
@@ -244,6 +250,11 @@ export class SqliteCallRepository implements CallRepository {
       startedAt: row.started_at,
       endedAt: row.ended_at,
       endReason: row.end_reason,
+      endedBy: row.ended_by,
+      endRequest:
+        row.end_requested_by === null || row.end_requested_at === null
+          ? null
+          : { by: row.end_requested_by, at: row.end_requested_at },
       ringDeadline: row.ring_deadline,
       participants: this.stmt.selectParticipants.all(row.id).map(
         (p): Participant => ({
@@ -307,6 +318,9 @@ function toRow(call: Call): CallRow {
     started_at: call.startedAt,
     ended_at: call.endedAt,
     end_reason: call.endReason,
+    ended_by: call.endedBy,
+    end_requested_by: call.endRequest?.by ?? null,
+    end_requested_at: call.endRequest?.at ?? null,
     ring_deadline: call.ringDeadline,
   };
 }

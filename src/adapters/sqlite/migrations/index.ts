@@ -3,6 +3,7 @@ import * as m0002 from "./0002-outbox-and-ring-deadline.js";
 import * as m0003 from "./0003-livekit-sessions-and-webhooks.js";
 import * as m0004 from "./0004-recordings-and-media.js";
 import * as m0005 from "./0005-transcripts.js";
+import * as m0006 from "./0006-end-requests.js";
 
 export interface Migration {
   readonly version: number;
@@ -17,4 +18,5 @@ export const migrations: readonly Migration[] = [
   { version: 3, name: "livekit-sessions-and-webhooks", sql: m0003.sql },
   { version: 4, name: "recordings-and-media", sql: m0004.sql },
   { version: 5, name: "transcripts", sql: m0005.sql },
+  { version: 6, name: "end-requests", sql: m0006.sql },
 ];
