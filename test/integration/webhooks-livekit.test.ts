@@ -103,6 +103,9 @@ describe("webhooks from the real livekit-server", () => {
     const mod = await userToken("mod");
     const ticket = await api.initiate(alice, roomId, "audio");
     const bobTicket = await api.join(bob, ticket.call_id);
+    // Alice is really in the room too: a call whose only connected member is removed would
+    // empty the LiveKit room, which LiveKit closes after its departure timeout (the call ends).
+    const aliceMedia = await joinMedia(ticket.livekit_url, ticket.livekit_token, "alice");
     const media = await joinMedia(bobTicket.livekit_url, bobTicket.livekit_token, "bob");
     try {
       await media.publishAudio();
@@ -142,9 +145,9 @@ describe("webhooks from the real livekit-server", () => {
       });
       expect(gone.status).toBe(404);
       expect(((await gone.json()) as { error: { code: string } }).error.code).toBe("SW_CALL_PARTICIPANT_NOT_FOUND");
+      expect(await api.end(alice, ticket.call_id)).toMatchObject({ status: "ended", end_reason: "ended" });
     } finally {
-      await media.leave();
+      await Promise.all([media.leave(), aliceMedia.leave()]);
     }
-    await api.end(alice, ticket.call_id);
   });
 });
