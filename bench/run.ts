@@ -1,6 +1,6 @@
 // `npm run bench`: the service's throughput and latency, each scenario set
-// against a floor of its own runtime measured in the same run (see README,
-// "Benchmarks"). `npm run bench -- --smoke` is the few-second run the test
+// against a floor of its own runtime measured in the same run (see
+// docs/benchmarks.md). `npm run bench -- --smoke` is the few-second run the test
 // command makes so this harness cannot rot.
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";

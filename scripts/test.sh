@@ -11,6 +11,7 @@ step "test programs (livekit-server, …)"
 bash scripts/install-test-deps.sh
 
 step "buf lint"
+bash scripts/proto-deps.sh  # protovalidate's validate.proto, from its Go module (no npm package ships it)
 npx --no-install buf lint
 
 step "gen/ is what buf generate makes from proto/"
@@ -22,6 +23,9 @@ if ! diff -r "$tmp/gen" gen; then
   exit 1
 fi
 npx --no-install tsx scripts/proto-comments.ts --check
+
+step "docs/configuration.md is what src/config.ts declares"
+npx --no-install tsx scripts/config-docs.ts --check
 
 step "typecheck (tsc --noEmit, strict)"
 npx --no-install tsc --noEmit

@@ -1,8 +1,229 @@
 /**
- * Configuration in two steps (as atproto's PDS does): {@link readEnv} only
- * picks the variables, {@link loadConfig} applies defaults and validates,
- * reporting every bad variable at once, one line each.
+ * Configuration, declared once: {@link VARIABLES} lists every environment
+ * variable the service reads (name, parser, default, description), and the
+ * rest follows from that list: {@link readEnv} picks those variables,
+ * {@link loadConfig} parses and validates them into the typed {@link Config}
+ * (every bad variable reported at once, one line each), and
+ * `scripts/config-docs.ts` writes docs/configuration.md.
  */
+import { int, InvalidValue, list, minutes, oneOf, text, url, type Parser } from "./config-parsers.js";
+
+/** One environment variable. */
+export interface Variable<T> {
+  readonly parse: Parser<T>;
+  /**
+   * The value when the variable is unset, written as it would be in the
+   * environment; or, for a default computed from other variables, what it is
+   * (`{ derived: "from LIVEKIT_URL" }`). No default: the setting is unset.
+   */
+  readonly default?: string | { readonly derived: string };
+  /** Set: the service does not start without this variable; the text says what it is. */
+  readonly required?: string;
+  /** A secret: its value never appears in an error message. */
+  readonly secret?: true;
+  /** What the variable does, for docs/configuration.md (Markdown, one line). */
+  readonly description: string;
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+const RATE_LIMIT_PER_MINUTE = int(0, 1_000_000);
+const RATE_LIMIT_BURST = int(1, 1_000_000);
+
+/** Every variable the service reads, in the order problems and docs list them; everything else in the environment is ignored. */
+export const VARIABLES = {
+  HOST: { parse: text(), default: "0.0.0.0", description: "listen address of the main port and of `GRPC_PORT`" },
+  PORT: {
+    parse: int(0, 65535),
+    default: "8080",
+    description: "the main port (0: any free one): gRPC (h2c), gRPC-web, Connect, REST, the LiveKit webhook, `/healthz`, `/readyz`, `/metrics`",
+  },
+  GRPC_PORT: {
+    parse: int(0, 65535),
+    description:
+      "a second port (0: any free one) serving the unary RPCs and `grpc.health.v1.Health/Check` over `@grpc/grpc-js`, which answers unary gRPC faster than connect-node's gRPC on the main port; same handlers, auth and errors, plaintext h2c on `HOST`; unset: not served",
+  },
+  DATABASE_PATH: { parse: text(), default: "./data/calls.db", description: "the SQLite file (WAL mode); its folder is created" },
+  MAX_REQUEST_BYTES: {
+    parse: int(1024, 16 * 1024 * 1024),
+    default: "65536",
+    description: "largest request body on every protocol; larger ones get `SW_CALL_PAYLOAD_TOO_LARGE`",
+  },
+  LOG_LEVEL: { parse: oneOf(LOG_LEVELS), default: "info", description: "pino log level (logs are JSON lines on stdout)" },
+  RING_TIMEOUT_SECONDS: { parse: int(1, 3_600), default: "45", description: "a call nobody answered ends as `no_answer` after this" },
+  RECONCILE_INTERVAL_SECONDS: {
+    parse: int(0, 86_400),
+    default: "30",
+    description: "how often live calls are compared with LiveKit and repaired (0: never)",
+  },
+  RECONCILE_JOIN_GRACE_SECONDS: {
+    parse: int(0, 3_600),
+    default: "20",
+    description: "a participant who joined through the API but never connected to LiveKit counts as gone after this",
+  },
+  S3_ENDPOINT: {
+    parse: url(["http:", "https:"]),
+    description:
+      "MinIO/S3 address (`http://127.0.0.1:9000`) of the recordings, for this service and LiveKit egress; set it with `S3_ACCESS_KEY` and `S3_SECRET_KEY` (all three or none; without them recordings are unavailable)",
+  },
+  S3_PUBLIC_ENDPOINT: {
+    // The MinIO client signs for a host and port only: a path would silently vanish from the URLs.
+    parse: url(["http:", "https:"], { hostOnly: true }),
+    default: { derived: "`S3_ENDPOINT`" },
+    description: "the object-storage address clients reach, used to sign download URLs (with `S3_ENDPOINT` and its keys)",
+  },
+  S3_ACCESS_KEY: { parse: text(), description: "access key for `S3_ENDPOINT`" },
+  S3_SECRET_KEY: { parse: text(), secret: true, description: "secret key of `S3_ACCESS_KEY`" },
+  S3_BUCKET: { parse: text(), default: "scaiwave-recordings", description: "bucket of the recordings (created at start if missing)" },
+  S3_REGION: { parse: text(), default: "us-east-1", description: "region used for signing" },
+  RECORDING_MAX_MINUTES: { parse: minutes(24 * 60), default: "60", description: "a recording is stopped after this long" },
+  RECORDING_DOWNLOAD_URL_TTL_SECONDS: {
+    parse: int(10, 7 * 86_400),
+    default: "300",
+    description: "lifetime of the presigned download URLs of recordings and transcripts",
+  },
+  RATE_LIMIT_INITIATE_PER_MINUTE: {
+    parse: RATE_LIMIT_PER_MINUTE,
+    default: "30",
+    description: "InitiateCall requests one user (tenant + user id) may make per minute on one instance (a token bucket); 0: no limit",
+  },
+  RATE_LIMIT_INITIATE_BURST: { parse: RATE_LIMIT_BURST, default: "10", description: "InitiateCall requests one user may make at once" },
+  RATE_LIMIT_RECORDING_PER_MINUTE: {
+    parse: RATE_LIMIT_PER_MINUTE,
+    default: "10",
+    description: "StartRecording and StopRecording requests (together) one user may make per minute on one instance; 0: no limit",
+  },
+  RATE_LIMIT_RECORDING_BURST: { parse: RATE_LIMIT_BURST, default: "5", description: "StartRecording and StopRecording requests one user may make at once" },
+  RATE_LIMIT_OTHER_PER_MINUTE: {
+    parse: RATE_LIMIT_PER_MINUTE,
+    default: "600",
+    description: "every other public RPC (together) one user may make per minute on one instance; 0: no limit (the internal directory is never limited)",
+  },
+  RATE_LIMIT_OTHER_BURST: { parse: RATE_LIMIT_BURST, default: "100", description: "other public RPCs one user may make at once" },
+  CORS_ALLOWED_ORIGINS: {
+    parse: list(
+      text({ accepts: "origins like https://app.example.com (or *)", test: (origin) => origin === "*" || /^https?:\/\/[^/]+$/.test(origin) }),
+    ),
+    description: "browser origins allowed to call Connect, gRPC-web and REST (`*`: any); unset: no cross-origin access",
+  },
+  TRANSCRIPTION_ENGINE: {
+    parse: oneOf(["local", "openai"] as const),
+    default: "local",
+    description: "`local` (PocketSphinx, offline) or `openai` (an OpenAI-compatible server)",
+  },
+  TRANSCRIPTION_WORKER: {
+    parse: oneOf(["inline", "off"] as const),
+    default: "inline",
+    description: "run the transcription worker inside the service (`inline`), or only as `npm run worker` (`off`)",
+  },
+  TRANSCRIPTION_MODEL_DIR: {
+    parse: text(),
+    default: "/usr/share/pocketsphinx/model/en-us",
+    description: "the PocketSphinx model (Debian's `pocketsphinx-en-us` layout)",
+  },
+  TRANSCRIPTION_OPENAI_BASE_URL: {
+    parse: url(["http:", "https:"]),
+    description: "the OpenAI-compatible server; required with `TRANSCRIPTION_ENGINE=openai`",
+  },
+  TRANSCRIPTION_OPENAI_API_KEY: { parse: text(), secret: true, description: "bearer key for `TRANSCRIPTION_OPENAI_BASE_URL`, if that server wants one" },
+  TRANSCRIPTION_OPENAI_MODEL: { parse: text(), default: "whisper-1", description: "the model asked of `TRANSCRIPTION_OPENAI_BASE_URL`" },
+  TRANSCRIPTION_CONCURRENCY: { parse: int(1, 64), default: "1", description: "jobs one worker runs at once" },
+  TRANSCRIPTION_MAX_ATTEMPTS: { parse: int(1, 20), default: "3", description: "attempts before a transcript is marked failed" },
+  TRANSCRIPTION_ACK_WAIT_SECONDS: {
+    parse: int(1, 3_600),
+    default: "60",
+    description: "a job its worker stopped acknowledging (a dead worker) is delivered again after this",
+  },
+  TRANSCRIPTION_RETRY_BASE_MS: { parse: int(10, 600_000), default: "5000", description: "the first retry's delay; it doubles with each retry" },
+  TRANSCRIPTION_TIMEOUT_SECONDS: {
+    parse: int(5, 86_400),
+    default: "600",
+    description: "limit of one request to the OpenAI-compatible server",
+  },
+  TRANSCRIPT_EVENT_MAX_CHARS: {
+    parse: int(100, 100_000),
+    default: "2000",
+    description: "the text in `swp.call.transcript` is cut past this many characters",
+  },
+  NATS_URL: {
+    parse: url(["nats:", "tls:"]),
+    default: "nats://127.0.0.1:4222",
+    description: "the NATS server for events and jobs; the service runs without it (events wait in the outbox)",
+  },
+  NATS_STREAM: {
+    // JetStream stream names may not contain whitespace, '.', '*', '>' or path separators.
+    parse: text({ accepts: "1-64 characters of A-Z a-z 0-9 _ -", test: (name) => /^[A-Za-z0-9_-]{1,64}$/.test(name) }),
+    default: "SWP_CALLS",
+    description: "the JetStream stream of the events; transcription jobs go to `<NATS_STREAM>_JOBS`",
+  },
+  NATS_STREAM_MAX_AGE_SECONDS: { parse: int(60, 365 * 86_400), default: "86400", description: "how long the stream keeps events" },
+  NATS_DUPLICATE_WINDOW_SECONDS: {
+    parse: int(1, 86_400),
+    default: "120",
+    description: "JetStream's `Nats-Msg-Id` duplicate window (covers a re-publish after a crash)",
+  },
+  AUTH_JWT_SECRET: {
+    // RFC 7518 §3.2: an HS256 key must have at least 256 bits.
+    parse: text({ accepts: "at least 32 bytes (HS256)", test: (secret) => Buffer.byteLength(secret) >= 32 }),
+    secret: true,
+    description: "the HS256 secret of bearer tokens; set this or `AUTH_JWKS_URL`, not both",
+  },
+  AUTH_JWKS_URL: {
+    parse: url(["https:", "http:"]),
+    description: "a JWKS URL (RS/PS/ES/EdDSA keys, fetched and cached) for bearer tokens, instead of `AUTH_JWT_SECRET`",
+  },
+  AUTH_ISSUER: { parse: text(), description: "when set, bearer tokens must carry this `iss`" },
+  AUTH_AUDIENCE: { parse: text(), description: "when set, bearer tokens must carry this `aud`" },
+  LIVEKIT_URL: {
+    parse: url(["ws:", "wss:"]),
+    required: "client-facing ws:// or wss:// URL",
+    description: "LiveKit's client-facing URL, returned to clients as `livekit_url`",
+  },
+  LIVEKIT_API_URL: {
+    parse: url(["http:", "https:"]),
+    default: { derived: "`LIVEKIT_URL` with `ws`→`http`, `wss`→`https`" },
+    description: "LiveKit's server API this service calls",
+  },
+  LIVEKIT_API_KEY: {
+    parse: text(),
+    required: "the API key LiveKit knows this service by",
+    description: "the API key LiveKit knows this service by (tokens, API calls, webhook signatures)",
+  },
+  LIVEKIT_API_SECRET: {
+    parse: text(),
+    required: "the secret of LIVEKIT_API_KEY",
+    secret: true,
+    description: "the secret of `LIVEKIT_API_KEY`",
+  },
+  LIVEKIT_TOKEN_TTL_SECONDS: {
+    parse: int(30, 86_400),
+    default: "600",
+    description: "lifetime of the LiveKit tokens handed to clients (LiveKit checks it on connect only)",
+  },
+  LIVEKIT_REQUEST_TIMEOUT_MS: {
+    parse: int(100, 60_000),
+    default: "2000",
+    description: "limit of one LiveKit API call; past it the request fails with `SW_CALL_LIVEKIT_UNREACHABLE`, before a client gives up",
+  },
+  LIVEKIT_ROOM_EMPTY_TIMEOUT_SECONDS: {
+    parse: int(1, 86_400),
+    default: "120",
+    description: "LiveKit closes a call's room nobody joined after this",
+  },
+  LIVEKIT_ROOM_DEPARTURE_TIMEOUT_SECONDS: {
+    parse: int(1, 3_600),
+    default: "20",
+    description: "LiveKit closes a call's room everyone left after this (grace for reconnects)",
+  },
+} satisfies Record<string, Variable<unknown>>;
+
+export type EnvVar = keyof typeof VARIABLES;
+
+/** The names of {@link VARIABLES}, in their order. */
+export const ENV_VARS = Object.keys(VARIABLES) as readonly EnvVar[];
+
+/** A variable's parsed value: always there when it has a literal default, else possibly unset. */
+type ValueOf<V> = V extends { readonly parse: Parser<infer T> } ? (V extends { readonly default: string } ? T : T | undefined) : never;
+type Values = { readonly [K in EnvVar]: ValueOf<(typeof VARIABLES)[K]> };
 
 export interface Config {
   readonly host: string;
@@ -15,7 +236,7 @@ export interface Config {
   readonly databasePath: string;
   /** Largest accepted request body, bytes (REST, Connect, gRPC). */
   readonly maxRequestBytes: number;
-  readonly logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  readonly logLevel: (typeof LOG_LEVELS)[number];
   readonly auth: {
     readonly key: { readonly kind: "secret"; readonly secret: string } | { readonly kind: "jwks"; readonly url: string };
     readonly issuer: string | undefined;
@@ -33,6 +254,8 @@ export interface Config {
   readonly s3:
     | {
         readonly endpoint: string;
+        /** The address clients download from (presigned URLs are signed for it); undefined: `endpoint`. */
+        readonly publicEndpoint: string | undefined;
         readonly accessKey: string;
         readonly secretKey: string;
         readonly bucket: string;
@@ -83,63 +306,7 @@ export interface Config {
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** The variables this service reads; everything else in the environment is ignored. */
-export const ENV_VARS = [
-  "HOST",
-  "PORT",
-  "GRPC_PORT",
-  "DATABASE_PATH",
-  "MAX_REQUEST_BYTES",
-  "LOG_LEVEL",
-  "RING_TIMEOUT_SECONDS",
-  "RECONCILE_INTERVAL_SECONDS",
-  "RECONCILE_JOIN_GRACE_SECONDS",
-  "S3_ENDPOINT",
-  "S3_ACCESS_KEY",
-  "S3_SECRET_KEY",
-  "S3_BUCKET",
-  "S3_REGION",
-  "RECORDING_MAX_MINUTES",
-  "RECORDING_DOWNLOAD_URL_TTL_SECONDS",
-  "RATE_LIMIT_INITIATE_PER_MINUTE",
-  "RATE_LIMIT_INITIATE_BURST",
-  "RATE_LIMIT_RECORDING_PER_MINUTE",
-  "RATE_LIMIT_RECORDING_BURST",
-  "RATE_LIMIT_OTHER_PER_MINUTE",
-  "RATE_LIMIT_OTHER_BURST",
-  "CORS_ALLOWED_ORIGINS",
-  "TRANSCRIPTION_ENGINE",
-  "TRANSCRIPTION_WORKER",
-  "TRANSCRIPTION_MODEL_DIR",
-  "TRANSCRIPTION_OPENAI_BASE_URL",
-  "TRANSCRIPTION_OPENAI_API_KEY",
-  "TRANSCRIPTION_OPENAI_MODEL",
-  "TRANSCRIPTION_CONCURRENCY",
-  "TRANSCRIPTION_MAX_ATTEMPTS",
-  "TRANSCRIPTION_ACK_WAIT_SECONDS",
-  "TRANSCRIPTION_RETRY_BASE_MS",
-  "TRANSCRIPTION_TIMEOUT_SECONDS",
-  "TRANSCRIPT_EVENT_MAX_CHARS",
-  "NATS_URL",
-  "NATS_STREAM",
-  "NATS_STREAM_MAX_AGE_SECONDS",
-  "NATS_DUPLICATE_WINDOW_SECONDS",
-  "AUTH_JWT_SECRET",
-  "AUTH_JWKS_URL",
-  "AUTH_ISSUER",
-  "AUTH_AUDIENCE",
-  "LIVEKIT_URL",
-  "LIVEKIT_API_URL",
-  "LIVEKIT_API_KEY",
-  "LIVEKIT_API_SECRET",
-  "LIVEKIT_TOKEN_TTL_SECONDS",
-  "LIVEKIT_REQUEST_TIMEOUT_MS",
-  "LIVEKIT_ROOM_EMPTY_TIMEOUT_SECONDS",
-  "LIVEKIT_ROOM_DEPARTURE_TIMEOUT_SECONDS",
-] as const;
-
-export type EnvVar = (typeof ENV_VARS)[number];
-
+/** Picks the variables of {@link VARIABLES} from the environment, trimmed; blank ones count as unset. */
 export function readEnv(env: Env = process.env): Partial<Record<EnvVar, string>> {
   const out: Partial<Record<EnvVar, string>> = {};
   for (const name of ENV_VARS) {
@@ -156,173 +323,144 @@ export class ConfigError extends Error {
   }
 }
 
-const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+/**
+ * Parses every variable with its own parser: a bad value becomes one problem
+ * naming the variable (quoting the value, unless it is a secret) and leaves
+ * the default in its place, so every other problem is still found.
+ */
+function parseVariables(vars: Partial<Record<EnvVar, string>>, problems: string[]): { values: Values; given: ReadonlySet<EnvVar> } {
+  const values: Record<string, unknown> = {};
+  const given = new Set<EnvVar>();
+  for (const name of ENV_VARS) {
+    const variable: Variable<unknown> = VARIABLES[name];
+    const fallback = typeof variable.default === "string" ? parseDefault(name, variable) : undefined;
+    const raw = vars[name]?.trim();
+    if (!raw) {
+      if (variable.required !== undefined) problems.push(`${name}: required (${variable.required})`);
+      values[name] = fallback;
+      continue;
+    }
+    given.add(name);
+    try {
+      values[name] = variable.parse.parse(raw);
+    } catch (err) {
+      if (!(err instanceof InvalidValue)) throw err;
+      problems.push(variable.secret ? `${name}: ${err.rule}` : `${name}: ${err.rule} (got ${JSON.stringify(err.got ?? raw)})`);
+      values[name] = fallback;
+    }
+  }
+  return { values: values as Values, given };
+}
 
+/** A literal default, read by the variable's own parser (a default it refuses is a bug, not a configuration problem). */
+function parseDefault(name: EnvVar, variable: Variable<unknown>): unknown {
+  const raw = variable.default as string;
+  try {
+    return variable.parse.parse(raw);
+  } catch (err) {
+    throw new Error(`the default of ${name} (${JSON.stringify(raw)}) is not ${variable.parse.accepts}`, { cause: err });
+  }
+}
+
+/**
+ * The typed view of the parsed variables, with the rules that span several
+ * variables; throws {@link ConfigError} listing every problem, in the order of
+ * {@link VARIABLES}.
+ */
 export function loadConfig(vars: Partial<Record<EnvVar, string>>): Config {
   const problems: string[] = [];
-  const int = (name: EnvVar, fallback: number, min: number, max: number): number => {
-    const raw = vars[name];
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!/^-?\d+$/.test(raw) || value < min || value > max) {
-      problems.push(`${name}: must be an integer from ${min} to ${max} (got ${JSON.stringify(raw)})`);
-      return fallback;
-    }
-    return value;
-  };
-  const required = (name: EnvVar, hint: string): string => {
-    const value = vars[name];
-    if (value === undefined) problems.push(`${name}: required (${hint})`);
-    return value ?? "";
-  };
-  /** A valid URL comes back normalised (lower-case scheme and host, no trailing slash); an invalid one as "". */
-  const url = (name: EnvVar, value: string, protocols: readonly string[]): string => {
-    if (value === "") return value;
-    let parsed: URL;
-    try {
-      parsed = new URL(value);
-    } catch {
-      problems.push(`${name}: not a URL (got ${JSON.stringify(value)})`);
-      return "";
-    }
-    if (!protocols.includes(parsed.protocol)) {
-      problems.push(`${name}: must be a ${protocols.map((p) => `${p}//`).join(" or ")} URL (got ${JSON.stringify(value)})`);
-      return "";
-    }
-    return parsed.href.replace(/\/+$/, "");
+  const { values: v, given } = parseVariables(vars, problems);
+  const need = (name: EnvVar, hint: string) => {
+    if (!given.has(name)) problems.push(`${name}: required (${hint})`);
   };
 
-  const logLevel = vars.LOG_LEVEL ?? "info";
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    problems.push(`LOG_LEVEL: must be one of ${LOG_LEVELS.join(", ")} (got ${JSON.stringify(logLevel)})`);
-  }
-
-  let key: Config["auth"]["key"] = { kind: "secret", secret: "" };
-  const secret = vars.AUTH_JWT_SECRET;
-  const jwksUrl = vars.AUTH_JWKS_URL;
-  if (secret !== undefined && jwksUrl !== undefined) {
+  let key: Config["auth"]["key"] = { kind: "secret", secret: v.AUTH_JWT_SECRET ?? "" };
+  if (given.has("AUTH_JWT_SECRET") && given.has("AUTH_JWKS_URL")) {
     problems.push("AUTH_JWT_SECRET / AUTH_JWKS_URL: set one, not both");
-  } else if (secret !== undefined) {
-    // RFC 7518 §3.2: an HS256 key must have at least 256 bits.
-    if (Buffer.byteLength(secret) < 32) problems.push("AUTH_JWT_SECRET: must be at least 32 bytes (HS256)");
-    key = { kind: "secret", secret };
-  } else if (jwksUrl !== undefined) {
-    key = { kind: "jwks", url: url("AUTH_JWKS_URL", jwksUrl, ["https:", "http:"]) };
-  } else {
+  } else if (given.has("AUTH_JWKS_URL")) {
+    key = { kind: "jwks", url: v.AUTH_JWKS_URL ?? "" };
+  } else if (!given.has("AUTH_JWT_SECRET")) {
     problems.push("AUTH_JWT_SECRET or AUTH_JWKS_URL: one is required to verify bearer tokens");
   }
 
-  const livekitUrl = url("LIVEKIT_URL", required("LIVEKIT_URL", "client-facing ws:// or wss:// URL"), ["ws:", "wss:"]);
   // Derived from a valid LIVEKIT_URL only, so a bad one is reported once, under its own name.
-  const derivedApiUrl = livekitUrl.replace(/^ws/, "http");
-  const apiUrl =
-    vars.LIVEKIT_API_URL !== undefined ? url("LIVEKIT_API_URL", vars.LIVEKIT_API_URL, ["http:", "https:"]) : derivedApiUrl;
+  const livekitUrl = v.LIVEKIT_URL ?? "";
+  const apiUrl = given.has("LIVEKIT_API_URL") ? (v.LIVEKIT_API_URL ?? "") : livekitUrl.replace(/^ws/, "http");
 
-  // Recordings need all of S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY, or none of them.
-  const s3Vars = [vars.S3_ENDPOINT, vars.S3_ACCESS_KEY, vars.S3_SECRET_KEY];
+  // Recordings need all of S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY, or none of them (nor S3_PUBLIC_ENDPOINT).
   let s3: Config["s3"];
-  if (s3Vars.some((v) => v !== undefined)) {
-    const endpoint = url("S3_ENDPOINT", required("S3_ENDPOINT", "MinIO/S3 URL, with S3_ACCESS_KEY and S3_SECRET_KEY"), ["http:", "https:"]);
+  const s3Vars = ["S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_PUBLIC_ENDPOINT"] as const;
+  if (s3Vars.some((name) => given.has(name))) {
+    need("S3_ENDPOINT", "MinIO/S3 URL, with S3_ACCESS_KEY and S3_SECRET_KEY");
+    need("S3_ACCESS_KEY", "with S3_ENDPOINT");
+    need("S3_SECRET_KEY", "with S3_ENDPOINT");
     s3 = {
-      endpoint,
-      accessKey: required("S3_ACCESS_KEY", "with S3_ENDPOINT"),
-      secretKey: required("S3_SECRET_KEY", "with S3_ENDPOINT"),
-      bucket: vars.S3_BUCKET ?? "scaiwave-recordings",
-      region: vars.S3_REGION ?? "us-east-1",
+      endpoint: v.S3_ENDPOINT ?? "",
+      publicEndpoint: v.S3_PUBLIC_ENDPOINT,
+      accessKey: v.S3_ACCESS_KEY ?? "",
+      secretKey: v.S3_SECRET_KEY ?? "",
+      bucket: v.S3_BUCKET,
+      region: v.S3_REGION,
     };
   }
-  const maxMinutesRaw = vars.RECORDING_MAX_MINUTES ?? "60";
-  const maxMinutes = Number(maxMinutesRaw);
-  if (!/^\d+(\.\d+)?$/.test(maxMinutesRaw) || maxMinutes <= 0 || maxMinutes > 24 * 60) {
-    problems.push(`RECORDING_MAX_MINUTES: must be a number of minutes above 0, at most 1440 (got ${JSON.stringify(maxMinutesRaw)})`);
-  }
 
-  const oneOf = <T extends string>(name: EnvVar, allowed: readonly T[], fallback: T): T => {
-    const value = vars[name] ?? fallback;
-    if (!(allowed as readonly string[]).includes(value)) {
-      problems.push(`${name}: must be one of ${allowed.join(", ")} (got ${JSON.stringify(value)})`);
-      return fallback;
-    }
-    return value as T;
-  };
-  const engine = oneOf("TRANSCRIPTION_ENGINE", ["local", "openai"] as const, "local");
-  const openaiBaseUrl =
-    engine === "openai"
-      ? url("TRANSCRIPTION_OPENAI_BASE_URL", required("TRANSCRIPTION_OPENAI_BASE_URL", "the OpenAI-compatible server"), ["http:", "https:"])
-      : (vars.TRANSCRIPTION_OPENAI_BASE_URL ?? "");
-
-  const corsOrigins = (vars.CORS_ALLOWED_ORIGINS ?? "")
-    .split(",")
-    .map((o) => o.trim())
-    .filter(Boolean);
-  for (const origin of corsOrigins) {
-    if (origin !== "*" && !/^https?:\/\/[^/]+$/.test(origin)) {
-      problems.push(`CORS_ALLOWED_ORIGINS: ${JSON.stringify(origin)} is not an origin like https://app.example.com (or *)`);
-    }
-  }
-
-  const natsUrl = url("NATS_URL", vars.NATS_URL ?? "nats://127.0.0.1:4222", ["nats:", "tls:"]);
-  const natsStream = vars.NATS_STREAM ?? "SWP_CALLS";
-  // JetStream stream names may not contain whitespace, '.', '*', '>', path separators.
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(natsStream)) {
-    problems.push(`NATS_STREAM: must be 1-64 characters of A-Z a-z 0-9 _ - (got ${JSON.stringify(natsStream)})`);
-  }
+  if (v.TRANSCRIPTION_ENGINE === "openai") need("TRANSCRIPTION_OPENAI_BASE_URL", "the OpenAI-compatible server");
 
   const config: Config = {
-    host: vars.HOST ?? "0.0.0.0",
-    port: int("PORT", 8080, 0, 65535),
-    grpcPort: vars.GRPC_PORT === undefined ? undefined : int("GRPC_PORT", 0, 0, 65535),
-    databasePath: vars.DATABASE_PATH ?? "./data/calls.db",
-    maxRequestBytes: int("MAX_REQUEST_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
-    logLevel: logLevel as Config["logLevel"],
-    auth: { key, issuer: vars.AUTH_ISSUER, audience: vars.AUTH_AUDIENCE },
-    ringTimeoutSeconds: int("RING_TIMEOUT_SECONDS", 45, 1, 3_600),
+    host: v.HOST,
+    port: v.PORT,
+    grpcPort: v.GRPC_PORT,
+    databasePath: v.DATABASE_PATH,
+    maxRequestBytes: v.MAX_REQUEST_BYTES,
+    logLevel: v.LOG_LEVEL,
+    auth: { key, issuer: v.AUTH_ISSUER, audience: v.AUTH_AUDIENCE },
+    ringTimeoutSeconds: v.RING_TIMEOUT_SECONDS,
     s3,
     recordings: {
-      maxDurationMs: Math.round(maxMinutes * 60_000),
-      downloadUrlTtlSeconds: int("RECORDING_DOWNLOAD_URL_TTL_SECONDS", 300, 10, 7 * 86_400),
+      maxDurationMs: v.RECORDING_MAX_MINUTES,
+      downloadUrlTtlSeconds: v.RECORDING_DOWNLOAD_URL_TTL_SECONDS,
     },
     reconcile: {
-      intervalSeconds: int("RECONCILE_INTERVAL_SECONDS", 30, 0, 86_400),
-      joinGraceSeconds: int("RECONCILE_JOIN_GRACE_SECONDS", 20, 0, 3_600),
+      intervalSeconds: v.RECONCILE_INTERVAL_SECONDS,
+      joinGraceSeconds: v.RECONCILE_JOIN_GRACE_SECONDS,
     },
     rateLimits: {
-      initiate: { perMinute: int("RATE_LIMIT_INITIATE_PER_MINUTE", 30, 0, 1_000_000), burst: int("RATE_LIMIT_INITIATE_BURST", 10, 1, 1_000_000) },
-      recording: { perMinute: int("RATE_LIMIT_RECORDING_PER_MINUTE", 10, 0, 1_000_000), burst: int("RATE_LIMIT_RECORDING_BURST", 5, 1, 1_000_000) },
-      other: { perMinute: int("RATE_LIMIT_OTHER_PER_MINUTE", 600, 0, 1_000_000), burst: int("RATE_LIMIT_OTHER_BURST", 100, 1, 1_000_000) },
+      initiate: { perMinute: v.RATE_LIMIT_INITIATE_PER_MINUTE, burst: v.RATE_LIMIT_INITIATE_BURST },
+      recording: { perMinute: v.RATE_LIMIT_RECORDING_PER_MINUTE, burst: v.RATE_LIMIT_RECORDING_BURST },
+      other: { perMinute: v.RATE_LIMIT_OTHER_PER_MINUTE, burst: v.RATE_LIMIT_OTHER_BURST },
     },
-    corsAllowedOrigins: corsOrigins,
+    corsAllowedOrigins: v.CORS_ALLOWED_ORIGINS ?? [],
     transcription: {
-      engine,
-      worker: oneOf("TRANSCRIPTION_WORKER", ["inline", "off"] as const, "inline"),
-      modelDir: vars.TRANSCRIPTION_MODEL_DIR ?? "/usr/share/pocketsphinx/model/en-us",
+      engine: v.TRANSCRIPTION_ENGINE,
+      worker: v.TRANSCRIPTION_WORKER,
+      modelDir: v.TRANSCRIPTION_MODEL_DIR,
       openai: {
-        baseUrl: openaiBaseUrl,
-        apiKey: vars.TRANSCRIPTION_OPENAI_API_KEY,
-        model: vars.TRANSCRIPTION_OPENAI_MODEL ?? "whisper-1",
+        baseUrl: v.TRANSCRIPTION_OPENAI_BASE_URL ?? "",
+        apiKey: v.TRANSCRIPTION_OPENAI_API_KEY,
+        model: v.TRANSCRIPTION_OPENAI_MODEL,
       },
-      concurrency: int("TRANSCRIPTION_CONCURRENCY", 1, 1, 64),
-      maxAttempts: int("TRANSCRIPTION_MAX_ATTEMPTS", 3, 1, 20),
-      ackWaitMs: int("TRANSCRIPTION_ACK_WAIT_SECONDS", 60, 1, 3_600) * 1000,
-      retryBaseMs: int("TRANSCRIPTION_RETRY_BASE_MS", 5_000, 10, 600_000),
-      timeoutMs: int("TRANSCRIPTION_TIMEOUT_SECONDS", 600, 5, 86_400) * 1000,
-      eventMaxChars: int("TRANSCRIPT_EVENT_MAX_CHARS", 2_000, 100, 100_000),
+      concurrency: v.TRANSCRIPTION_CONCURRENCY,
+      maxAttempts: v.TRANSCRIPTION_MAX_ATTEMPTS,
+      ackWaitMs: v.TRANSCRIPTION_ACK_WAIT_SECONDS * 1000,
+      retryBaseMs: v.TRANSCRIPTION_RETRY_BASE_MS,
+      timeoutMs: v.TRANSCRIPTION_TIMEOUT_SECONDS * 1000,
+      eventMaxChars: v.TRANSCRIPT_EVENT_MAX_CHARS,
     },
     nats: {
-      url: natsUrl,
-      stream: natsStream,
-      maxAgeSeconds: int("NATS_STREAM_MAX_AGE_SECONDS", 86_400, 60, 365 * 86_400),
-      duplicateWindowSeconds: int("NATS_DUPLICATE_WINDOW_SECONDS", 120, 1, 86_400),
+      url: v.NATS_URL,
+      stream: v.NATS_STREAM,
+      maxAgeSeconds: v.NATS_STREAM_MAX_AGE_SECONDS,
+      duplicateWindowSeconds: v.NATS_DUPLICATE_WINDOW_SECONDS,
     },
     livekit: {
       url: livekitUrl,
       apiUrl,
-      apiKey: required("LIVEKIT_API_KEY", "the API key LiveKit knows this service by"),
-      apiSecret: required("LIVEKIT_API_SECRET", "the secret of LIVEKIT_API_KEY"),
-      tokenTtlSeconds: int("LIVEKIT_TOKEN_TTL_SECONDS", 600, 30, 86_400),
-      requestTimeoutMs: int("LIVEKIT_REQUEST_TIMEOUT_MS", 2000, 100, 60_000),
-      emptyTimeoutSeconds: int("LIVEKIT_ROOM_EMPTY_TIMEOUT_SECONDS", 120, 1, 86_400),
-      departureTimeoutSeconds: int("LIVEKIT_ROOM_DEPARTURE_TIMEOUT_SECONDS", 20, 1, 3_600),
+      apiKey: v.LIVEKIT_API_KEY ?? "",
+      apiSecret: v.LIVEKIT_API_SECRET ?? "",
+      tokenTtlSeconds: v.LIVEKIT_TOKEN_TTL_SECONDS,
+      requestTimeoutMs: v.LIVEKIT_REQUEST_TIMEOUT_MS,
+      emptyTimeoutSeconds: v.LIVEKIT_ROOM_EMPTY_TIMEOUT_SECONDS,
+      departureTimeoutSeconds: v.LIVEKIT_ROOM_DEPARTURE_TIMEOUT_SECONDS,
     },
   };
   if (problems.length > 0) throw new ConfigError(inVariableOrder(problems));

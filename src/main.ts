@@ -1,14 +1,16 @@
-import { createAppContext } from "./app-context.js";
+import { createService } from "./composition/service.js";
 import { exitOnSignals, loadConfigOrExit } from "./process-lifecycle.js";
 
-/** Entry point: config → dependencies → listen; SIGTERM/SIGINT drain and exit. */
+/** Entry point: config → dependencies → background work → listen; SIGTERM/SIGINT drain and exit. */
 const config = loadConfigOrExit();
-const app = createAppContext(config);
-const address = await app.server.listen(config.port, config.host);
-const grpcPort = await app.grpc?.listen();
-app.logger.info(
+const service = createService(config);
+const { logger } = service.ctx;
+service.start();
+const address = await service.server.listen(config.port, config.host);
+const grpcPort = await service.server.grpc?.listen();
+logger.info(
   { address: `${address.address}:${address.port}`, livekit: config.livekit.apiUrl, database: config.databasePath },
   "scaiwave-calls listening (gRPC h2c, gRPC-web, Connect, REST)",
 );
-if (grpcPort !== undefined) app.logger.info({ address: `${config.host}:${grpcPort}` }, "grpc-js listening");
-exitOnSignals(() => app.close(), app.logger);
+if (grpcPort !== undefined) logger.info({ address: `${config.host}:${grpcPort}` }, "grpc-js listening");
+exitOnSignals(() => service.close(), logger);

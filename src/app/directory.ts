@@ -3,9 +3,10 @@ import { assertSafeId } from "../domain/ids.js";
 import type { DirectoryRepository, RoomMember, TenantPolicy } from "./ports.js";
 
 /**
- * Writes to the local replica of ScaiWave's rooms. Ids are validated here,
- * at the edge, because they later become NATS subject tokens and LiveKit
- * identities.
+ * Writes to the local replica of ScaiWave's rooms. Requests meet the protos'
+ * `buf.validate` rules at the edge (rpc/request-validation.ts); ids are checked
+ * again here, for any other caller, because they later become NATS subject
+ * tokens and LiveKit identities.
  */
 export class DirectoryUseCases {
   constructor(private readonly directory: DirectoryRepository) {}

@@ -6,7 +6,7 @@ import { truncate, type Transcript } from "../domain/transcript.js";
 
 /**
  * The events the WebSocket tier of ScaiWave consumes from NATS: the subjects,
- * the envelope and the event types are a public contract (README "Events").
+ * the envelope and the event types are a public contract (docs/events.md).
  */
 
 /** One message for the outbox: relayed to `subject` with `Nats-Msg-Id: id`. */

@@ -8,10 +8,31 @@ import type { Segment, Transcript } from "../domain/transcript.js";
  * tests may pass their own.
  */
 
-/** Who is calling, established by the transport from a verified bearer token. */
+/** The verified identity behind a request (a bearer token's claims). */
+export interface Principal {
+  /** `sub`: the user id (or, for internal callers, the service's name). */
+  readonly subject: string;
+  /** `tid`: the tenant; required for the public API. */
+  readonly tenantId: string | undefined;
+  /** From the `scope` claim (space-separated string or array). */
+  readonly scopes: ReadonlySet<string>;
+}
+
+/** Verifies bearer tokens (the auth adapter implements it). */
+export interface Authenticator {
+  /** Verifies an `Authorization` header value; throws SW_CALL_UNAUTHENTICATED. */
+  authenticate(authorization: string | null | undefined): Promise<Principal>;
+}
+
+/** A user of the public API, established from a verified bearer token. */
 export interface Caller {
   readonly userId: string;
   readonly tenantId: string;
+}
+
+/** Another ScaiWave service (the rooms service writing the directory), by its token's `sub`. */
+export interface InternalCaller {
+  readonly service: string;
 }
 
 export interface CallKey {
@@ -147,7 +168,6 @@ export interface RecordingRepository {
   findActive(callId: string): Recording | undefined;
   findLatest(callId: string): Recording | undefined;
   listForCall(callId: string): Recording[];
-  listActive(): Recording[];
   /** Active recordings past their stop deadline. */
   listPastDeadline(now: number): Recording[];
   /**

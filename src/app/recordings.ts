@@ -4,6 +4,7 @@ import { callIdOfRoom, liveKitRoomName, timeSortableId } from "../domain/ids.js"
 import { mayManageRecording } from "../domain/permissions.js";
 import {
   egressActive,
+  isActiveRecording,
   recordingCompleted,
   recordingFailed,
   recordingKey,
@@ -67,6 +68,9 @@ export interface RecordingOptions {
  * stop them, one at a time per call, and what LiveKit's egress webhooks do to them.
  */
 export class RecordingsUseCases {
+  /** Calls whose start() is waiting for LiveKit's egress id (their row has none, or one a webhook adopted). */
+  private readonly startsInFlight = new Set<string>();
+
   constructor(private readonly deps: RecordingsDeps) {}
 
   async start(caller: Caller, callId: string, options: RecordingOptions): Promise<RecordingView> {
@@ -103,6 +107,7 @@ export class RecordingsUseCases {
     if (!recordings.insert(recording)) {
       throw new CallError(CallErrorCode.AlreadyRecording, `call ${call.id} is already being recorded`);
     }
+    this.startsInFlight.add(call.id);
     let egressId: string;
     try {
       egressId = await egress.start({
@@ -114,6 +119,8 @@ export class RecordingsUseCases {
     } catch (err) {
       recordings.discard(recording.id);
       throw err;
+    } finally {
+      this.startsInFlight.delete(call.id);
     }
     recordings.setEgressId(recording.id, egressId);
     return this.view(recordings.findById(recording.id) ?? recording);
@@ -209,23 +216,41 @@ export class RecordingsUseCases {
     transcripts.enqueue(recording);
   }
 
-  /** Stops egresses LiveKit runs for our rooms that no active recording owns (e.g. a quick start→stop→start race). */
+  /**
+   * Stops egresses LiveKit runs for our rooms that no active recording owns
+   * (e.g. one LiveKit started although its start timed out here). Ownership is
+   * read from the store after LiveKit's list arrived, per egress, right before
+   * stopping it: an egress in the list was asked for after its recording's row
+   * was stored, so a recording started while LiveKit was answering is seen.
+   */
   async stopOrphanedEgress(): Promise<number> {
-    const { egress, recordings, logger } = this.deps;
+    const { egress, logger } = this.deps;
     if (!egress) return 0;
-    const owned = new Set(recordings.listActive().map((r) => r.egressId));
     let stopped = 0;
     for (const running of await egress.listActive()) {
-      const callId = callIdOfRoom(running.roomName);
-      if (callId === undefined || owned.has(running.egressId)) continue;
-      // A start still in flight has its recording row but not yet the egress id: leave that egress alone.
-      const inFlight = recordings.findActive(callId);
-      if (inFlight && inFlight.egressId === null) continue;
+      if (!this.isOrphaned(running)) continue;
       await egress.stop(running.egressId);
       logger.warn({ egressId: running.egressId, room: running.roomName }, "stopped an orphaned egress");
       stopped++;
     }
     return stopped;
+  }
+
+  /**
+   * Synchronous, so it is answered just before the stop it allows: a start
+   * that begins after it asks LiveKit for a new egress and cannot own this one.
+   */
+  private isOrphaned(running: { egressId: string; roomName: string }): boolean {
+    const { recordings } = this.deps;
+    const callId = callIdOfRoom(running.roomName);
+    if (callId === undefined) return false;
+    const owner = recordings.findByEgressId(running.egressId);
+    if (owner && isActiveRecording(owner)) return false;
+    // A start still waiting for its egress id may be waiting for this egress. Here it may even hold another
+    // egress a webhook made it adopt; on another instance sharing the store, its row has no egress id yet.
+    if (this.startsInFlight.has(callId)) return false;
+    const active = recordings.findActive(callId);
+    return !(active && active.egressId === null);
   }
 
   private async stopRecording(recording: Recording): Promise<Recording> {

@@ -5,6 +5,9 @@ import { CallError, CallErrorCode } from "./errors.js";
  * Ids of tenants, rooms and users end up as NATS subject tokens
  * (`swp.user.<user_id>.call`) and in LiveKit identities, so they are limited
  * to characters that are safe in both: no `.`, `*`, `>` or whitespace.
+ * Requests meet the same rule at the edge, as the protos' `buf.validate`
+ * options (required, `max_len: 128`, `pattern: "^[A-Za-z0-9_=@:+-]+$"`); a
+ * unit test (request-validation.test.ts) pins that the two accept the same ids.
  */
 const SAFE_ID = /^[A-Za-z0-9_\-=@:+]{1,128}$/;
 

@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
-import { ErrorInfoSchema, type ErrorInfo } from "../../gen/google/rpc/error_details_pb.js";
+import { ErrorInfoSchema, file_google_rpc_error_details, type ErrorInfo } from "../../gen/google/rpc/error_details_pb.js";
+import { file_google_rpc_status } from "../../gen/google/rpc/status_pb.js";
 import { CallError, CallErrorCode, isCallError } from "../domain/errors.js";
 import type { Logger } from "../app/ports.js";
 import { sendJson, type NodeResponse } from "./http-types.js";
@@ -8,7 +9,7 @@ import { RateLimitedError } from "./rate-limiter.js";
 
 /**
  * The one table that puts every `SW_CALL_*` code on the wire: its Connect/gRPC
- * code and its HTTP status on the REST paths. HTTP statuses follow DESIGN.md
+ * code and its HTTP status on the REST paths. HTTP statuses follow docs/api.md
  * (SW_CALL_ENDED is 410 Gone), so they are listed here, not derived from Code.
  */
 export const ERROR_CATALOGUE: Readonly<Record<CallErrorCode, { readonly code: Code; readonly httpStatus: number }>> = {
@@ -34,12 +35,26 @@ export const ERROR_CATALOGUE: Readonly<Record<CallErrorCode, { readonly code: Co
 export const ERROR_DOMAIN = "calls.scaiwave";
 
 /**
+ * The schema of what an error carries on the wire (a `google.rpc.Status` with
+ * an ErrorInfo detail), for server reflection: without it grpcurl and
+ * `buf curl` cannot decode the SW_CALL_* reason.
+ */
+export const ERROR_DETAIL_FILES = [file_google_rpc_status, file_google_rpc_error_details] as const;
+
+/**
  * Anything thrown becomes a CallError. Unexpected errors are logged with
  * their cause and reach the client only as SW_CALL_INTERNAL, never with
- * their message (it may hold internals).
+ * their message (it may hold internals). A SW_CALL_INTERNAL thrown on
+ * purpose (a refused LiveKit key) is logged here too, once per request, by
+ * its cause's message: that one is for the operator.
  */
 export function asCallError(err: unknown, logger: Logger): CallError {
-  if (isCallError(err)) return err;
+  if (isCallError(err)) {
+    if (err.code === CallErrorCode.Internal) {
+      logger.error({ err: err.cause ?? err }, err.cause instanceof Error ? err.cause.message : err.message);
+    }
+    return err;
+  }
   logger.error({ err }, "unexpected error while handling a request");
   return new CallError(CallErrorCode.Internal, "internal error", { cause: err });
 }

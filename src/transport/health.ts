@@ -38,26 +38,31 @@ export class Health {
       this.checks.map(async (c) => {
         try {
           const details = (await c.check()) ?? {};
-          return { name: c.name, critical: c.critical, ok: true, details };
+          return { name: c.name, critical: c.critical, ok: true, status: "ok", details };
         } catch (err) {
           const details = { error: err instanceof Error ? err.message : String(err), ...detailsOf(err) };
-          return { name: c.name, critical: c.critical, ok: false, details };
+          return { name: c.name, critical: c.critical, ok: false, status: err instanceof CheckFailed ? err.status : "failing", details };
         }
       }),
     );
     const ready = !this.draining && results.every((r) => r.ok || !r.critical);
     const dependencies = Object.fromEntries(
-      results.map((r) => [r.name, { status: r.ok ? "ok" : "failing", ...r.details }]),
+      results.map((r) => [r.name, { status: r.status, ...r.details }]),
     );
     sendJson(res, ready ? 200 : 503, { status: this.draining ? "draining" : ready ? "ready" : "unready", dependencies });
   }
 }
 
-/** A failing check that still has details to show (e.g. the outbox backlog while NATS is away). */
+/**
+ * A failing check that still has details to show (e.g. the outbox backlog
+ * while NATS is away), or a more telling status than "failing" (LiveKit
+ * refusing our key is "unauthorized": a misconfiguration, not an outage).
+ */
 export class CheckFailed extends Error {
   constructor(
     message: string,
     readonly details: Record<string, unknown>,
+    readonly status: string = "failing",
   ) {
     super(message);
   }

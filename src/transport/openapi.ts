@@ -2,6 +2,7 @@ import { ScalarType, type DescEnum, type DescField, type DescMessage } from "@bu
 import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import type { CallErrorCode } from "../domain/errors.js";
 import { ERROR_CATALOGUE } from "./error-catalogue.js";
+import { fieldConstraints } from "./openapi-rules.js";
 import type { RestRoute, RouteTable } from "./rest/route-table.js";
 import protoComments from "./proto-comments.json" with { type: "json" };
 
@@ -15,7 +16,9 @@ const commentOf = (fullName: string): string | undefined => COMMENTS[fullName];
  * drift from what is served. Schemas follow the REST JSON dialect of
  * `rest/rest-json.ts`: proto field names, `null` for unset messages and the
  * zero enum value, enums lower case without their prefix, int64 as numbers,
- * timestamps as RFC 3339 strings.
+ * timestamps as RFC 3339 strings. Request fields carry their `buf.validate`
+ * rules (openapi-rules.ts), and operations answering with a `call_id` link to
+ * the operations that take one, so a stateful fuzzer can follow a call.
  *
  * protobuf-es embeds descriptors without `source_code_info`, so the proto
  * comments come from proto-comments.json, which `npm run generate` extracts
@@ -33,7 +36,7 @@ export function buildOpenApi(routes: RouteTable, info: { title: string; version:
   for (const route of routes.all) {
     // Our templates use only literal and `{field}` segments, which is OpenAPI's own path syntax.
     const item = (paths[route.template] ??= {});
-    item[route.httpMethod.toLowerCase()] = operation(route, components);
+    item[route.httpMethod.toLowerCase()] = operation(route, components, routes);
   }
   return {
     openapi: "3.1.0",
@@ -48,7 +51,7 @@ export function buildOpenApi(routes: RouteTable, info: { title: string; version:
   };
 }
 
-function operation(route: RestRoute, components: SchemaComponents): Schema {
+function operation(route: RestRoute, components: SchemaComponents, routes: RouteTable): Schema {
   const { service, method } = route.target;
   const op: Schema = {
     operationId: method.name,
@@ -57,10 +60,10 @@ function operation(route: RestRoute, components: SchemaComponents): Schema {
     tags: [service.name],
     security: [{ [SECURITY_SCHEME]: [] }],
   };
-  const parameters = pathParameters(route, components);
+  const parameters = pathParameters(route);
   if (parameters.length > 0) op["parameters"] = parameters;
   if (route.bodyIsRequest) op["requestBody"] = requestBody(route, components);
-  op["responses"] = { "200": successResponse(route, components), ...errorResponseRefs() };
+  op["responses"] = { "200": successResponse(route, components, routes), ...errorResponseRefs() };
   return op;
 }
 
@@ -81,32 +84,63 @@ function pathFields(route: RestRoute): DescField[] {
   return route.segments.filter((s): s is DescField => typeof s !== "string");
 }
 
-function pathParameters(route: RestRoute, components: SchemaComponents): Schema[] {
+/** Path fields are strings (the templates bind only those), with their rules. */
+function pathParameters(route: RestRoute): Schema[] {
   return pathFields(route).map((field) => ({
     name: field.name,
     in: "path",
     required: true,
-    schema: components.field(field),
+    schema: { ...scalarSchema(ScalarType.STRING), ...fieldConstraints(field).keywords },
   }));
 }
 
-/** `body: "*"`: the input message minus the fields bound from the path. An empty body counts as `{}`. */
+/**
+ * `body: "*"`: the input message minus the fields bound from the path. An
+ * empty body counts as `{}`, so the body is optional unless a field must be sent.
+ */
 function requestBody(route: RestRoute, components: SchemaComponents): Schema {
   const input = route.target.method.input;
-  const schema = components.requestMessage(input, new Set(pathFields(route)));
-  return { required: false, content: { "application/json": { schema } } };
+  const omit = new Set(pathFields(route));
+  const schema = components.requestMessage(input, omit);
+  const required = input.fields.some((f) => !omit.has(f) && fieldConstraints(f).required);
+  return { required, content: { "application/json": { schema } } };
 }
 
-function successResponse(route: RestRoute, components: SchemaComponents): Schema {
+/**
+ * Links from an answer's top-level string field (`data.call_id`) to every
+ * operation with a path parameter of that name (`{call_id}`).
+ */
+function responseLinks(route: RestRoute, routes: RouteTable): Record<string, Schema> {
+  const field = route.responseField;
+  const data = field === undefined ? route.target.method.output : field.fieldKind === "message" ? field.message : undefined;
+  const links: Record<string, Schema> = {};
+  for (const source of data?.fields ?? []) {
+    if (source.fieldKind !== "scalar" || source.scalar !== ScalarType.STRING) continue;
+    for (const target of routes.all) {
+      if (!pathFields(target).some((p) => p.name === source.name)) continue;
+      const operationId = target.target.method.name;
+      links[operationId] = {
+        operationId,
+        parameters: { [source.name]: `$response.body#/data/${source.name}` },
+        description: `${operationId} with this answer's ${source.name}.`,
+      };
+    }
+  }
+  return links;
+}
+
+function successResponse(route: RestRoute, components: SchemaComponents, routes: RouteTable): Schema {
   const field = route.responseField;
   let data: Schema;
   if (!field) data = components.message(route.target.method.output);
   // The handlers always set the `response_body` message, so `data` is the message itself, not nullable.
   else if (field.fieldKind === "message") data = components.message(field.message);
   else data = components.field(field);
+  const links = responseLinks(route, routes);
   return {
     description: "OK",
     content: { "application/json": { schema: closedObject({ data }, ["data"]) } },
+    ...(Object.keys(links).length > 0 && { links }),
   };
 }
 
@@ -119,11 +153,18 @@ function codesByStatus(): Map<number, CallErrorCode[]> {
   return new Map([...byStatus].sort(([a], [b]) => a - b));
 }
 
+/** Headers the REST paths send with some errors (see sendCallError and the gateway). */
+const ERROR_HEADERS: Readonly<Record<number, Record<string, Schema>>> = {
+  405: { Allow: { description: "The methods the path takes.", required: true, schema: { type: "string" } } },
+  429: { "Retry-After": { description: "Seconds until a request of this class is admitted again.", required: true, schema: { type: "integer", minimum: 1 } } },
+};
+
 function errorResponses(): Record<string, Schema> {
   const responses: Record<string, Schema> = {};
   for (const [status, codes] of codesByStatus()) {
     responses[`Error${status}`] = {
       description: codes.join(", "),
+      ...(ERROR_HEADERS[status] && { headers: ERROR_HEADERS[status] }),
       content: { "application/json": { schema: { $ref: `#/components/schemas/${ERROR_ENVELOPE}` } } },
     };
   }
@@ -163,7 +204,7 @@ class SchemaComponents {
     return this.define(desc.name, desc.typeName, () => messageSchema(desc, this, new Set(), true));
   }
 
-  /** A reference to a request body schema: no field is required, path fields are left out. */
+  /** A reference to a request body schema: path fields left out, fields narrowed (and required) by their rules. */
   requestMessage(desc: DescMessage, omit: ReadonlySet<DescField>): Schema {
     const shape = `${desc.typeName} as a request body without [${[...omit].map((f) => f.name).join(", ")}]`;
     return this.define(desc.name, shape, () => messageSchema(desc, this, omit, false));
@@ -189,11 +230,26 @@ class SchemaComponents {
   }
 }
 
-function messageSchema(desc: DescMessage, components: SchemaComponents, omit: ReadonlySet<DescField>, withRequired: boolean): Schema {
+/** A response message (every field the server always writes is required) or a request message (fields as their rules say). */
+function messageSchema(desc: DescMessage, components: SchemaComponents, omit: ReadonlySet<DescField>, response: boolean): Schema {
   const fields = desc.fields.filter((f) => !omit.has(f));
-  const properties = Object.fromEntries(fields.map((f) => [f.name, withComment(fieldSchema(f, components), `${desc.typeName}.${f.name}`)]));
-  const required = withRequired ? fields.filter(alwaysSent).map((f) => f.name) : [];
+  const schemaOf = (f: DescField) => (response ? fieldSchema(f, components) : requestFieldSchema(f, components));
+  const properties = Object.fromEntries(fields.map((f) => [f.name, withComment(schemaOf(f), `${desc.typeName}.${f.name}`)]));
+  const required = fields.filter(response ? alwaysSent : (f) => fieldConstraints(f).required).map((f) => f.name);
   return { ...closedObject(properties, required), description: commentOf(desc.typeName) ?? `protobuf message ${desc.typeName}` };
+}
+
+/**
+ * A request field: its REST schema narrowed by its `buf.validate` rules.
+ * As in proto JSON, `null` stands for the field's default, so it is allowed
+ * wherever the default is.
+ */
+function requestFieldSchema(field: DescField, components: SchemaComponents): Schema {
+  const { required, keywords, enumNumbers } = fieldConstraints(field);
+  if (field.fieldKind === "enum") return requestEnumSchema(field.enum, enumNumbers ?? field.enum.values.map((v) => v.number));
+  if (field.fieldKind === "message") return required ? messageValueSchema(field.message, components) : fieldSchema(field, components);
+  const schema = { ...fieldSchema(field, components), ...keywords };
+  return required ? schema : nullable(schema);
 }
 
 /** Whether the REST dialect always writes the field (see restifyMessage). */
@@ -261,11 +317,30 @@ function nullable(schema: Schema): Schema {
 
 /** Enum values lower case without the shared prefix; the zero value is `null`. */
 function enumSchema(desc: DescEnum): Schema {
-  const prefix = (desc.sharedPrefix ?? "").toUpperCase();
-  const names = desc.values
-    .filter((v) => v.number !== 0)
-    .map((v) => (prefix && v.name.startsWith(prefix) ? v.name.slice(prefix.length) : v.name).toLowerCase());
+  const names = desc.values.filter((v) => v.number !== 0).map((v) => restEnumName(desc, v.name));
   return { type: ["string", "null"], enum: [...names, null], description: `protobuf enum ${desc.typeName}; null is unspecified` };
+}
+
+/**
+ * A request enum field, as the gateway reads it (rest-json.ts), limited to
+ * the values its rules accept: the REST spelling first, then plain proto
+ * JSON (the value's name or number); `null` stands for the zero value.
+ */
+function requestEnumSchema(desc: DescEnum, numbers: readonly number[]): Schema {
+  const values = desc.values.filter((v) => numbers.includes(v.number));
+  const rest = values.filter((v) => v.number !== 0).map((v) => restEnumName(desc, v.name));
+  const choices: Schema[] = [
+    ...(rest.length > 0 ? [{ type: "string", enum: rest }] : []),
+    { type: "string", enum: values.map((v) => v.name), description: "the proto JSON name" },
+    { type: "integer", enum: values.map((v) => v.number), description: "the proto JSON number" },
+    ...(values.some((v) => v.number === 0) ? [{ type: "null" }] : []),
+  ];
+  return { anyOf: choices, description: `protobuf enum ${desc.typeName}` };
+}
+
+function restEnumName(desc: DescEnum, name: string): string {
+  const prefix = (desc.sharedPrefix ?? "").toUpperCase();
+  return (prefix && name.startsWith(prefix) ? name.slice(prefix.length) : name).toLowerCase();
 }
 
 function scalarSchema(scalar: ScalarType): Schema {

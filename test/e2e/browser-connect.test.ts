@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Protocol, RunCallInput } from "./page/app.js";
 import { bundlePage, launchBrowser, runCall, servePage, type Browser, type PageServer } from "../support/browser.js";
 import { directoryClient } from "../support/directory.js";
-import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
 import { startService, type RunningService } from "../support/service.js";
+import { sharedLiveKit } from "../support/shared-servers.js";
 import { userToken } from "../support/tokens.js";
 import { within } from "../support/wait.js";
 
@@ -18,7 +18,6 @@ import { within } from "../support/wait.js";
 const SCREENSHOT = "test-artifacts/browser-connect.png";
 const PROTOCOLS: Protocol[] = ["connect", "grpc-web"];
 
-let livekit: LiveKitServer;
 let service: RunningService;
 let allowedSite: PageServer; // in CORS_ALLOWED_ORIGINS
 let refusedSite: PageServer; // same page, another port: an origin the service does not allow
@@ -30,8 +29,7 @@ beforeAll(async () => {
   const bundle = await bundlePage();
   // The service must know the page's origin at startup, so the site comes first.
   [allowedSite, refusedSite] = await Promise.all([servePage(bundle), servePage(bundle)]);
-  livekit = await startLiveKitServer();
-  service = await startService(livekit, { CORS_ALLOWED_ORIGINS: allowedSite.origin });
+  service = await startService(sharedLiveKit(), { CORS_ALLOWED_ORIGINS: allowedSite.origin });
   browser = await launchBrowser();
   page = await browser.open(allowedSite.origin);
   page.on("pageerror", (err) => pageErrors.push(err.message));
@@ -40,7 +38,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.stop();
   await service?.stop();
-  await livekit?.stop();
   await allowedSite?.stop();
   await refusedSite?.stop();
 });

@@ -3,13 +3,12 @@ import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { promisify } from "node:util";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CHROMIUM_PATH } from "../support/browser.js";
 import { restApi, type ApiCall, type CallsApi } from "../support/clients.js";
 import { directoryClient } from "../support/directory.js";
-import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
-import { freePort } from "../support/ports.js";
 import { startService, type RunningService } from "../support/service.js";
+import { sharedLiveKit } from "../support/shared-servers.js";
 import { userToken } from "../support/tokens.js";
 
 /**
@@ -37,9 +36,8 @@ const CHROMIUM_ARGS = [
 ];
 
 const ARTIFACTS = "test-artifacts";
-const STEP_MS = 20_000;
+const STEP_MS = 30_000; // generous: Chromium and LiveKit may share busy cores
 
-let livekit: LiveKitServer;
 let service: RunningService;
 let api: CallsApi;
 let browser: Browser;
@@ -50,10 +48,8 @@ beforeAll(async () => {
   // What `npm run build:console` (and so `npm ci`, via prepare) does.
   await promisify(execFile)(process.execPath, ["scripts/build-console.mjs"], { timeout: 60_000 });
   if (!existsSync(CHROMIUM_PATH)) throw new Error(`chromium not found at ${CHROMIUM_PATH}: run scripts/install-test-deps.sh`);
-  const port = await freePort();
-  livekit = await startLiveKitServer({ webhookUrls: [`http://127.0.0.1:${port}/v1/calls/webhook`] });
-  // Reconcile only on demand: the state under test comes from webhooks.
-  service = await startService(livekit, { RECONCILE_INTERVAL_SECONDS: "0" }, {}, port);
+  // Reconcile only on demand: the state under test comes from LiveKit's webhooks.
+  service = await startService(sharedLiveKit(), { RECONCILE_INTERVAL_SECONDS: "0" }, {}, { liveKitWebhooks: true });
   api = restApi(service.baseUrl);
   browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, timeout: 30_000 });
 }, 90_000);
@@ -62,7 +58,6 @@ afterAll(async () => {
   for (const context of contexts) await context.close().catch(() => {});
   await browser?.close();
   await service?.stop();
-  await livekit?.stop();
 });
 
 /** A page of its own (separate context: no shared storage), signed in with the user's token. */
@@ -84,15 +79,15 @@ const mediaState = (page: Page, state: string) =>
   page.waitForSelector(`#media-state[data-state="${state}"]`, { timeout: STEP_MS });
 
 /** Polls GetCall until `done` holds, or fails with the last state seen. */
-async function callUntil(token: string, callId: string, done: (call: ApiCall) => boolean, ms = STEP_MS): Promise<ApiCall> {
-  const deadline = Date.now() + ms;
-  let last: ApiCall | undefined;
-  while (Date.now() < deadline) {
-    last = await api.get(token, callId);
-    if (done(last)) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`call ${callId} never reached the expected state; last: ${JSON.stringify(last)}`);
+function callUntil(token: string, callId: string, done: (call: ApiCall) => boolean, ms = STEP_MS): Promise<ApiCall> {
+  return vi.waitFor(
+    async () => {
+      const call = await api.get(token, callId);
+      if (!done(call)) throw new Error(`call ${callId} has not reached the expected state; last: ${JSON.stringify(call)}`);
+      return call;
+    },
+    { timeout: ms, interval: 200 },
+  );
 }
 
 describe("web console at /console", () => {

@@ -5,20 +5,18 @@ import { ApiError, grpcJsClient, restApi } from "../support/clients.js";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { ConnectError, createClient, Code } from "@connectrpc/connect";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
-import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
 import { startService, type RunningService } from "../support/service.js";
+import { sharedLiveKit } from "../support/shared-servers.js";
 import { internalToken, userToken } from "../support/tokens.js";
 
 /** The internal DirectoryService: scope-protected, validating, and what the public API's permissions rest on. */
 
-let livekit: LiveKitServer;
 let service: RunningService;
 let grpc: ReturnType<typeof grpcJsClient>;
 let connect: ReturnType<typeof createClient<typeof DirectoryService>>;
 
 beforeAll(async () => {
-  livekit = await startLiveKitServer();
-  service = await startService(livekit);
+  service = await startService(sharedLiveKit());
   grpc = grpcJsClient(DirectoryService, `127.0.0.1:${service.port}`);
   connect = createClient(DirectoryService, createConnectTransport({ baseUrl: service.baseUrl, httpVersion: "2" }));
 });
@@ -26,7 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   grpc?.client.close();
   await service?.stop();
-  await livekit?.stop();
 });
 
 async function connectError(promise: Promise<unknown>): Promise<{ code: Code; reason: string | undefined; message: string }> {
@@ -54,10 +51,13 @@ describe("DirectoryService", () => {
 
   it("rejects ids that cannot be NATS subject tokens, bad power levels and duplicates, storing nothing", async () => {
     const cases: [Parameters<typeof connect.putRoom>[0], string][] = [
-      [{ tenantId: "acme", roomId: "room.with.dots", members: [] }, "room_id must be"],
-      [{ tenantId: "ac me", roomId: "r", members: [] }, "tenant_id must be"],
-      [{ tenantId: "acme", roomId: "r-bad", members: [{ userId: "a>b", powerLevel: 0 }] }, "user_id must be"],
-      [{ tenantId: "acme", roomId: "r-bad", members: [{ userId: "alice", powerLevel: 150 }] }, "power_level of alice must be"],
+      [{ tenantId: "acme", roomId: "room.with.dots", members: [] }, "room_id: does not match regex pattern"],
+      [{ tenantId: "ac me", roomId: "r", members: [] }, "tenant_id: does not match regex pattern"],
+      [{ tenantId: "acme", roomId: "r-bad", members: [{ userId: "a>b", powerLevel: 0 }] }, "members[0].user_id: does not match regex pattern"],
+      [
+        { tenantId: "acme", roomId: "r-bad", members: [{ userId: "bob", powerLevel: 0 }, { userId: "alice", powerLevel: 150 }] },
+        "members[1].power_level: must be greater than or equal to 0 and less than or equal to 100",
+      ],
       [
         {
           tenantId: "acme",

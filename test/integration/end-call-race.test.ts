@@ -3,11 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restApi, type CallsApi } from "../support/clients.js";
 import { directoryClient } from "../support/directory.js";
 import { EventTap } from "../support/event-tap.js";
-import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
-import { freePort } from "../support/ports.js";
 import { joinMedia } from "../support/rtc-participant.js";
 import { startService, type RunningService } from "../support/service.js";
+import { sharedLiveKit } from "../support/shared-servers.js";
 import { userToken } from "../support/tokens.js";
 
 /**
@@ -17,19 +16,14 @@ import { userToken } from "../support/tokens.js";
  * commits first, the end the caller asked for is what happened.
  */
 
-let livekit: LiveKitServer;
 let nats: NatsServer;
 let service: RunningService;
 let tap: EventTap;
 let api: CallsApi;
 
 beforeAll(async () => {
-  const port = await freePort();
-  [livekit, nats] = await Promise.all([
-    startLiveKitServer({ webhookUrls: [`http://127.0.0.1:${port}/v1/calls/webhook`] }),
-    startNatsServer(),
-  ]);
-  service = await startService(livekit, { NATS_URL: nats.url, RECONCILE_INTERVAL_SECONDS: "0" }, {}, port);
+  nats = await startNatsServer();
+  service = await startService(sharedLiveKit(), { NATS_URL: nats.url, RECONCILE_INTERVAL_SECONDS: "0" }, {}, { liveKitWebhooks: true });
   tap = await EventTap.start(nats.url);
   api = restApi(service.baseUrl);
 });
@@ -38,7 +32,6 @@ afterAll(async () => {
   await tap?.close();
   await service?.stop();
   await nats?.stop();
-  await livekit?.stop();
   await dispose();
 });
 

@@ -2,14 +2,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { restApi } from "../support/clients.js";
 import { directoryClient } from "../support/directory.js";
 import { EventTap } from "../support/event-tap.js";
-import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { liveKitEnv, startService, type RunningService } from "../support/service.js";
 import { spawnService } from "../support/service-process.js";
+import { sharedLiveKit } from "../support/shared-servers.js";
 import { readStream, type StoredEvent } from "../support/stream-reader.js";
 import { TEST_JWT_SECRET, userToken } from "../support/tokens.js";
 
@@ -19,15 +19,10 @@ import { TEST_JWT_SECRET, userToken } from "../support/tokens.js";
  * NATS or to the service in between.
  */
 
-let livekit: LiveKitServer;
+const livekit = sharedLiveKit();
 const dirs: string[] = [];
 
-beforeAll(async () => {
-  livekit = await startLiveKitServer();
-});
-
 afterAll(async () => {
-  await livekit?.stop();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -106,7 +101,7 @@ describe("events survive NATS outages and service crashes", () => {
 
       await nats.resume();
       const tapAfter = await EventTap.start(nats.url);
-      await tapAfter.settle(service, 20_000);
+      await tapAfter.settle(service);
       await tapAfter.close();
 
       const stream = await readStream(nats.url, "SWP_CALLS");
@@ -140,6 +135,8 @@ describe("events survive NATS outages and service crashes", () => {
 
       // Four clients cycle calls until the process dies under them.
       let completedCycles = 0;
+      let fortyDone!: () => void;
+      const forty = new Promise<void>((resolve) => (fortyDone = resolve));
       const traffic = rooms.map(async (roomId) => {
         const api = restApi(first.baseUrl);
         for (;;) {
@@ -147,23 +144,23 @@ describe("events survive NATS outages and service crashes", () => {
             const { call_id } = await api.initiate(alice, roomId, "audio");
             await api.join(bob, call_id);
             await api.end(alice, call_id);
-            completedCycles++;
+            if (++completedCycles === 40) fortyDone();
           } catch {
             return; // the process is gone
           }
         }
       });
       // Kill once real traffic has flowed (events committed and partly relayed).
-      while (completedCycles < 40) await new Promise((r) => setImmediate(r));
+      await Promise.race([forty, Promise.all(traffic)]);
+      expect(completedCycles, "calls completed before the kill").toBeGreaterThanOrEqual(40);
       first.child.kill("SIGKILL");
       await Promise.all(traffic);
       expect(await first.exited).toBe("SIGKILL");
 
       const second = await spawnService(env);
       try {
-        const deadline = Date.now() + 20_000;
-        while (unsentCount(databasePath) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-        expect(unsentCount(databasePath)).toBe(0);
+        // The restarted relay publishes what the dead one left behind.
+        await expect.poll(() => unsentCount(databasePath), { timeout: 20_000, interval: 20 }).toBe(0);
         const committed = committedEvents(databasePath);
         expect(committed.length).toBeGreaterThanOrEqual(40 * 7);
         expectExactlyOnceInOrder(committed, await readStream(nats.url, "SWP_CALLS"));

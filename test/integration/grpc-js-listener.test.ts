@@ -11,9 +11,9 @@ import { CallType, GetCallRequestSchema, InitiateCallRequestSchema, InitiateCall
 import { ApiError, grpcApiError, grpcJsApi, type CallsApi } from "../support/clients.js";
 import { directoryClient } from "../support/directory.js";
 import { EventTap } from "../support/event-tap.js";
-import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { startService, type RunningService } from "../support/service.js";
+import { sharedLiveKit } from "../support/shared-servers.js";
 import { userToken } from "../support/tokens.js";
 
 /**
@@ -22,7 +22,7 @@ import { userToken } from "../support/tokens.js";
  * gRPC (connect-node): same answers, same status codes, same error details.
  */
 
-let livekit: LiveKitServer;
+const livekit = sharedLiveKit();
 let nats: NatsServer;
 let service: RunningService;
 let tap: EventTap;
@@ -34,7 +34,7 @@ let fastRaw: grpc.Client;
 let mainRaw: grpc.Client;
 
 beforeAll(async () => {
-  [livekit, nats] = await Promise.all([startLiveKitServer(), startNatsServer()]);
+  nats = await startNatsServer();
   service = await startService(livekit, { NATS_URL: nats.url, GRPC_PORT: "0" });
   tap = await EventTap.start(nats.url);
   directory = directoryClient(service.baseUrl);
@@ -51,7 +51,6 @@ afterAll(async () => {
   await tap?.close();
   await service?.stop();
   await nats?.stop();
-  await livekit?.stop();
 });
 
 interface RawReply {

@@ -6,7 +6,7 @@ import { create, fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import * as reflectionV1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as reflectionV1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/health/v1/health_pb.js";
@@ -15,8 +15,8 @@ import { DirectoryService } from "../../gen/scaiwave/calls/v1/directory_pb.js";
 import { healthRoutes, type HealthStatus } from "../../src/transport/grpc-ecosystem/health.js";
 import { reflectionRoutes } from "../../src/transport/grpc-ecosystem/reflection.js";
 import { createCallsServer } from "../../src/transport/server.js";
-import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
 import { startService, type RunningService } from "../support/service.js";
+import { sharedLiveKit } from "../support/shared-servers.js";
 import { userToken } from "../support/tokens.js";
 
 /**
@@ -67,15 +67,13 @@ const status: HealthStatus = (service) => statuses.get(service);
 
 const exposed = [CallsService, DirectoryService, Health, reflectionV1.ServerReflection];
 
-let livekit: LiveKitServer;
 let service: RunningService;
 /** Health (with the test's statuses) and reflection alone, on the service's own server type. */
 let front: { address: string; close(): Promise<void> };
 
 beforeAll(async () => {
   grpcurlBinaryPath(); // fail fast, with the install hint
-  livekit = await startLiveKitServer();
-  service = await startService(livekit);
+  service = await startService(sharedLiveKit());
   const server = createCallsServer(
     connectNodeAdapter({
       routes: (router) => {
@@ -91,7 +89,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await front?.close();
   await service?.stop();
-  await livekit?.stop();
 });
 
 /** The checks any server with health + reflection over the real service must pass. */
@@ -116,7 +113,7 @@ function realToolChecks(target: () => { address: string }) {
     const method = await grpcurl(t.address, ["describe", "scaiwave.calls.v1.CallsService.GetCall"]);
     expect(method.stdout).toContain("scaiwave.calls.v1.CallsService.GetCall is a method:");
     const message = await grpcurl(t.address, ["describe", "scaiwave.calls.v1.GetCallRequest"]);
-    expect(message.stdout).toMatch(/string call_id = 1;/);
+    expect(message.stdout).toMatch(/string call_id = 1\b/);
   });
 
   it("grpcurl: Health/Check answers SERVING, and NOT_FOUND for an unknown service", async () => {
@@ -135,9 +132,61 @@ function realToolChecks(target: () => { address: string }) {
     const r = await grpcurl(t.address, ["scaiwave.calls.v1.CallsService/GetCall"], ["-H", `authorization: Bearer ${token}`, "-d", '{"call_id":"nope"}']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("Code: NotFound");
+    // The ErrorInfo detail is decoded from the reflected google/rpc/error_details.proto, not left as raw bytes.
+    expect(r.stderr).toContain('"reason": "SW_CALL_NOT_FOUND"');
+    expect(r.stderr).not.toContain("is not recognized");
     // Without a token the service answers, too: the request reached it.
     const anonymous = await grpcurl(t.address, ["scaiwave.calls.v1.CallsService/GetCall"], ["-d", '{"call_id":"nope"}']);
     expect(anonymous.stderr).toContain("Code: Unauthenticated");
+  });
+
+  it("grpcurl -format-error shows the SW_CALL_* reason of an error as JSON", async () => {
+    const t = target();
+    const token = await userToken("alice");
+    const r = await grpcurl(
+      t.address,
+      ["scaiwave.calls.v1.CallsService/GetCall"],
+      ["-format-error", "-H", `authorization: Bearer ${token}`, "-d", '{"call_id":"nope"}'],
+    );
+    expect(r.code).not.toBe(0);
+    expect(JSON.parse(r.stderr)).toEqual({
+      code: Code.NotFound,
+      message: "call nope not found",
+      details: [{ "@type": "type.googleapis.com/google.rpc.ErrorInfo", reason: "SW_CALL_NOT_FOUND", domain: "calls.scaiwave" }],
+    });
+  });
+
+  it("grpcurl describes google.rpc.ErrorInfo and google.rpc.Status through reflection", async () => {
+    const t = target();
+    const info = await grpcurl(t.address, ["describe", "google.rpc.ErrorInfo"]);
+    expect(info.stderr).toBe("");
+    expect(info.stdout).toContain("google.rpc.ErrorInfo is a message:");
+    expect(info.stdout).toMatch(/string reason = 1;/);
+    const status = await grpcurl(t.address, ["describe", "google.rpc.Status"]);
+    expect(status.stdout).toMatch(/repeated \.google\.protobuf\.Any details = 3;/);
+  });
+
+  it("buf curl shows the SW_CALL_* reason of an error", async () => {
+    const t = target();
+    const token = await userToken("alice");
+    // Over Connect (buf curl's default protocol) the service sends each detail's JSON too (`debug`).
+    // Over gRPC buf curl prints a detail's bytes only: it decodes details with the types compiled
+    // into it, not with the reflected ones.
+    const r = await run(BUF, [
+      "curl",
+      "--http2-prior-knowledge",
+      "--reflect",
+      "-H",
+      `authorization: Bearer ${token}`,
+      "--data",
+      '{"call_id":"nope"}',
+      `http://${t.address}/scaiwave.calls.v1.CallsService/GetCall`,
+    ]);
+    expect(r.code).not.toBe(0);
+    expect(JSON.parse(r.stderr)).toMatchObject({
+      code: "not_found",
+      details: [{ type: "google.rpc.ErrorInfo", debug: { reason: "SW_CALL_NOT_FOUND", domain: "calls.scaiwave" } }],
+    });
   });
 
   it.for(["grpc-v1", "grpc-v1alpha"])("buf curl calls Health/Check with the schema from %s reflection", async (protocol) => {
@@ -209,13 +258,15 @@ describe("health and reflection details, over a gRPC client", () => {
     const watching = (async () => {
       for await (const res of client.watch({ service: "" })) seen.push(res.status);
     })();
-    while (seen.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    await vi.waitFor(() => expect(seen).toEqual([ServingStatus.SERVING]), { interval: 10 });
     const started = Date.now();
     shutdown.abort();
-    await server.close(5000);
+    const graceMs = 5000;
+    await server.close(graceMs);
     await watching; // ends without an error
     expect(seen).toEqual([ServingStatus.SERVING, ServingStatus.NOT_SERVING]);
-    expect(Date.now() - started).toBeLessThan(1000);
+    // The close did not wait out its grace period for the stream.
+    expect(Date.now() - started).toBeLessThan(graceMs);
   });
 
   it("List reports every named service", async () => {
@@ -251,12 +302,16 @@ describe("health and reflection details, over a gRPC client", () => {
     };
     expect(responses[0]!.validHost).toBe("calls");
     expect(responses[0]!.originalRequest?.messageRequest.value).toBe("scaiwave.calls.v1.CallsService");
+    // The file, then its transitive dependencies breadth first.
     expect(fileNames(0)).toEqual([
       "scaiwave/calls/v1/calls.proto",
+      "buf/validate/validate.proto",
       "google/api/annotations.proto",
       "google/protobuf/timestamp.proto",
-      "google/api/http.proto",
       "google/protobuf/descriptor.proto",
+      "google/protobuf/duration.proto",
+      "google/protobuf/field_mask.proto",
+      "google/api/http.proto",
     ]);
     expect(fileNames(1)).toEqual(["google/api/annotations.proto"]); // its dependencies went out already
     expect(fileNames(2)).toEqual(["scaiwave/calls/v1/calls.proto"]);

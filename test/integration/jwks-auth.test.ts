@@ -4,13 +4,12 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApiError, restApi } from "../support/clients.js";
 import { directoryClient } from "../support/directory.js";
-import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
 import { startService, type RunningService } from "../support/service.js";
+import { sharedLiveKit } from "../support/shared-servers.js";
 import { bearer } from "../support/tokens.js";
 
 /** Bearer tokens verified against a JWKS (the production setup), with issuer and audience checks. */
 
-let livekit: LiveKitServer;
 let service: RunningService;
 let jwks: http.Server;
 let signingKey: CryptoKey;
@@ -33,8 +32,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => jwks.listen(0, "127.0.0.1", () => resolve()));
   const jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/.well-known/jwks.json`;
 
-  livekit = await startLiveKitServer();
-  service = await startService(livekit, {
+  service = await startService(sharedLiveKit(), {
     AUTH_JWT_SECRET: undefined,
     AUTH_JWKS_URL: jwksUrl,
     AUTH_ISSUER: ISSUER,
@@ -44,7 +42,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await service?.stop();
-  await livekit?.stop();
   await new Promise((resolve) => jwks?.close(resolve));
 });
 

@@ -11,8 +11,8 @@ import {
   type CallsApi,
 } from "../support/clients.js";
 import { directoryClient } from "../support/directory.js";
-import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
 import { startService, type RunningService } from "../support/service.js";
+import { sharedLiveKit } from "../support/shared-servers.js";
 import { bearer, userToken } from "../support/tokens.js";
 
 /**
@@ -20,14 +20,13 @@ import { bearer, userToken } from "../support/tokens.js";
  * through every protocol the service speaks on its one port.
  */
 
-let livekit: LiveKitServer;
+const livekit = sharedLiveKit();
 let service: RunningService;
 let lkRooms: RoomServiceClient;
 let directory: ReturnType<typeof directoryClient>;
 const grpcClients: { close(): void }[] = [];
 
 beforeAll(async () => {
-  livekit = await startLiveKitServer();
   service = await startService(livekit);
   lkRooms = new RoomServiceClient(livekit.httpUrl, livekit.apiKey, livekit.apiSecret);
   directory = directoryClient(service.baseUrl);
@@ -36,7 +35,6 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of grpcClients) c.close();
   await service?.stop();
-  await livekit?.stop();
 });
 
 const protocols: { kind: "rest" | "connect" | "grpc"; make: (baseUrl: string) => CallsApi }[] = [

@@ -12,23 +12,18 @@ import {
 } from "@livekit/rtc-node";
 import { AccessToken, RoomServiceClient, TrackSource as ServerTrackSource, TrackType } from "livekit-server-sdk";
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { sharedLiveKit } from "../support/shared-servers.js";
 import { within } from "../support/wait.js";
 
-// Proves the livekit-server fixture is a real, working server: Twirp API,
-// signalling with token auth, and media over loopback ICE.
+// Proves the livekit-server the run shares (the fixture's, started by the global
+// setup) is a real, working server: Twirp API, signalling with token auth, and
+// media over loopback ICE.
 
-let livekit: LiveKitServer;
-let rooms: RoomServiceClient;
-
-beforeAll(async () => {
-  livekit = await startLiveKitServer();
-  rooms = new RoomServiceClient(livekit.httpUrl, livekit.apiKey, livekit.apiSecret);
-});
+const livekit = sharedLiveKit();
+const rooms = new RoomServiceClient(livekit.httpUrl, livekit.apiKey, livekit.apiSecret);
 
 afterAll(async () => {
-  await livekit?.stop();
   // rtc-node's native FFI runtime keeps a Node process alive after a Room was
   // used until disposed (vitest's forks pool hides that; plain node hangs).
   await dispose();
@@ -41,18 +36,6 @@ async function token(room: string, identity: string, secret = livekit.apiSecret)
   at.addGrant({ roomJoin: true, room });
   return at.toJwt();
 }
-
-/** Polls fn until it returns a value other than undefined, or fails after ms. */
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 
 /** Feeds a 440 Hz sine into the source in 10 ms frames (paced by captureFrame) until stopped. */
 function playSine(source: AudioSource): { stop: () => Promise<void> } {
@@ -103,12 +86,9 @@ describe("livekit-server fixture", () => {
     try {
       const options = new TrackPublishOptions({ source: TrackSource.SOURCE_MICROPHONE });
       await within("alice publishes audio", alice.localParticipant!.publishTrack(track, options));
-      const audio = await eventually("alice's audio track on the server", async () => {
-        const [p] = await rooms.listParticipants(name);
-        return p?.tracks.find((t) => t.type === TrackType.AUDIO);
-      });
-      expect(audio.source).toBe(ServerTrackSource.MICROPHONE);
-      expect(audio.muted).toBe(false);
+      // The server applies a publish asynchronously.
+      const audioTrack = async () => (await rooms.listParticipants(name))[0]?.tracks.find((t) => t.type === TrackType.AUDIO);
+      await expect.poll(audioTrack, { timeout: 20_000 }).toMatchObject({ source: ServerTrackSource.MICROPHONE, muted: false });
 
       // Media really flows over loopback ICE: a second participant receives audio frames.
       const subscribed = new Promise<RemoteTrack>((resolve) => bob.once(RoomEvent.TrackSubscribed, (t) => resolve(t)));
@@ -132,9 +112,8 @@ describe("livekit-server fixture", () => {
       await alice.disconnect();
     }
 
-    await eventually("alice to leave", async () =>
-      (await rooms.listParticipants(name)).some((p) => p.identity === "alice") ? undefined : true,
-    );
+    const identities = async () => (await rooms.listParticipants(name)).map((p) => p.identity);
+    await expect.poll(identities, { timeout: 20_000 }).not.toContain("alice");
   });
 
   it("refuses a token signed with the wrong secret", async () => {

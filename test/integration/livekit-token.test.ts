@@ -3,26 +3,24 @@ import { RoomServiceClient, TokenVerifier } from "livekit-server-sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restApi } from "../support/clients.js";
 import { directoryClient } from "../support/directory.js";
-import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
 import { startService, type RunningService } from "../support/service.js";
+import { sharedLiveKit } from "../support/shared-servers.js";
 import { userToken } from "../support/tokens.js";
 import { within } from "../support/wait.js";
 
 /** The tokens this service mints are accepted by the real livekit-server, for exactly one room. */
 
-let livekit: LiveKitServer;
+const livekit = sharedLiveKit();
 let service: RunningService;
 let lkRooms: RoomServiceClient;
 
 beforeAll(async () => {
-  livekit = await startLiveKitServer();
   service = await startService(livekit, { LIVEKIT_TOKEN_TTL_SECONDS: "120" });
   lkRooms = new RoomServiceClient(livekit.httpUrl, livekit.apiKey, livekit.apiSecret);
 });
 
 afterAll(async () => {
   await service?.stop();
-  await livekit?.stop();
   // rtc-node's native runtime keeps the process alive until disposed.
   await dispose();
 });

@@ -1,20 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restApi, ApiError } from "../support/clients.js";
 import { directoryClient } from "../support/directory.js";
-import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
 import { freePort } from "../support/ports.js";
 import { startService, type RunningService } from "../support/service.js";
+import { sharedLiveKit } from "../support/shared-servers.js";
 import { startBlackHole, startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
 import { userToken } from "../support/tokens.js";
 
 /** When LiveKit is down or hangs: a fast, clear 503 and no half-made call. */
 
-let livekit: LiveKitServer;
+const livekit = sharedLiveKit();
 let proxy: TcpProxy;
 let service: RunningService;
 
 beforeAll(async () => {
-  livekit = await startLiveKitServer();
   proxy = await startTcpProxy(Number(new URL(livekit.httpUrl).port));
   // The service reaches LiveKit's API only through the proxy, which the tests can cut.
   service = await startService({ ...livekit, httpUrl: `http://127.0.0.1:${proxy.port}` });
@@ -23,7 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await service?.stop();
   await proxy?.close();
-  await livekit?.stop();
 });
 
 const callRows = (roomId: string) =>

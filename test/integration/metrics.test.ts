@@ -1,25 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectBinaryHttp2, grpcJsApi, restApi } from "../support/clients.js";
 import { directoryClient } from "../support/directory.js";
-import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
 import { startService, type RunningService } from "../support/service.js";
+import { sharedLiveKit } from "../support/shared-servers.js";
 import { TEST_JWT_SECRET, userToken } from "../support/tokens.js";
 import { postWebhook, signWebhook, webhookBody } from "../support/webhook-signer.js";
 
 /** /metrics after real traffic on every protocol, and logs that never carry a secret. */
 
-let livekit: LiveKitServer;
+const livekit = sharedLiveKit();
 let service: RunningService;
 
 beforeAll(async () => {
-  livekit = await startLiveKitServer();
   // No NATS here: events wait in the outbox, which the backlog gauges must show.
   service = await startService(livekit, { NATS_URL: "nats://127.0.0.1:1" });
 });
 
 afterAll(async () => {
   await service?.stop();
-  await livekit?.stop();
 });
 
 async function scrape(): Promise<string> {
@@ -43,6 +41,8 @@ describe("metrics and logs", () => {
     const grpc = grpcJsApi(`127.0.0.1:${service.port}`);
     await grpc.get(alice, "call-nope").catch(() => undefined);
     grpc.close();
+    // Refused before any handler runs: counted all the same.
+    await fetch(`${service.baseUrl}/v1/calls/${ticket.call_id}`, { headers: { authorization: "Bearer not-a-token" } });
     const body = webhookBody({ event: "room_started", room: { name: ticket.livekit_room } });
     await postWebhook(service.baseUrl, body, await signWebhook(body, livekit.apiKey, livekit.apiSecret));
     await postWebhook(service.baseUrl, body, "forged");
@@ -51,6 +51,7 @@ describe("metrics and logs", () => {
     expect(value(m, 'scaiwave_calls_rpc_requests_total{rpc="InitiateCall",protocol="rest",code="ok"}')).toBe(1);
     expect(value(m, 'scaiwave_calls_rpc_requests_total{rpc="GetCall",protocol="connect",code="ok"}')).toBe(1);
     expect(value(m, 'scaiwave_calls_rpc_requests_total{rpc="GetCall",protocol="grpc",code="SW_CALL_NOT_FOUND"}')).toBe(1);
+    expect(value(m, 'scaiwave_calls_rpc_requests_total{rpc="GetCall",protocol="rest",code="SW_CALL_UNAUTHENTICATED"}')).toBe(1);
     expect(value(m, 'scaiwave_calls_rpc_duration_seconds_count{rpc="InitiateCall",protocol="rest"}')).toBe(1);
     expect(value(m, 'scaiwave_calls_live_calls{status="ringing"}')).toBe(1);
     expect(value(m, "scaiwave_calls_outbox_pending_events")).toBeGreaterThanOrEqual(3);

@@ -1,47 +1,36 @@
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { Client, type ClientOptions } from "minio";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MINIO_REGION, startMinioServer, type MinioServer } from "../support/minio-server.js";
+import { describe, expect, it } from "vitest";
+import { minioClient, startMinioServer } from "../support/minio-server.js";
+import { sharedMinio } from "../support/shared-servers.js";
 
-// Proves the minio fixture is a real S3 server: buckets, objects, presigned URLs that
-// a plain HTTP client can use, and signatures checked against the random root secret.
+// Proves the MinIO the run shares (the fixture's, started by the global setup) is a
+// real S3 server: buckets, objects, presigned URLs that a plain HTTP client can use,
+// and signatures checked against the random root secret.
 
-let minio: MinioServer;
-
-function client(opts: Partial<ClientOptions> = {}): Client {
-  return new Client({
-    endPoint: "127.0.0.1",
-    port: minio.port,
-    useSSL: false,
-    accessKey: minio.accessKey,
-    secretKey: minio.secretKey,
-    region: MINIO_REGION,
-    pathStyle: true,
-    ...opts,
-  });
-}
-
-beforeAll(async () => {
-  minio = await startMinioServer();
-});
-
-afterAll(async () => {
-  await minio?.stop();
-});
+const minio = sharedMinio();
+const client = (overrides: Parameters<typeof minioClient>[1] = {}) => minioClient(minio, overrides);
 
 describe("minio fixture", () => {
-  it("keeps its data and log in the temp dirs it names", () => {
-    expect(existsSync(minio.dataDir)).toBe(true);
-    expect(existsSync(minio.logPath)).toBe(true);
+  it("keeps its data and log in the temp dirs it names, and stop() removes them", async () => {
+    const own = await startMinioServer();
+    try {
+      expect(existsSync(own.dataDir)).toBe(true);
+      expect(existsSync(own.logPath)).toBe(true);
+      expect(await minioClient(own).bucketExists(await own.createBucket())).toBe(true);
+    } finally {
+      await Promise.all([own.stop(), own.stop()]);
+    }
+    expect(existsSync(own.dataDir)).toBe(false);
+    expect(existsSync(own.logPath)).toBe(false);
   });
 
   it("creates buckets: a fresh name each time, or the one given", async () => {
     const s3 = client();
     const [a, b] = [await minio.createBucket(), await minio.createBucket()];
     expect(a).not.toBe(b);
-    const named = await minio.createBucket("recordings");
-    expect(named).toBe("recordings");
+    const named = await minio.createBucket(`recordings-${randomBytes(4).toString("hex")}`);
+    expect(named).toMatch(/^recordings-/);
     for (const bucket of [a, b, named]) expect(await s3.bucketExists(bucket)).toBe(true);
     expect(await s3.bucketExists("no-such-bucket")).toBe(false);
   });

@@ -73,7 +73,7 @@ describe("nats-server fixture", () => {
 
     const ack = await nc.jetstream().publish("t.two", sc.encode("two"), { msgID: "m2" });
     expect(ack).toMatchObject({ seq: 2, duplicate: false });
-    expect(await within("the core subscriber receives the message", received, 5_000)).toEqual({
+    expect(await within("the core subscriber receives the message", received)).toEqual({
       subject: "t.two",
       data: "two",
     });
@@ -87,7 +87,7 @@ describe("nats-server fixture", () => {
 
     await nats.halt();
     expect(existsSync(nats.storeDir)).toBe(true);
-    await within("the client sees the disconnect", disconnected, 5_000);
+    await within("the client sees the disconnect", disconnected);
 
     // While NATS is away a JetStream publish is not acked: it fails within its timeout.
     // (nats.js also discards what it buffered while disconnected on every reconnect
@@ -97,7 +97,7 @@ describe("nats-server fixture", () => {
     expect(Date.now() - t0).toBeLessThan(2_000);
 
     await nats.resume();
-    await within("the client reconnects by itself", reconnected, 10_000);
+    await within("the client reconnects by itself", reconnected);
 
     // The stream and its messages survived the restart.
     const info = await jsm.streams.info(STREAM);

@@ -6,8 +6,8 @@ import { buildOpenApi } from "../../src/transport/openapi.js";
 import { RouteTable } from "../../src/transport/rest/route-table.js";
 import { RpcRegistry, type ServiceHandlers } from "../../src/transport/rpc/registry.js";
 import { directoryClient } from "../support/directory.js";
-import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
 import { startService, type RunningService } from "../support/service.js";
+import { sharedLiveKit } from "../support/shared-servers.js";
 import { userToken } from "../support/tokens.js";
 
 /**
@@ -24,15 +24,13 @@ interface Document {
   components: Json & { responses: Record<string, Json> };
 }
 
-let livekit: LiveKitServer;
 let service: RunningService;
 let doc: Document;
 let roomId: string;
 const tokens: Record<string, string> = {};
 
 beforeAll(async () => {
-  livekit = await startLiveKitServer();
-  service = await startService(livekit);
+  service = await startService(sharedLiveKit());
   roomId = await directoryClient(service.baseUrl).room({ alice: 100, bob: 0 });
   for (const user of ["alice", "bob", "carol"]) tokens[user] = await userToken(user);
   doc = await servedOrBuiltDocument();
@@ -40,7 +38,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await service?.stop();
-  await livekit?.stop();
 });
 
 /** The service's own `GET /openapi.json` when it serves one; otherwise the same document built here. */
@@ -48,7 +45,11 @@ async function servedOrBuiltDocument(): Promise<Document> {
   const res = await fetch(`${service.baseUrl}/openapi.json`);
   if (res.status === 200) return (await res.json()) as Document;
   const handlers = Object.fromEntries(CallsService.methods.map((m) => [m.localName, () => ({})]));
-  const registry = new RpcRegistry().register(CallsService, handlers as unknown as ServiceHandlers<typeof CallsService>, () => {});
+  const anyone = { authenticate: () => Promise.resolve({ subject: "u", tenantId: "t", scopes: new Set<string>() }) };
+  const registry = new RpcRegistry({ authenticator: anyone }).register(CallsService, {
+    handlers: handlers as unknown as ServiceHandlers<typeof CallsService, unknown>,
+    access: () => ({}),
+  });
   return buildOpenApi(new RouteTable(registry.methods()), { title: "ScaiWave Calls", version: "test" }) as Document;
 }
 

@@ -4,19 +4,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { CallsService, CallType } from "../../gen/scaiwave/calls/v1/calls_pb.js";
 import { directoryClient } from "../support/directory.js";
-import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
 import { startService, type RunningService } from "../support/service.js";
-import { userToken } from "../support/tokens.js";
+import { sharedLiveKit } from "../support/shared-servers.js";
+import { DirectoryService } from "../../gen/scaiwave/calls/v1/directory_pb.js";
+import { bearer, userToken } from "../support/tokens.js";
 
 /** Rate limits per user and RPC class on every protocol, and CORS for browsers on allowed origins. */
 
 const ORIGIN = "https://app.scaiwave.test";
-let livekit: LiveKitServer;
 let service: RunningService;
 
 beforeAll(async () => {
-  livekit = await startLiveKitServer();
-  service = await startService(livekit, {
+  service = await startService(sharedLiveKit(), {
     RATE_LIMIT_INITIATE_PER_MINUTE: "60",
     RATE_LIMIT_INITIATE_BURST: "2",
     CORS_ALLOWED_ORIGINS: ORIGIN,
@@ -25,7 +24,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await service?.stop();
-  await livekit?.stop();
 });
 
 async function initiateRest(user: string) {
@@ -64,6 +62,43 @@ describe("rate limits", () => {
       }
     }
     expect(codes).toEqual(["ok", "ok", "SW_CALL_RATE_LIMITED"]);
+  });
+});
+
+describe("the internal directory is never user-rate-limited", () => {
+  it("300 concurrent PutRoom with the rooms service's token (it carries a tid) get no 429, while a user over the same limits does", async () => {
+    // The production defaults of the `other` class (startService turns limits off for other tests).
+    await using limited = await startService(sharedLiveKit(), { RATE_LIMIT_OTHER_PER_MINUTE: "600", RATE_LIMIT_OTHER_BURST: "100" });
+    // As the operators' docs mint it: `npm run token -- rooms-sync acme calls.internal`.
+    const roomsSync = await bearer("rooms-sync", { tenantId: "acme", scope: "calls.internal" });
+    const directory = createClient(DirectoryService, createConnectTransport({ baseUrl: limited.baseUrl, httpVersion: "2" }));
+    const outcomes = await Promise.all(
+      Array.from({ length: 300 }, (_, i) =>
+        directory
+          .putRoom(
+            { tenantId: "acme", roomId: `bulk-${i}`, members: [{ userId: "alice", powerLevel: 0 }] },
+            { headers: { authorization: `Bearer ${roomsSync}` } },
+          )
+          .then(
+            () => "ok",
+            (err: unknown) => Code[ConnectError.from(err).code],
+          ),
+      ),
+    );
+    expect(outcomes.filter((o) => o !== "ok")).toEqual([]);
+
+    // The same limits do hold for a user: 150 reads at once exceed the burst of 100.
+    const calls = createClient(CallsService, createConnectTransport({ baseUrl: limited.baseUrl, httpVersion: "2" }));
+    const alice = { authorization: `Bearer ${await userToken("alice")}` };
+    const reads = await Promise.all(
+      Array.from({ length: 150 }, () =>
+        calls.listCalls({}, { headers: alice }).then(
+          () => "ok",
+          (err: unknown) => Code[ConnectError.from(err).code],
+        ),
+      ),
+    );
+    expect(reads.filter((o) => o === "ResourceExhausted").length).toBeGreaterThan(0);
   });
 });
 

@@ -1,14 +1,16 @@
 import { EgressClient, EncodedFileOutput, EncodedFileType, S3Upload } from "livekit-server-sdk";
+import { Client as MinioClient } from "minio";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restApi, type CallsApi } from "../support/clients.js";
 import { directoryClient } from "../support/directory.js";
 import { startEgressSimulator, type EgressSimulator } from "../support/egress-simulator.js";
 import { EventTap, type Envelope } from "../support/event-tap.js";
-import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
-import { startMinioServer, type MinioServer } from "../support/minio-server.js";
+import { MINIO_REGION } from "../support/minio-server.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { freePort } from "../support/ports.js";
 import { startService, type RunningService } from "../support/service.js";
+import { sharedLiveKit, sharedMinio } from "../support/shared-servers.js";
+import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
 import { internalToken, userToken } from "../support/tokens.js";
 import { postWebhook, signWebhook, webhookBody } from "../support/webhook-signer.js";
 
@@ -16,12 +18,16 @@ import { postWebhook, signWebhook, webhookBody } from "../support/webhook-signer
  * Recording a live call end to end: the service asks LiveKit for a room
  * composite egress (played by the simulator, which writes a real ffmpeg mp4 to
  * the real MinIO and sends signed egress webhooks), registers the file as a
- * media entry, and hands out a presigned URL that downloads the bytes.
+ * media entry, and hands out a presigned URL that downloads the bytes. Clients
+ * reach MinIO under another name than the service does (S3_PUBLIC_ENDPOINT): a
+ * TCP proxy on another port, as "localhost" where the service uses 127.0.0.1.
  */
 
-let livekit: LiveKitServer;
+const livekit = sharedLiveKit();
+const minio = sharedMinio();
 let nats: NatsServer;
-let minio: MinioServer;
+let publicS3: TcpProxy;
+let publicEndpoint: string;
 let egress: EgressSimulator;
 let service: RunningService;
 let quickStop: RunningService;
@@ -53,8 +59,10 @@ interface RecordingJson {
 
 beforeAll(async () => {
   const [port, quickPort] = [await freePort(), await freePort()];
-  [livekit, nats, minio] = await Promise.all([startLiveKitServer(), startNatsServer(), startMinioServer()]);
+  nats = await startNatsServer();
   bucket = await minio.createBucket();
+  publicS3 = await startTcpProxy(minio.port);
+  publicEndpoint = `http://localhost:${publicS3.port}`;
   // Like a LiveKit deployment, the simulator posts every egress webhook to one URL: the main service's.
   egress = await startEgressSimulator({ livekit, webhookUrl: `http://127.0.0.1:${port}/v1/calls/webhook` });
   const env = {
@@ -63,11 +71,14 @@ beforeAll(async () => {
     S3_ACCESS_KEY: minio.accessKey,
     S3_SECRET_KEY: minio.secretKey,
     S3_BUCKET: bucket,
+    S3_PUBLIC_ENDPOINT: publicEndpoint,
     RECONCILE_INTERVAL_SECONDS: "0",
+    // A test holds LiveKit's answer to the reconcile pass open while it starts a recording: no timeout meanwhile.
+    LIVEKIT_REQUEST_TIMEOUT_MS: "60000",
   };
   const viaSimulator = { ...livekit, httpUrl: egress.url };
-  service = await startService(viaSimulator, env, {}, port);
-  quickStop = await startService(viaSimulator, { ...env, RECORDING_MAX_MINUTES: "0.02" }, {}, quickPort);
+  service = await startService(viaSimulator, env, {}, { port });
+  quickStop = await startService(viaSimulator, { ...env, RECORDING_MAX_MINUTES: "0.02" }, {}, { port: quickPort });
   tap = await EventTap.start(nats.url);
   api = restApi(service.baseUrl);
   const sync = { headers: { authorization: `Bearer ${await internalToken()}` } };
@@ -83,9 +94,8 @@ afterAll(async () => {
   await quickStop?.stop();
   await service?.stop();
   await egress?.close();
-  await minio?.stop();
+  await publicS3?.close();
   await nats?.stop();
-  await livekit?.stop();
 });
 
 async function call(method: string, path: string, token: string, body?: unknown, base = service.baseUrl) {
@@ -105,6 +115,30 @@ const listRec = async (callId: string, token: string) =>
 
 const recordingEvent = (type: string, recordingId: string) => (e: Envelope) =>
   e.type === `swp.call.${type}` && (e.data["recording"] as { id: string } | undefined)?.id === recordingId;
+
+/** An egress for the call's room that no recording asked for, as a start that timed out here leaves behind. */
+async function startOrphanEgress(callId: string): Promise<string> {
+  const client = new EgressClient(egress.url, livekit.apiKey, livekit.apiSecret);
+  const upload = new S3Upload({ accessKey: minio.accessKey, secret: minio.secretKey, endpoint: minio.endpoint, bucket, region: MINIO_REGION, forcePathStyle: true });
+  const output = new EncodedFileOutput({ fileType: EncodedFileType.MP4, filepath: `orphans/${callId}.mp4`, output: { case: "s3", value: upload } });
+  return (await client.startRoomCompositeEgress(`scaiwave-${callId}`, output)).egressId;
+}
+
+const statusOf = (egressId: string) => egress.egresses.find((e) => e.egressId === egressId)?.status;
+
+/** The object's bytes, read from MinIO at the address the service uses. */
+async function storedObject(key: string): Promise<Buffer> {
+  const client = new MinioClient({
+    endPoint: "127.0.0.1",
+    port: minio.port,
+    useSSL: false,
+    accessKey: minio.accessKey,
+    secretKey: minio.secretKey,
+    region: MINIO_REGION,
+    pathStyle: true,
+  });
+  return Buffer.concat((await (await client.getObject(bucket, key)).toArray()) as Buffer[]);
+}
 
 async function liveCall(members: Record<string, number> = { admin: 100, bob: 0 }, base = service.baseUrl) {
   const roomId = await directoryClient(base).room(members);
@@ -138,12 +172,15 @@ describe("recordings", () => {
     expect(media?.duration_seconds).toBeGreaterThan(0);
     expect(Date.parse(media?.download_url_expires_at ?? "")).toBeGreaterThan(Date.now());
 
-    // The egress was asked for exactly that file, and the bytes are a real mp4.
+    // The egress was asked for exactly that file; the URL is for the public address and downloads the
+    // stored bytes through it, a real mp4.
     expect(egress.egresses.find((e) => e.filepath === media?.key)).toBeDefined();
+    expect(media?.download_url.startsWith(`${publicEndpoint}/${bucket}/`)).toBe(true);
     const download = await fetch(media?.download_url ?? "");
     expect(download.status).toBe(200);
     const bytes = Buffer.from(await download.arrayBuffer());
     expect(bytes.length).toBe(media?.size_bytes);
+    expect(bytes.equals(await storedObject(media?.key ?? ""))).toBe(true);
     expect(bytes.subarray(4, 8).toString("latin1")).toBe("ftyp");
 
     // GetCall lists it too; the event carries the recording without a download URL.
@@ -223,17 +260,31 @@ describe("recordings", () => {
 
   it("an egress nobody owns is stopped by the reconcile pass", async () => {
     const { callId } = await liveCall();
-    const client = new EgressClient(egress.url, livekit.apiKey, livekit.apiSecret);
-    const orphan = await client.startRoomCompositeEgress(
-      `scaiwave-${callId}`,
-      new EncodedFileOutput({
-        fileType: EncodedFileType.MP4,
-        filepath: `orphans/${callId}.mp4`,
-        output: { case: "s3", value: new S3Upload({ accessKey: minio.accessKey, secret: minio.secretKey, endpoint: minio.endpoint, bucket, region: "us-east-1", forcePathStyle: true }) },
-      }),
-    );
+    const orphan = await startOrphanEgress(callId);
     await service.app.reconciler.runOnce();
-    expect(egress.egresses.find((e) => e.egressId === orphan.egressId)?.status).not.toMatch(/STARTING|ACTIVE/);
+    expect(statusOf(orphan)).not.toMatch(/STARTING|ACTIVE/);
+  });
+
+  it("a recording started while the reconcile pass waits for LiveKit's egress list keeps its egress", async () => {
+    const { callId, admin } = await liveCall();
+    const orphan = await startOrphanEgress(callId);
+    const slowList = egress.holdNextList();
+    const pass = service.app.reconciler.runOnce();
+    await slowList.arrived;
+    const started = await startRec(callId, admin);
+    expect(started.status).toBe(200);
+    const recording = started.json.data as RecordingJson;
+    const ours = egress.egresses.find((e) => e.roomName === `scaiwave-${callId}` && e.egressId !== orphan)?.egressId ?? "";
+    // LiveKit's answer, which the pass receives now, lists the new recording's egress beside the orphan.
+    slowList.release();
+    await pass;
+
+    expect(statusOf(orphan)).not.toMatch(/STARTING|ACTIVE/);
+    expect(statusOf(ours)).toMatch(/STARTING|ACTIVE/);
+    expect((await listRec(callId, admin)).map((r) => [r.id, r.status])).toEqual([[recording.id, expect.stringMatching(/^(starting|recording)$/)]]);
+    // Its owner stops it as usual.
+    await stopRec(callId, admin);
+    await tap.waitFor(recordingEvent("recording_ready", recording.id), 20_000);
   });
 
   it("a failed egress marks the recording failed, with the reason, and tells the room", async () => {

@@ -1,21 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { directoryClient } from "../support/directory.js";
-import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { startService, type RunningService } from "../support/service.js";
+import { sharedLiveKit } from "../support/shared-servers.js";
 import { userToken } from "../support/tokens.js";
 
 /** The REST surface's own contract: envelope, JSON shapes, and every way a request can be wrong. */
 
-let livekit: LiveKitServer;
 let nats: NatsServer;
 let service: RunningService;
 let token: string;
 let roomId: string;
 
 beforeAll(async () => {
-  [livekit, nats] = await Promise.all([startLiveKitServer(), startNatsServer()]);
-  service = await startService(livekit, { NATS_URL: nats.url });
+  nats = await startNatsServer();
+  service = await startService(sharedLiveKit(), { NATS_URL: nats.url });
   roomId = await directoryClient(service.baseUrl).room({ alice: 100, bob: 0 });
   token = await userToken("alice");
 });
@@ -23,7 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await service?.stop();
   await nats?.stop();
-  await livekit?.stop();
 });
 
 async function request(method: string, path: string, init: { body?: string; headers?: Record<string, string> } = {}) {
@@ -117,8 +115,29 @@ describe("REST gateway", () => {
     }
     const missingType = await request("POST", "/v1/calls/initiate", { body: JSON.stringify({ room_id: roomId }) });
     expect(missingType.json).toEqual({
-      error: { code: "SW_CALL_INVALID_ARGUMENT", message: 'type must be "audio" or "video"' },
+      error: { code: "SW_CALL_INVALID_ARGUMENT", message: "type: value is required" },
     });
+  });
+
+  it("breaking a field's rule (empty or malformed id, unknown enum number): 400 naming the field, nothing created", async () => {
+    const before = service.app.db.prepare("SELECT count(*) AS n FROM calls").get();
+    const cases: [string, string][] = [
+      [JSON.stringify({ room_id: "", type: "video" }), "room_id: value is required"],
+      [JSON.stringify({ room_id: "room.1", type: "video" }), "room_id: does not match regex pattern `^[A-Za-z0-9_=@:+-]+$`"],
+      [JSON.stringify({ room_id: "r".repeat(129), type: "video" }), "room_id: must be at most 128 characters"],
+      [JSON.stringify({ room_id: roomId, type: 7 }), "type: value must be one of the defined enum values"],
+      [JSON.stringify({ type: "CALL_TYPE_UNSPECIFIED" }), "room_id: value is required; type: value is required"],
+    ];
+    for (const [body, message] of cases) {
+      const res = await request("POST", "/v1/calls/initiate", { body });
+      expect([res.status, res.json], body).toEqual([400, { error: { code: "SW_CALL_INVALID_ARGUMENT", message } }]);
+    }
+    const badPath = await request("GET", `/v1/calls/${encodeURIComponent("call.1")}`);
+    expect([badPath.status, badPath.json]).toEqual([
+      400,
+      { error: { code: "SW_CALL_INVALID_ARGUMENT", message: "call_id: does not match regex pattern `^[A-Za-z0-9_=@:+-]+$`" } },
+    ]);
+    expect(service.app.db.prepare("SELECT count(*) AS n FROM calls").get()).toEqual(before);
   });
 
   it("a body over the limit: 413, and nothing is created", async () => {
@@ -144,16 +163,12 @@ describe("REST gateway", () => {
   it("health and readiness report per dependency, with the outbox backlog", async () => {
     expect((await fetch(`${service.baseUrl}/healthz`)).status).toBe(200);
     // Readiness reflects the NATS connection, which the service opens in the background.
-    let body: unknown;
-    for (let i = 0; i < 200; i++) {
+    const readiness = async () => {
       const ready = await fetch(`${service.baseUrl}/readyz`);
       expect(ready.status).toBe(200);
-      body = await ready.json();
-      const nats = (body as { dependencies: { nats: { status: string; outbox_pending: number } } }).dependencies.nats;
-      if (nats.status === "ok" && nats.outbox_pending === 0) break;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    expect(body).toEqual({
+      return ready.json();
+    };
+    await expect.poll(readiness, { timeout: 20_000 }).toEqual({
       status: "ready",
       dependencies: {
         database: { status: "ok" },

@@ -5,27 +5,26 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restApi } from "../support/clients.js";
 import { directoryClient } from "../support/directory.js";
-import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { spawnService } from "../support/service-process.js";
 import { liveKitEnv } from "../support/service.js";
+import { sharedLiveKit } from "../support/shared-servers.js";
 import { readStream } from "../support/stream-reader.js";
 import { TEST_JWT_SECRET, userToken } from "../support/tokens.js";
 
 /** SIGTERM under load: requests in flight are answered, the outbox is flushed to NATS, exit 0. */
 
-let livekit: LiveKitServer;
+const livekit = sharedLiveKit();
 let nats: NatsServer;
 let dir: string;
 
 beforeAll(async () => {
-  [livekit, nats] = await Promise.all([startLiveKitServer(), startNatsServer()]);
+  nats = await startNatsServer();
   dir = mkdtempSync(join(tmpdir(), "scaiwave-calls-shutdown-"));
 });
 
 afterAll(async () => {
   await nats?.stop();
-  await livekit?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -49,10 +48,8 @@ describe("graceful shutdown", () => {
     const inFlight = rooms.map((roomId) => api.initiate(alice, roomId, "audio"));
     const watcher = new Database(databasePath, { readonly: true });
     const calls = () => (watcher.prepare("SELECT count(*) AS n FROM calls").get() as { n: number }).n;
-    const deadline = Date.now() + 10_000;
-    while (calls() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
     // SIGTERM only once something is committed, or the test would not test a shutdown under load.
-    expect(calls()).toBeGreaterThan(0);
+    await expect.poll(calls, { timeout: 20_000, interval: 2 }).toBeGreaterThan(0);
     watcher.close();
     service.child.kill("SIGTERM");
     const results = await Promise.allSettled(inFlight);

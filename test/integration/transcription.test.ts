@@ -10,11 +10,9 @@ import { restApi } from "../support/clients.js";
 import { directoryClient } from "../support/directory.js";
 import { startEgressSimulator, type EgressSimulator } from "../support/egress-simulator.js";
 import { EventTap, type Envelope } from "../support/event-tap.js";
-import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
-import { startMinioServer, type MinioServer } from "../support/minio-server.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
-import { freePort } from "../support/ports.js";
 import { startService, type RunningService } from "../support/service.js";
+import { sharedLiveKit, sharedMinio } from "../support/shared-servers.js";
 import { spawnService } from "../support/service-process.js";
 import { internalToken, TEST_JWT_SECRET, userToken } from "../support/tokens.js";
 
@@ -24,8 +22,8 @@ import { internalToken, TEST_JWT_SECRET, userToken } from "../support/tokens.js"
  * that keeps failing.
  */
 
-let livekit: LiveKitServer;
-let minio: MinioServer;
+const livekit = sharedLiveKit();
+const minio = sharedMinio();
 let bucket: string;
 let dir: string;
 let speechWav: string;
@@ -47,10 +45,9 @@ beforeAll(async () => {
   speechWav = join(dir, "speech.wav");
   // The sentence and voice are chosen so that PocketSphinx's general model reliably hears "hello world".
   execFileSync("espeak-ng", ["-v", "en-us+m3", "-s", "120", "-w", speechWav, "hello world. this is a test of the meeting recording. thank you very much"]);
-  [livekit, minio] = await Promise.all([startLiveKitServer(), startMinioServer()]);
   bucket = await minio.createBucket();
 
-  whisper.server = http.createServer(async (req, res) => {
+  const answer = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const chunks: Buffer[] = [];
     for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
     const body = Buffer.concat(chunks);
@@ -75,6 +72,13 @@ beforeAll(async () => {
         ],
       }),
     );
+  };
+  // An answer that throws is a 500 the engine sees, not a hanging request and an unhandled rejection.
+  whisper.server = http.createServer((req, res) => {
+    answer(req, res).catch((err: unknown) => {
+      if (!res.headersSent) res.writeHead(500);
+      res.end(String(err));
+    });
   });
   await new Promise<void>((resolve) => whisper.server?.listen(0, "127.0.0.1", () => resolve()));
   whisper.url = `http://127.0.0.1:${(whisper.server.address() as AddressInfo).port}`;
@@ -88,8 +92,6 @@ afterAll(async () => {
     await s.nats.stop();
   }
   await new Promise((resolve) => whisper.server?.close(resolve));
-  await minio?.stop();
-  await livekit?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 // The fake transcription server is shared: a test that fails half-way must not leave it failing or held.
@@ -102,9 +104,9 @@ beforeEach(() => {
 
 /** A service with its own NATS (its own job queue) and egress simulator speaking `speechWav`. */
 async function stack(env: Partial<Record<EnvVar, string>>) {
-  const port = await freePort();
   const nats = await startNatsServer();
-  const egress = await startEgressSimulator({ livekit, webhookUrl: `http://127.0.0.1:${port}/v1/calls/webhook` });
+  // The egress webhooks go to this stack's service (started next; the first is sent once an egress runs).
+  const egress = await startEgressSimulator({ livekit, webhookUrl: () => `${service.baseUrl}/v1/calls/webhook` });
   egress.useSpeech(speechWav);
   const service = await startService(
     { ...livekit, httpUrl: egress.url },
@@ -117,8 +119,6 @@ async function stack(env: Partial<Record<EnvVar, string>>) {
       RECONCILE_INTERVAL_SECONDS: "0",
       ...env,
     },
-    {},
-    port,
   );
   const tap = await EventTap.start(nats.url);
   const sync = { headers: { authorization: `Bearer ${await internalToken()}` } };

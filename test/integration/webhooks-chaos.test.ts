@@ -4,12 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mediaStateOf } from "../../src/adapters/livekit/media-state.js";
 import { restApi, type ApiCall, type CallsApi } from "../support/clients.js";
 import { directoryClient } from "../support/directory.js";
-import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
 import { joinMedia } from "../support/rtc-participant.js";
 import { startService, type RunningService } from "../support/service.js";
+import { sharedLiveKit } from "../support/shared-servers.js";
 import { startTcpProxy } from "../support/tcp-proxy.js";
 import { userToken } from "../support/tokens.js";
 import { startWebhookRecorder } from "../support/webhook-recorder.js";
+import { subscribeToWebhooks } from "../support/webhook-hub.js";
 import { postWebhook, signWebhook, webhookBody } from "../support/webhook-signer.js";
 
 /**
@@ -17,15 +18,17 @@ import { postWebhook, signWebhook, webhookBody } from "../support/webhook-signer
  * against LiveKit must leave every call exactly as LiveKit sees it.
  */
 
+const livekit = sharedLiveKit();
 let recorder: Awaited<ReturnType<typeof startWebhookRecorder>>;
-let livekit: LiveKitServer;
+let recording: Awaited<ReturnType<typeof subscribeToWebhooks>>;
 let service: RunningService;
 let api: CallsApi;
 let lkRooms: RoomServiceClient;
 
 beforeAll(async () => {
+  // LiveKit's webhooks (of every room on the shared server) are recorded, not delivered.
   recorder = await startWebhookRecorder();
-  livekit = await startLiveKitServer({ webhookUrls: [recorder.url] });
+  recording = await subscribeToWebhooks(livekit.webhookHubUrl, recorder.url);
   // Webhooks reach the service only as the test replays them; reconcile runs when the test says.
   service = await startService(livekit, { RECONCILE_INTERVAL_SECONDS: "0", RECONCILE_JOIN_GRACE_SECONDS: "0" });
   api = restApi(service.baseUrl);
@@ -34,7 +37,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await service?.stop();
-  await livekit?.stop();
+  await recording?.unsubscribe();
   await recorder?.close();
   await dispose();
 });
@@ -58,13 +61,9 @@ async function liveKitView(room: string) {
     .sort((a, b) => a.participant_id.localeCompare(b.participant_id));
 }
 
-/** Polls LiveKit (bounded) until its view of the room matches: LiveKit applies a publish asynchronously. */
+/** Waits until LiveKit's view of the room matches: LiveKit applies a publish asynchronously. */
 async function untilLiveKitShows(room: string, expected: unknown): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (JSON.stringify(await liveKitView(room)) !== JSON.stringify(expected)) {
-    if (Date.now() > deadline) throw new Error(`LiveKit never showed ${JSON.stringify(expected)} in ${room}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await expect.poll(() => liveKitView(room), { timeout: 20_000, interval: 25 }).toEqual(expected);
 }
 
 const ourView = (call: ApiCall) =>

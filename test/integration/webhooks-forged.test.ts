@@ -2,22 +2,22 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restApi, type CallsApi } from "../support/clients.js";
 import { directoryClient } from "../support/directory.js";
 import { EventTap } from "../support/event-tap.js";
-import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { startService, type RunningService } from "../support/service.js";
+import { sharedLiveKit } from "../support/shared-servers.js";
 import { postWebhook, signWebhook, webhookBody } from "../support/webhook-signer.js";
 import { userToken } from "../support/tokens.js";
 
 /** Webhooks we forge, replay and reorder ourselves: verified on the raw body, idempotent, order-safe. */
 
-let livekit: LiveKitServer;
+const livekit = sharedLiveKit();
 let nats: NatsServer;
 let service: RunningService;
 let tap: EventTap;
 let api: CallsApi;
 
 beforeAll(async () => {
-  [livekit, nats] = await Promise.all([startLiveKitServer(), startNatsServer()]);
+  nats = await startNatsServer();
   service = await startService(livekit, { NATS_URL: nats.url, RECONCILE_INTERVAL_SECONDS: "0" });
   tap = await EventTap.start(nats.url);
   api = restApi(service.baseUrl);
@@ -27,7 +27,6 @@ afterAll(async () => {
   await tap?.close();
   await service?.stop();
   await nats?.stop();
-  await livekit?.stop();
 });
 
 const sign = (body: string, opts?: { expiresInSeconds?: number }) => signWebhook(body, livekit.apiKey, livekit.apiSecret, opts);

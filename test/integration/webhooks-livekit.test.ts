@@ -4,12 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restApi, type CallsApi } from "../support/clients.js";
 import { directoryClient } from "../support/directory.js";
 import { EventTap } from "../support/event-tap.js";
-import { startLiveKitServer, type LiveKitServer } from "../support/livekit-server.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
-import { freePort } from "../support/ports.js";
 import { joinMedia } from "../support/rtc-participant.js";
 import { within } from "../support/wait.js";
 import { startService, type RunningService } from "../support/service.js";
+import { sharedLiveKit } from "../support/shared-servers.js";
 import { userToken } from "../support/tokens.js";
 
 /**
@@ -17,7 +16,7 @@ import { userToken } from "../support/tokens.js";
  * participants (@livekit/rtc-node) connect with tokens the service minted.
  */
 
-let livekit: LiveKitServer;
+const livekit = sharedLiveKit();
 let nats: NatsServer;
 let service: RunningService;
 let tap: EventTap;
@@ -25,13 +24,9 @@ let api: CallsApi;
 let lkRooms: RoomServiceClient;
 
 beforeAll(async () => {
-  const port = await freePort();
-  [livekit, nats] = await Promise.all([
-    startLiveKitServer({ webhookUrls: [`http://127.0.0.1:${port}/v1/calls/webhook`] }),
-    startNatsServer(),
-  ]);
+  nats = await startNatsServer();
   // Reconcile only when a test asks: these tests are about webhooks.
-  service = await startService(livekit, { NATS_URL: nats.url, RECONCILE_INTERVAL_SECONDS: "0" }, {}, port);
+  service = await startService(livekit, { NATS_URL: nats.url, RECONCILE_INTERVAL_SECONDS: "0" }, {}, { liveKitWebhooks: true });
   tap = await EventTap.start(nats.url);
   api = restApi(service.baseUrl);
   lkRooms = new RoomServiceClient(livekit.httpUrl, livekit.apiKey, livekit.apiSecret);
@@ -41,7 +36,6 @@ afterAll(async () => {
   await tap?.close();
   await service?.stop();
   await nats?.stop();
-  await livekit?.stop();
   await dispose();
 });
 

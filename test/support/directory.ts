@@ -1,13 +1,14 @@
-import { createClient } from "@connectrpc/connect";
+import { createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { DirectoryService } from "../../gen/scaiwave/calls/v1/directory_pb.js";
 import { internalToken } from "./tokens.js";
 
 let counter = 0;
 
-/** Seeds rooms through the service's own DirectoryService, as ScaiWave's rooms would. */
-export function directoryClient(baseUrl: string) {
-  const client = createClient(DirectoryService, createConnectTransport({ baseUrl, httpVersion: "1.1" }));
+/** Seeds rooms through the service's own DirectoryService, as ScaiWave's rooms would (at its URL, or over a transport). */
+export function directoryClient(service: string | Transport) {
+  const transport = typeof service === "string" ? createConnectTransport({ baseUrl: service, httpVersion: "1.1" }) : service;
+  const client = createClient(DirectoryService, transport);
   const auth = async () => ({ headers: { authorization: `Bearer ${await internalToken()}` } });
   return {
     client,

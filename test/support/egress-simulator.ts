@@ -39,7 +39,17 @@ export interface EgressSimulator extends AsyncDisposable {
   useSpeech(wavPath: string | undefined): void;
   /** Makes the next Start call answer 503 like livekit-server without egress workers. */
   refuseNextStart(): void;
+  /**
+   * Holds the next ListEgress call until `release()`, then answers with the egresses as they are then: a
+   * LiveKit slow to answer. `arrived` resolves once that call is in.
+   */
+  holdNextList(): ListHold;
   close(): Promise<void>;
+}
+
+export interface ListHold {
+  readonly arrived: Promise<void>;
+  release(): void;
 }
 
 export interface SimulatedEgress {
@@ -128,6 +138,8 @@ export async function startEgressSimulator(opts: EgressSimulatorOptions): Promis
   const closing = new AbortController();
   let failNext: { status: EndStatus; error: string } | undefined;
   let refuseNext = false;
+  let listHold: { arrive(): void; released: Promise<void> } | undefined;
+  const holdReleases = new Set<() => void>();
   let speech: string | undefined;
   let roomPoll: NodeJS.Timeout | undefined;
 
@@ -386,9 +398,16 @@ export async function startEgressSimulator(opts: EgressSimulatorOptions): Promis
         case "StopEgress":
           answer = stop(body);
           break;
-        case "ListEgress":
+        case "ListEgress": {
+          const hold = listHold;
+          listHold = undefined;
+          if (hold) {
+            hold.arrive();
+            await hold.released;
+          }
           answer = list(body);
           break;
+        }
         default:
           throw new TwirpError("unimplemented", `egress simulator: ${method} is not simulated`);
       }
@@ -448,6 +467,7 @@ export async function startEgressSimulator(opts: EgressSimulatorOptions): Promis
   const close = (): Promise<void> =>
     (closed ??= (async () => {
       closing.abort();
+      for (const release of holdReleases) release();
       clearTimeout(roomPoll);
       for (const eg of egresses) clearTimeout(eg.activeTimer);
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -477,6 +497,15 @@ export async function startEgressSimulator(opts: EgressSimulatorOptions): Promis
     },
     refuseNextStart: () => {
       refuseNext = true;
+    },
+    holdNextList: () => {
+      let arrive!: () => void;
+      let release!: () => void;
+      const arrived = new Promise<void>((resolve) => (arrive = resolve));
+      const released = new Promise<void>((resolve) => (release = resolve));
+      holdReleases.add(release);
+      listHold = { arrive, released };
+      return { arrived, release };
     },
     useSpeech: (wavPath) => {
       speech = wavPath;

@@ -1,5 +1,5 @@
-import { setTimeout as delay } from "node:timers/promises";
 import { connect, type NatsConnection, type Subscription } from "nats";
+import { expect, vi } from "vitest";
 import type { RunningService } from "./service.js";
 
 /** An event as the WebSocket tier receives it. */
@@ -59,7 +59,7 @@ export class EventTap implements AsyncDisposable {
   }
 
   /** Resolves with the first event (already received or arriving) that matches. */
-  waitFor(match: (e: Envelope) => boolean, timeoutMs = 10_000): Promise<Envelope> {
+  waitFor(match: (e: Envelope) => boolean, timeoutMs = 20_000): Promise<Envelope> {
     return new Promise((resolve, reject) => {
       const check = () => {
         const found = this.received.find(match);
@@ -89,14 +89,10 @@ export class EventTap implements AsyncDisposable {
    * outbox is empty), then round-trips to NATS on this connection: NATS
    * delivers in order, so after the PONG every published event is here.
    */
-  async settle(service: RunningService, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+  async settle(service: RunningService, timeoutMs = 20_000): Promise<void> {
     const pending = () =>
       (service.app.db.prepare("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL").get() as { n: number }).n;
-    while (pending() > 0) {
-      if (Date.now() > deadline) throw new Error(`outbox still has ${pending()} unsent events after ${timeoutMs} ms`);
-      await delay(10);
-    }
+    await vi.waitFor(() => expect(pending(), "unsent events in the outbox").toBe(0), { timeout: timeoutMs, interval: 10 });
     await this.nc.flush();
   }
 

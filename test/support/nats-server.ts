@@ -1,11 +1,9 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, openSync } from "node:fs";
-import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
-import { homedir, tmpdir } from "node:os";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { freePort } from "./ports.js";
-import { exitedWithin, logTail, type Exit } from "./process-tools.js";
+import { onFreePorts, ProcessStartError, startProcess, testProgram, type Readiness, type RunningProcess } from "./process-fixture.js";
 
 /** A real nats-server with JetStream on loopback, private to the caller. */
 export interface NatsServer extends AsyncDisposable {
@@ -22,69 +20,31 @@ export interface NatsServer extends AsyncDisposable {
 }
 
 const VERSION = "v2.12.3";
-const START_TIMEOUT_MS = 20_000;
-const POLL_MS = 25;
-const KILL_AFTER_MS = 5_000;
-const START_ATTEMPTS = 3; // the free ports we picked may be taken before the server binds them
 // resume() wants the same client port back; if something holds it, retry this long.
 const RESUME_PORT_WAIT_MS = 5_000;
 const RESUME_RETRY_MS = 100;
 
-export function natsBinaryPath(): string {
-  const cache = process.env["SCAIWAVE_CACHE_DIR"] ?? join(homedir(), ".cache", "scaiwave-calls");
-  const path = join(cache, "bin", `nats-server-${VERSION}`);
-  if (!existsSync(path)) {
-    throw new Error(`nats-server ${VERSION} not found at ${path}: run scripts/install-test-deps.sh`);
-  }
-  return path;
-}
-
-
-/** One nats-server process: spawned, then awaited ready or stopped. */
-interface Run {
-  readonly child: ChildProcess;
-  /** SIGTERM, then SIGKILL if it lingers; resolves once the process is gone. Idempotent. */
-  stop(): Promise<void>;
-}
-
-/** Why a launch failed: which port was taken (nats-server exits at once, naming it). */
-class LaunchError extends Error {
-  constructor(
-    message: string,
-    readonly portTaken: "client" | "monitor" | undefined,
-  ) {
-    super(message);
-  }
-}
+export const natsBinaryPath = (): string => testProgram("nats-server", VERSION);
 
 export async function startNatsServer(): Promise<NatsServer> {
   const binary = natsBinaryPath();
   const dir = await mkdtemp(join(tmpdir(), "nats-server-"));
   const storeDir = join(dir, "store");
   const logPath = join(dir, "nats-server.log");
+  const launch = (port: number, monitorPort: number) => launchNats(binary, port, monitorPort, storeDir, logPath);
 
-  let current: Run | undefined;
-  const cleanup = async () => {
-    await current?.stop();
-    current = undefined;
-    await rm(dir, { recursive: true, force: true });
-  };
-
+  let current: RunningProcess | undefined;
   let port = 0;
   let monitorPort = 0;
   try {
     await mkdir(storeDir);
-    for (let attempt = 1; ; attempt++) {
-      [port, monitorPort] = [await freePort(), await freePort()];
-      try {
-        current = await launch(binary, port, monitorPort, storeDir, logPath);
-        break;
-      } catch (err) {
-        if (!(err instanceof LaunchError && err.portTaken) || attempt >= START_ATTEMPTS) throw err;
-      }
-    }
+    current = await onFreePorts(2, async ([p, m]) => {
+      const run = await launch(p!, m!);
+      [port, monitorPort] = [p!, m!];
+      return run;
+    });
   } catch (err) {
-    await cleanup();
+    await rm(dir, { recursive: true, force: true });
     throw err;
   }
 
@@ -112,18 +72,24 @@ export async function startNatsServer(): Promise<NatsServer> {
       const deadline = Date.now() + RESUME_PORT_WAIT_MS;
       for (;;) {
         try {
-          current = await launch(binary, port, monitorPort, storeDir, logPath);
+          current = await launch(port, monitorPort);
           return;
         } catch (err) {
-          if (!(err instanceof LaunchError) || !err.portTaken || Date.now() > deadline) throw err;
+          const taken = err instanceof ProcessStartError && err.portTaken ? takenPort(err.log) : undefined;
+          if (taken === undefined || Date.now() > deadline) throw err;
           // The monitor port is ours alone to know: take another. The client port is the API: wait for it.
-          if (err.portTaken === "monitor") monitorPort = await freePort();
+          if (taken === "monitor") monitorPort = await freePort();
           else await delay(RESUME_RETRY_MS);
         }
       }
     });
 
-  const stop = (): Promise<void> => (stopping ??= serial(cleanup));
+  const stop = (): Promise<void> =>
+    (stopping ??= serial(async () => {
+      await current?.stop();
+      current = undefined;
+      await rm(dir, { recursive: true, force: true });
+    }));
 
   return {
     url: `nats://127.0.0.1:${port}`,
@@ -137,77 +103,41 @@ export async function startNatsServer(): Promise<NatsServer> {
   };
 }
 
-async function launch(binary: string, port: number, monitorPort: number, storeDir: string, logPath: string): Promise<Run> {
-  // Everything this run logs starts at this offset (the log is shared across resume()).
-  const logStart = await stat(logPath).then(
-    (s) => s.size,
-    () => 0,
-  );
-  const logFd = openSync(logPath, "a");
-  const args = ["-js", "-sd", storeDir, "-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort)];
-  const child = spawn(binary, args, { stdio: ["ignore", logFd, logFd] });
-  closeSync(logFd);
-
-  let exit: Exit | undefined;
-  const exited = new Promise<Exit>((resolve) => {
-    child.once("exit", (code, signal) => resolve((exit ??= { code, signal })));
-    child.once("error", (error) => resolve((exit ??= { code: null, signal: null, error })));
+function launchNats(binary: string, port: number, monitorPort: number, storeDir: string, logPath: string): Promise<RunningProcess> {
+  return startProcess({
+    name: "nats-server",
+    command: binary,
+    args: ["-js", "-sd", storeDir, "-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort)],
+    logPath,
+    ready: natsReady(monitorPort, port),
+    // nats-server shuts down (and flushes JetStream) on SIGTERM within milliseconds.
   });
-  // If the test process ends without stop() (or mid-startup), don't leave the server behind.
-  const killOnExit = () => child.kill("SIGKILL");
-  process.once("exit", killOnExit);
-  void exited.then(() => process.off("exit", killOnExit));
+}
 
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> =>
-    (stopping ??= (async () => {
-      // nats-server shuts down (and flushes JetStream) on SIGTERM within milliseconds.
-      if (exit === undefined) child.kill("SIGTERM");
-      if (!(await exitedWithin(exited, KILL_AFTER_MS))) child.kill("SIGKILL");
-      await exited;
-    })());
+/** Which of our ports nats-server found taken, from its log. */
+function takenPort(log: string): "client" | "monitor" {
+  const line = log.split("\n").find((l) => l.includes("address already in use")) ?? "";
+  return /monitor/i.test(line) ? "monitor" : "client";
+}
 
-  // With a monitor port, the monitor listens first, then JetStream starts (and
-  // recovers its streams), then the client port. A plain /healthz answers 200 only
-  // once the client port accepts connections, JetStream is enabled and, on a single
-  // server, every stream in the store dir is recovered — what resume() needs.
-  try {
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    while (!(await ready(monitorPort, port))) {
-      if (exit !== undefined) {
-        const how = exit.error?.message ?? `code ${exit.code}, signal ${exit.signal}`;
-        const log = await logTail(logPath, logStart);
-        const portTaken = !/address already in use/.test(log)
-          ? undefined
-          : /monitor/i.test(log.split("\n").find((l) => l.includes("address already in use")) ?? "")
-            ? "monitor"
-            : "client";
-        throw new LaunchError(`nats-server exited during startup (${how}); log tail:\n${log}`, portTaken);
-      }
-      if (Date.now() > deadline) {
-        throw new Error(`nats-server not ready after ${START_TIMEOUT_MS} ms; log tail:\n${await logTail(logPath, logStart)}`);
-      }
-      await Promise.race([delay(POLL_MS), exited]);
+/**
+ * With a monitor port, the monitor listens first, then JetStream starts (and
+ * recovers its streams), then the client port. A plain /healthz answers 200 only
+ * once the client port accepts connections, JetStream is enabled and, on a single
+ * server, every stream in the store dir is recovered — what resume() needs.
+ */
+function natsReady(monitorPort: number, port: number): Readiness {
+  const base = `http://127.0.0.1:${monitorPort}`;
+  return async () => {
+    try {
+      const health = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2_000) });
+      await health.arrayBuffer();
+      if (health.status !== 200) return false;
+      // Is it ours? Another server may have taken the monitor port (ours then exits at once).
+      const varz = await fetch(`${base}/varz`, { signal: AbortSignal.timeout(2_000) });
+      return varz.status === 200 && ((await varz.json()) as { port?: unknown }).port === port;
+    } catch {
+      return false;
     }
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { child, stop };
+  };
 }
-
-async function ready(monitorPort: number, port: number): Promise<boolean> {
-  try {
-    const base = `http://127.0.0.1:${monitorPort}`;
-    const health = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1_000) });
-    await health.arrayBuffer();
-    if (health.status !== 200) return false;
-    // Is it ours? Another server may have taken the monitor port (ours then exits at once).
-    const varz = await fetch(`${base}/varz`, { signal: AbortSignal.timeout(1_000) });
-    return varz.status === 200 && ((await varz.json()) as { port?: unknown }).port === port;
-  } catch {
-    return false;
-  }
-}
-
-

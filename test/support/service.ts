@@ -1,17 +1,16 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createAppContext, type AppContext, type AppOverrides } from "../../src/app-context.js";
+import type { AppContext, AppOverrides } from "../../src/composition/app-context.js";
+import { createService } from "../../src/composition/service.js";
 import { loadConfig, type EnvVar } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
+import type { LiveKitEndpoint } from "./livekit-server.js";
+import type { SharedLiveKit } from "./shared-servers.js";
 import { TEST_JWT_SECRET } from "./tokens.js";
+import { subscribeToWebhooks } from "./webhook-hub.js";
 
-export interface LiveKitEndpoint {
-  readonly wsUrl: string;
-  readonly httpUrl: string;
-  readonly apiKey: string;
-  readonly apiSecret: string;
-}
+export type { LiveKitEndpoint };
 
 /** The configuration variables pointing the service at a LiveKit server. */
 export function liveKitEnv(livekit: LiveKitEndpoint): Record<"LIVEKIT_URL" | "LIVEKIT_API_URL" | "LIVEKIT_API_KEY" | "LIVEKIT_API_SECRET", string> {
@@ -34,17 +33,31 @@ export interface RunningService extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
+export interface ServiceOptions {
+  /** A fixed port, when something must know it before the service starts (default: any free port). */
+  readonly port?: number;
+  /**
+   * Receive the shared livekit-server's webhooks while running (subscribed at
+   * its webhook hub). Off by default: a service then sees only the webhooks a
+   * test posts itself.
+   */
+  readonly liveKitWebhooks?: boolean;
+}
+
 /**
  * The real service, in-process, listening on a free loopback port with its
  * store in a fresh temp dir. `env` overrides config variables.
  */
 export async function startService(
-  livekit: LiveKitEndpoint,
+  livekit: LiveKitEndpoint | SharedLiveKit,
   env: Partial<Record<EnvVar, string>> = {},
   overrides: AppOverrides = {},
-  /** A fixed port, when something (LiveKit's webhook config) must know it in advance. */
-  port = 0,
+  { port = 0, liveKitWebhooks = false }: ServiceOptions = {},
 ): Promise<RunningService> {
+  const hubUrl = "webhookHubUrl" in livekit ? livekit.webhookHubUrl : undefined;
+  if (liveKitWebhooks && hubUrl === undefined) {
+    throw new Error("startService: liveKitWebhooks needs the shared livekit-server (sharedLiveKit()), whose webhooks go through the hub");
+  }
   const dir = mkdtempSync(join(tmpdir(), "scaiwave-calls-test-"));
   const logs: string[] = [];
   // The service's own logger (redaction, request ids), writing into memory.
@@ -61,15 +74,19 @@ export async function startService(
     RATE_LIMIT_OTHER_PER_MINUTE: "0",
     ...env,
   });
-  const app = createAppContext(config, { logger, ...overrides });
-  const address = await app.server.listen(port, "127.0.0.1");
-  const grpcPort = await app.grpc?.listen();
+  const service = createService(config, { logger, ...overrides });
+  service.start();
+  const address = await service.server.listen(port, "127.0.0.1");
+  const grpcPort = await service.server.grpc?.listen();
+  const baseUrl = `http://127.0.0.1:${address.port}`;
+  const webhooks = liveKitWebhooks && hubUrl ? await subscribeToWebhooks(hubUrl, `${baseUrl}/v1/calls/webhook`) : undefined;
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    await app.close();
+    await webhooks?.unsubscribe();
+    await service.close();
     rmSync(dir, { recursive: true, force: true });
   };
-  return { app, baseUrl: `http://127.0.0.1:${address.port}`, port: address.port, grpcPort, logs, stop, [Symbol.asyncDispose]: stop };
+  return { app: service.ctx, baseUrl, port: address.port, grpcPort, logs, stop, [Symbol.asyncDispose]: stop };
 }

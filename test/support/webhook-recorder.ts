@@ -31,7 +31,7 @@ export async function startWebhookRecorder(): Promise<{
   return {
     url: `http://127.0.0.1:${port}/webhook`,
     recorded,
-    waitFor: (match, timeoutMs = 15_000) =>
+    waitFor: (match, timeoutMs = 20_000) =>
       new Promise<void>((resolve, reject) => {
         const check = () => {
           if (!recorded.some(match)) return;

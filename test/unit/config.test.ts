@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, readEnv, type Config, type Env } from "../../src/config.js";
+import { ConfigError, ENV_VARS, loadConfig, readEnv, VARIABLES, type Config, type Env, type Variable } from "../../src/config.js";
+import { InvalidValue } from "../../src/config-parsers.js";
+import { configurationDoc } from "../../scripts/config-docs.js";
 
 const SECRET = "s3cr3t-hs256-key-of-at-least-32-bytes!";
 const LIVEKIT_SECRET = "lk-api-secret-value-do-not-print";
@@ -280,6 +282,32 @@ describe("loadConfig validation", () => {
     expect(problems[0]).toMatch(new RegExp(`^${name}: required \\(`));
   });
 
+  const S3: Env = { S3_ENDPOINT: "http://minio.internal:9000", S3_ACCESS_KEY: "key", S3_SECRET_KEY: "secret" };
+
+  it("reads S3_PUBLIC_ENDPOINT for download URLs; unset, they use S3_ENDPOINT", () => {
+    expect(load({ ...MINIMAL, ...S3 }).s3?.publicEndpoint).toBeUndefined();
+    const config = load({ ...MINIMAL, ...S3, S3_PUBLIC_ENDPOINT: "HTTPS://Files.Example.com/" });
+    expect(config.s3).toMatchObject({ endpoint: "http://minio.internal:9000", publicEndpoint: "https://files.example.com" });
+  });
+
+  it.each([
+    ["https://files.example.com/s3", /^S3_PUBLIC_ENDPOINT: must be a scheme, host and port only, no path/],
+    ["ftp://files.example.com", /^S3_PUBLIC_ENDPOINT: must be a .*https?.* URL/],
+    ["files.example.com", /^S3_PUBLIC_ENDPOINT: not a URL/],
+  ])("refuses S3_PUBLIC_ENDPOINT=%s", (value, problem) => {
+    const problems = problemsOf({ ...MINIMAL, ...S3, S3_PUBLIC_ENDPOINT: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(problem);
+  });
+
+  it("refuses S3_PUBLIC_ENDPOINT without the S3 settings it belongs to", () => {
+    expect(problemsOf({ ...MINIMAL, S3_PUBLIC_ENDPOINT: "https://files.example.com" })).toEqual([
+      "S3_ENDPOINT: required (MinIO/S3 URL, with S3_ACCESS_KEY and S3_SECRET_KEY)",
+      "S3_ACCESS_KEY: required (with S3_ENDPOINT)",
+      "S3_SECRET_KEY: required (with S3_ENDPOINT)",
+    ]);
+  });
+
   it("reports the whole empty environment at once", () => {
     expect([...problemsOf({})].sort()).toEqual([
       "AUTH_JWT_SECRET or AUTH_JWKS_URL: one is required to verify bearer tokens",
@@ -315,5 +343,91 @@ describe("loadConfig validation", () => {
 
     const both = problemsOf({ ...MINIMAL, AUTH_JWKS_URL: "https://auth.example.com/jwks.json" });
     expect(both.join("\n")).not.toContain(SECRET);
+  });
+});
+
+describe("the declared variables", () => {
+  const declared = Object.entries(VARIABLES) as [string, Variable<unknown>][];
+
+  /** A value `variable` refuses, if it refuses any (free text accepts everything). */
+  function badValueOf(variable: Variable<unknown>): string | undefined {
+    return ["x", "a.b c"].find((candidate) => {
+      try {
+        variable.parse.parse(candidate);
+        return false;
+      } catch (err) {
+        return err instanceof InvalidValue;
+      }
+    });
+  }
+
+  it("describes every variable, and never gives a required one a default", () => {
+    expect(new Set(ENV_VARS).size).toBe(declared.length);
+    for (const [name, variable] of declared) {
+      expect(variable.description.trim(), name).not.toBe("");
+      expect(variable.parse.accepts.trim(), name).not.toBe("");
+      if (variable.required !== undefined) expect(variable.default, name).toBeUndefined();
+    }
+  });
+
+  it("reports a bad value of every variable at once, one line each, naming it (and quoting it unless secret)", () => {
+    const bad = declared.flatMap(([name, variable]) => {
+      const value = badValueOf(variable);
+      return value === undefined ? [] : [{ name, value, secret: variable.secret === true }];
+    });
+    // Every kind of parser with a rule is in the list: numbers, words, URLs, lists, checked text.
+    expect(bad.map((b) => b.name)).toEqual(
+      expect.arrayContaining(["PORT", "LOG_LEVEL", "LIVEKIT_URL", "CORS_ALLOWED_ORIGINS", "NATS_STREAM", "RECORDING_MAX_MINUTES", "AUTH_JWT_SECRET"]),
+    );
+    const problems = problemsOf({
+      ...MINIMAL,
+      S3_ACCESS_KEY: "key",
+      S3_SECRET_KEY: "secret-key",
+      ...Object.fromEntries(bad.map((b) => [b.name, b.value])),
+    });
+    for (const { name, value, secret } of bad) {
+      const lines = problems.filter((p) => p.startsWith(`${name}: `));
+      expect(lines, name).toHaveLength(1);
+      if (secret) expect(lines[0], name).not.toContain(value);
+      else expect(lines[0], name).toContain(`(got ${JSON.stringify(value)})`);
+    }
+  });
+
+  it("documents every variable in docs/configuration.md, with its default and what it accepts", () => {
+    const doc = configurationDoc();
+    for (const [name, variable] of declared) {
+      const row = doc.split("\n").find((line) => line.startsWith(`| \`${name}\` |`));
+      expect(row, name).toBeDefined();
+      expect(row).toContain(variable.description);
+      expect(row).toContain(variable.parse.accepts);
+      if (typeof variable.default === "string") expect(row).toContain(`\`${variable.default}\``);
+      if (variable.required !== undefined) expect(row).toContain("required");
+    }
+  });
+
+  it("reads RECORDING_MAX_MINUTES with decimals, as milliseconds", () => {
+    expect(load({ ...MINIMAL, RECORDING_MAX_MINUTES: "0.5" }).recordings.maxDurationMs).toBe(30_000);
+    expect(problemsOf({ ...MINIMAL, RECORDING_MAX_MINUTES: "0" })).toEqual([
+      'RECORDING_MAX_MINUTES: must be a number of minutes above 0, at most 1440 (got "0")',
+    ]);
+  });
+
+  it("reads CORS_ALLOWED_ORIGINS as a list, quoting the one bad origin", () => {
+    expect(load({ ...MINIMAL, CORS_ALLOWED_ORIGINS: "https://a.example.com, http://b.example.com:8080,*" }).corsAllowedOrigins).toEqual([
+      "https://a.example.com",
+      "http://b.example.com:8080",
+      "*",
+    ]);
+    expect(problemsOf({ ...MINIMAL, CORS_ALLOWED_ORIGINS: "https://a.example.com,https://b.example.com/app" })).toEqual([
+      'CORS_ALLOWED_ORIGINS: must be a comma-separated list of origins like https://app.example.com (or *) (got "https://b.example.com/app")',
+    ]);
+  });
+
+  it("requires TRANSCRIPTION_OPENAI_BASE_URL with the openai engine only", () => {
+    expect(problemsOf({ ...MINIMAL, TRANSCRIPTION_ENGINE: "openai" })).toEqual([
+      "TRANSCRIPTION_OPENAI_BASE_URL: required (the OpenAI-compatible server)",
+    ]);
+    const config = load({ ...MINIMAL, TRANSCRIPTION_ENGINE: "openai", TRANSCRIPTION_OPENAI_BASE_URL: "http://whisper.internal:8000/" });
+    expect(config.transcription.openai.baseUrl).toBe("http://whisper.internal:8000");
   });
 });

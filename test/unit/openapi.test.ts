@@ -13,29 +13,31 @@ import {
   RecordingSchema,
   RecordingStatus,
 } from "../../gen/scaiwave/calls/v1/calls_pb.js";
-import { DirectoryService } from "../../gen/scaiwave/calls/v1/directory_pb.js";
+import { DirectoryService, MemberSchema, PutMemberRequestSchema, PutRoomRequestSchema } from "../../gen/scaiwave/calls/v1/directory_pb.js";
 import { ERROR_CATALOGUE } from "../../src/transport/error-catalogue.js";
 import { buildOpenApi } from "../../src/transport/openapi.js";
+import { fieldConstraints } from "../../src/transport/openapi-rules.js";
 import { messageToRestJson } from "../../src/transport/rest/rest-json.js";
 import { RouteTable } from "../../src/transport/rest/route-table.js";
 import { RpcRegistry, type ServiceHandlers } from "../../src/transport/rpc/registry.js";
 
 /** Handlers are never called: the document depends only on the descriptors. */
-function dummyHandlers<S extends typeof CallsService | typeof DirectoryService>(service: S): ServiceHandlers<S> {
-  return Object.fromEntries(service.methods.map((m) => [m.localName, () => ({})])) as unknown as ServiceHandlers<S>;
+function dummyHandlers<S extends typeof CallsService | typeof DirectoryService>(service: S): ServiceHandlers<S, unknown> {
+  return Object.fromEntries(service.methods.map((m) => [m.localName, () => ({})])) as unknown as ServiceHandlers<S, unknown>;
 }
 
-const registry = new RpcRegistry()
-  .register(CallsService, dummyHandlers(CallsService), () => {})
-  .register(DirectoryService, dummyHandlers(DirectoryService), () => {});
+const anyone = { authenticate: () => Promise.resolve({ subject: "u", tenantId: "t", scopes: new Set<string>() }) };
+const registry = new RpcRegistry({ authenticator: anyone })
+  .register(CallsService, { handlers: dummyHandlers(CallsService), access: () => ({}) })
+  .register(DirectoryService, { handlers: dummyHandlers(DirectoryService), access: () => ({}) });
 const routes = new RouteTable(registry.methods());
 const doc = buildOpenApi(routes, { title: "ScaiWave Calls", version: "0.1.0" }) as OpenApi;
 
 interface Operation {
   operationId: string;
   parameters?: { name: string; in: string; required: boolean; schema: Record<string, unknown> }[];
-  requestBody?: { content: Record<string, { schema: { $ref: string } }> };
-  responses: Record<string, { $ref?: string; content?: Record<string, { schema: Schema }> }>;
+  requestBody?: { required: boolean; content: Record<string, { schema: { $ref: string } }> };
+  responses: Record<string, { $ref?: string; content?: Record<string, { schema: Schema }>; links?: Record<string, unknown> }>;
   security: Record<string, string[]>[];
 }
 interface OpenApi {
@@ -44,6 +46,9 @@ interface OpenApi {
   components: { schemas: Record<string, Schema>; responses: Record<string, unknown>; securitySchemes: Record<string, unknown> };
 }
 type Schema = Record<string, unknown> & { properties?: Record<string, Schema>; $ref?: string; required?: string[] };
+
+/** The id rule (required, at most 128 characters, NATS-subject-safe), as the document states it. */
+const ID_SCHEMA = { type: "string", minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9_=@:+-]+$" };
 
 /** JSON Schema 2020-12 validation against a schema of the document; refs resolve inside `components`. */
 function validatorFor(schema: Schema) {
@@ -94,9 +99,8 @@ describe("OpenAPI document", () => {
       const op = operation(route.template, route.httpMethod.toLowerCase());
       expect(op.operationId).toBe(route.target.method.name);
       const variables = [...route.template.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
-      expect(op.parameters ?? [], route.template).toEqual(
-        variables.map((name) => ({ name, in: "path", required: true, schema: { type: "string" } })),
-      );
+      // Every path parameter is an id, with the id rule of its buf.validate options.
+      expect(op.parameters ?? [], route.template).toEqual(variables.map((name) => ({ name, in: "path", required: true, schema: ID_SCHEMA })));
       expect(op.security).toEqual([{ bearerAuth: [] }]);
       expect(op.requestBody === undefined, route.template).toBe(!route.bodyIsRequest);
     }
@@ -106,14 +110,80 @@ describe("OpenAPI document", () => {
   it("documents request bodies without the fields taken from the path", () => {
     const initiate = resolve(operation("/v1/calls/initiate", "post").requestBody?.content["application/json"]?.schema ?? {});
     expect(Object.keys(initiate.properties ?? {})).toEqual(["room_id", "type"]);
-    expect(resolve(initiate.properties?.["type"] ?? {})).toMatchObject({ enum: ["audio", "video", null] });
 
     const mute = resolve(
       operation("/v1/calls/{call_id}/participants/{participant_id}/mute", "post").requestBody?.content["application/json"]?.schema ?? {},
     );
-    expect(mute).toMatchObject({ properties: { audio: { type: "boolean" }, video: { type: "boolean" } }, additionalProperties: false });
+    // Optional fields: null stands for the default, as in proto JSON.
+    expect(mute).toMatchObject({
+      properties: { audio: { type: ["boolean", "null"] }, video: { type: ["boolean", "null"] } },
+      additionalProperties: false,
+    });
     expect(Object.keys(mute.properties ?? {})).toEqual(["audio", "video"]);
     expect(mute.required).toBeUndefined();
+    expect(operation("/v1/calls/{call_id}/participants/{participant_id}/mute", "post").requestBody?.required).toBe(false);
+  });
+
+  it("carries the buf.validate rules of the request fields: required, pattern, lengths, accepted enum values", () => {
+    const op = operation("/v1/calls/initiate", "post");
+    expect(op.requestBody?.required).toBe(true);
+    const initiate = resolve(op.requestBody?.content["application/json"]?.schema ?? {});
+    expect(initiate.required).toEqual(["room_id", "type"]);
+    expect(initiate.properties?.["room_id"]).toEqual({ ...ID_SCHEMA, description: "The ScaiWave room to call." });
+    // What the gateway reads: the REST spelling, or plain proto JSON; never the unspecified value (no null).
+    expect(initiate.properties?.["type"]).toEqual({
+      anyOf: [
+        { type: "string", enum: ["audio", "video"] },
+        { type: "string", enum: ["CALL_TYPE_AUDIO", "CALL_TYPE_VIDEO"], description: "the proto JSON name" },
+        { type: "integer", enum: [1, 2], description: "the proto JSON number" },
+      ],
+      description: "audio or video.",
+    });
+
+    const validateInitiate = validatorFor({ $ref: "#/components/schemas/InitiateCallRequest" });
+    for (const body of [{ room_id: "room-1", type: "video" }, { room_id: "a=b@c:d+e_f", type: "CALL_TYPE_AUDIO" }, { room_id: "r", type: 2 }]) {
+      expect(validateInitiate(body), JSON.stringify(body)).toBe(true);
+    }
+    // The issue's example, and every other way the validator refuses InitiateCall.
+    for (const body of [
+      { room_id: "", type: "video" },
+      { room_id: "room.1", type: "video" },
+      { room_id: "r".repeat(129), type: "video" },
+      { room_id: "room-1" },
+      { room_id: "room-1", type: null },
+      { room_id: "room-1", type: "CALL_TYPE_UNSPECIFIED" },
+      { room_id: "room-1", type: 0 },
+      { room_id: "room-1", type: "Video" },
+      { type: "video" },
+    ]) {
+      expect(validateInitiate(body), JSON.stringify(body)).toBe(false);
+    }
+    // The response's enums keep the REST spelling only, null for unspecified.
+    expect(resolve({ $ref: "#/components/schemas/CallType" })).toMatchObject({ enum: ["audio", "video", null] });
+  });
+
+  it("translates numeric ranges and required messages (DirectoryService's rules, not on the REST paths)", () => {
+    expect(fieldConstraints(MemberSchema.field.powerLevel)).toEqual({ required: false, keywords: { minimum: 0, maximum: 100 } });
+    expect(fieldConstraints(PutMemberRequestSchema.field.member)).toEqual({ required: true, keywords: {} });
+    expect(fieldConstraints(PutRoomRequestSchema.field.members)).toEqual({ required: false, keywords: {} });
+  });
+
+  it("links every answer that carries a call_id to each operation taking {call_id}", () => {
+    const takingCallId = routes.all.filter((r) => r.template.includes("{call_id}")).map((r) => r.target.method.name);
+    expect(takingCallId).toHaveLength(10);
+    for (const [template, method] of [
+      ["/v1/calls/initiate", "post"],
+      ["/v1/calls/{call_id}/join", "post"],
+    ] as const) {
+      const links = operation(template, method).responses["200"]?.links ?? {};
+      expect(Object.keys(links).sort(), template).toEqual([...takingCallId].sort());
+      for (const name of takingCallId) {
+        expect(links[name]).toMatchObject({ operationId: name, parameters: { call_id: "$response.body#/data/call_id" } });
+      }
+    }
+    // Answers without a top-level call_id (the call itself, lists) link nowhere.
+    expect(operation("/v1/calls/{call_id}", "get").responses["200"]?.links).toBeUndefined();
+    expect(operation("/v1/calls", "get").responses["200"]?.links).toBeUndefined();
   });
 
   it("has an ErrorEnvelope listing every SW_CALL code, and every catalogue status on every operation", () => {
@@ -133,6 +203,9 @@ describe("OpenAPI document", () => {
       description: "SW_CALL_NOT_FOUND, SW_CALL_PARTICIPANT_NOT_FOUND, SW_CALL_ROUTE_NOT_FOUND",
       content: { "application/json": { schema: { $ref: "#/components/schemas/ErrorEnvelope" } } },
     });
+    // The headers the gateway sends with them: Allow on 405, Retry-After on 429.
+    expect(doc.components.responses["Error405"]).toMatchObject({ headers: { Allow: { required: true, schema: { type: "string" } } } });
+    expect(doc.components.responses["Error429"]).toMatchObject({ headers: { "Retry-After": { required: true, schema: { type: "integer" } } } });
   });
 
   it("takes summaries and descriptions from the proto comments", () => {

@@ -237,9 +237,10 @@ describe("restJsonToMessage", () => {
     expect(restJsonToMessage(InitiateCallRequestSchema, { room_id: "r", type: 1 }).type).toBe(CallType.AUDIO);
   });
 
-  it("accepts the short enum spelling in any case", () => {
-    expect(restJsonToMessage(InitiateCallRequestSchema, { room_id: "r", type: "VIDEO" }).type).toBe(CallType.VIDEO);
-    expect(restJsonToMessage(InitiateCallRequestSchema, { room_id: "r", type: "Audio" }).type).toBe(CallType.AUDIO);
+  it("takes the short enum spelling in lower case only, as documented", () => {
+    expect(restJsonToMessage(InitiateCallRequestSchema, { room_id: "r", type: "audio" }).type).toBe(CallType.AUDIO);
+    expect(() => restJsonToMessage(InitiateCallRequestSchema, { room_id: "r", type: "VIDEO" })).toThrow(/VIDEO/);
+    expect(() => restJsonToMessage(InitiateCallRequestSchema, { room_id: "r", type: "Audio" })).toThrow(/Audio/);
   });
 
   it("leaves absent fields at their defaults", () => {

@@ -10,7 +10,7 @@ import {
 import { RouteTable, type RouteLookup, type RouteMatch } from "../../src/transport/rest/route-table.js";
 import { RpcRegistry, type ServiceHandlers } from "../../src/transport/rpc/registry.js";
 
-const dummyHandlers: ServiceHandlers<typeof CallsService> = {
+const dummyHandlers: ServiceHandlers<typeof CallsService, unknown> = {
   initiateCall: () => ({}),
   joinCall: () => ({}),
   leaveCall: () => ({}),
@@ -26,7 +26,8 @@ const dummyHandlers: ServiceHandlers<typeof CallsService> = {
 };
 
 function buildTable(): RouteTable {
-  const registry = new RpcRegistry().register(CallsService, dummyHandlers, () => {});
+  const anyone = { authenticate: () => Promise.resolve({ subject: "u", tenantId: "t", scopes: new Set<string>() }) };
+  const registry = new RpcRegistry({ authenticator: anyone }).register(CallsService, { handlers: dummyHandlers, access: () => ({}) });
   return new RouteTable(registry.methods());
 }
 
@@ -213,11 +214,10 @@ describe("RouteTable routes read from the google.api.http annotations", () => {
 
   it("the matched route invokes the registered handler", async () => {
     const match = found(table.lookup("GET", "/v1/calls/call-1"));
-    const output = await match.route.target.invoke(create(GetCallRequestSchema, { callId: "call-1" }), {
-      principal: { subject: "u", tenantId: "t", scopes: new Set() },
-      signal: new AbortController().signal,
-      protocol: "rest",
-    });
+    const output = await match.route.target.invoke(
+      { authorization: "Bearer any", signal: new AbortController().signal, protocol: "rest" },
+      () => create(GetCallRequestSchema, { callId: "call-1" }),
+    );
     expect(output.$typeName).toBe("scaiwave.calls.v1.GetCallResponse");
   });
 });

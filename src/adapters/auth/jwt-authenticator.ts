@@ -1,22 +1,8 @@
 import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
+import type { Authenticator, Principal } from "../../app/ports.js";
 import { CallError, CallErrorCode } from "../../domain/errors.js";
 import { importHs256VerifyKey } from "./hs256-key.js";
 import { VerifiedTokenCache } from "./verified-token-cache.js";
-
-/** The verified identity behind a request. */
-export interface Principal {
-  /** `sub`: the user id (or, for internal callers, the service's name). */
-  readonly subject: string;
-  /** `tid`: the tenant; required for the public API. */
-  readonly tenantId: string | undefined;
-  /** From the `scope` claim (space-separated string or array). */
-  readonly scopes: ReadonlySet<string>;
-}
-
-export interface Authenticator {
-  /** Verifies an `Authorization` header value; throws SW_CALL_UNAUTHENTICATED. */
-  authenticate(authorization: string | null | undefined): Promise<Principal>;
-}
 
 export type JwtKeySource =
   | { readonly kind: "secret"; readonly secret: string }

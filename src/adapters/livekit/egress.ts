@@ -1,6 +1,6 @@
 import { EgressClient, EgressStatus, EncodedFileOutput, EncodedFileType, S3Upload } from "livekit-server-sdk";
 import type { EgressService } from "../../app/ports.js";
-import { CallError, CallErrorCode } from "../../domain/errors.js";
+import { liveKitFailure } from "./failures.js";
 
 export interface EgressOptions {
   readonly apiUrl: string;
@@ -53,9 +53,7 @@ export class LiveKitEgress implements EgressService {
       });
       return info.egressId;
     } catch (cause) {
-      throw new CallError(CallErrorCode.LiveKitUnreachable, "LiveKit could not start recording the call; try again shortly", {
-        cause,
-      });
+      throw liveKitFailure(cause, "LiveKit could not start recording the call; try again shortly");
     }
   }
 
@@ -66,9 +64,7 @@ export class LiveKitEgress implements EgressService {
       // 412: it already ended; 404: LiveKit no longer knows it. Either way it is not running.
       const status = (cause as { status?: unknown }).status;
       if (status === 412 || status === 404) return;
-      throw new CallError(CallErrorCode.LiveKitUnreachable, "LiveKit could not stop the recording; try again shortly", {
-        cause,
-      });
+      throw liveKitFailure(cause, "LiveKit could not stop the recording; try again shortly");
     }
   }
 
@@ -79,7 +75,7 @@ export class LiveKitEgress implements EgressService {
         .filter((e) => e.status === EgressStatus.EGRESS_STARTING || e.status === EgressStatus.EGRESS_ACTIVE)
         .map((e) => ({ egressId: e.egressId, roomName: e.roomName }));
     } catch (cause) {
-      throw new CallError(CallErrorCode.LiveKitUnreachable, "LiveKit did not list its egresses", { cause });
+      throw liveKitFailure(cause, "LiveKit did not list its egresses");
     }
   }
 }

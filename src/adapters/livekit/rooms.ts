@@ -1,7 +1,8 @@
 import { RoomServiceClient } from "livekit-server-sdk";
 import type { LiveKitParticipant, LiveKitRooms } from "../../app/ports.js";
 import { isCamera, isMicrophone, mediaStateOf } from "./media-state.js";
-import { CallError, CallErrorCode } from "../../domain/errors.js";
+import type { CallError } from "../../domain/errors.js";
+import { liveKitFailure } from "./failures.js";
 
 export interface LiveKitRoomsOptions {
   /** LiveKit's server API, http(s)://… */
@@ -16,7 +17,7 @@ export interface LiveKitRoomsOptions {
   readonly departureTimeoutSeconds: number;
 }
 
-/** LiveKit's RoomService over Twirp; every failure becomes a CallError here. */
+/** LiveKit's RoomService over Twirp; every failure becomes a CallError here (see liveKitFailure). */
 export class LiveKitRoomService implements LiveKitRooms {
   private readonly client: RoomServiceClient;
 
@@ -35,7 +36,7 @@ export class LiveKitRoomService implements LiveKitRooms {
         departureTimeout: this.options.departureTimeoutSeconds,
       });
     } catch (err) {
-      throw unreachable("create", name, err);
+      throw failure("create", name, err);
     }
   }
 
@@ -44,7 +45,7 @@ export class LiveKitRoomService implements LiveKitRooms {
     try {
       await this.client.listRooms(["scaiwave-readiness-probe"]);
     } catch (err) {
-      throw unreachable("answer", "listing", err);
+      throw failure("answer", "listing", err);
     }
   }
 
@@ -52,7 +53,7 @@ export class LiveKitRoomService implements LiveKitRooms {
     try {
       return new Set((await this.client.listRooms()).map((r) => r.name));
     } catch (err) {
-      throw unreachable("list", "rooms", err);
+      throw failure("list", "rooms", err);
     }
   }
 
@@ -62,7 +63,7 @@ export class LiveKitRoomService implements LiveKitRooms {
       return participants.map((p) => ({ identity: p.identity, sid: p.sid, ...mediaStateOf(p.tracks) }));
     } catch (err) {
       if (statusOf(err) === 404) return [];
-      throw unreachable("list participants of", roomName, err);
+      throw failure("list participants of", roomName, err);
     }
   }
 
@@ -73,7 +74,7 @@ export class LiveKitRoomService implements LiveKitRooms {
       for (const track of targets) await this.client.mutePublishedTrack(roomName, identity, track.sid, true);
     } catch (err) {
       if (statusOf(err) === 404) return; // not connected: nothing published to mute
-      throw unreachable("mute a participant in", roomName, err);
+      throw failure("mute a participant in", roomName, err);
     }
   }
 
@@ -82,7 +83,7 @@ export class LiveKitRoomService implements LiveKitRooms {
       await this.client.removeParticipant(roomName, identity);
     } catch (err) {
       if (statusOf(err) === 404) return;
-      throw unreachable("remove a participant from", roomName, err);
+      throw failure("remove a participant from", roomName, err);
     }
   }
 
@@ -92,7 +93,7 @@ export class LiveKitRoomService implements LiveKitRooms {
     } catch (err) {
       // LiveKit answers 404 for a room it does not have (closed on its own, or never joined).
       if (statusOf(err) === 404) return;
-      throw unreachable("delete", name, err);
+      throw failure("delete", name, err);
     }
   }
 }
@@ -102,8 +103,6 @@ function statusOf(err: unknown): number | undefined {
   return typeof status === "number" ? status : undefined;
 }
 
-function unreachable(action: string, room: string, cause: unknown): CallError {
-  return new CallError(CallErrorCode.LiveKitUnreachable, `LiveKit did not ${action} room ${room}; try again shortly`, {
-    cause,
-  });
+function failure(action: string, room: string, cause: unknown): CallError {
+  return liveKitFailure(cause, `LiveKit did not ${action} room ${room}; try again shortly`);
 }

@@ -2,8 +2,10 @@ import type { Client } from "minio";
 import type { ObjectStore } from "../../app/ports.js";
 
 export interface S3Options {
-  /** http(s)://host:port of MinIO/S3. */
+  /** http(s)://host:port of MinIO/S3, as this service reaches it. */
   readonly endpoint: string;
+  /** http(s)://host:port of MinIO/S3 as clients reach it, for download URLs; undefined: `endpoint`. */
+  readonly publicEndpoint?: string | undefined;
   readonly accessKey: string;
   readonly secretKey: string;
   readonly bucket: string;
@@ -23,22 +25,35 @@ export class MinioObjectStore implements ObjectStore {
    * without recordings (no S3 configured, no store built) should not carry.
    */
   private readonly loading: Promise<Client>;
+  /**
+   * Signs download URLs for the address clients use: a signature covers the
+   * Host header, so a URL signed for the internal address fails under another
+   * name. It only signs (the region is given), never connects.
+   */
+  private readonly signing: Promise<Client>;
 
   constructor(options: S3Options) {
-    const url = new URL(options.endpoint);
     this.bucket = options.bucket;
     this.region = options.region;
-    this.loading = import("minio").then(({ Client }) => new Client({
-      endPoint: url.hostname,
-      port: url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80,
-      useSSL: url.protocol === "https:",
-      accessKey: options.accessKey,
-      secretKey: options.secretKey,
-      region: options.region,
-      pathStyle: true,
-    }));
+    const minio = import("minio");
+    const client = (endpoint: string) =>
+      minio.then(({ Client }) => {
+        const url = new URL(endpoint);
+        return new Client({
+          endPoint: url.hostname,
+          port: url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80,
+          useSSL: url.protocol === "https:",
+          accessKey: options.accessKey,
+          secretKey: options.secretKey,
+          region: options.region,
+          pathStyle: true,
+        });
+      });
+    this.loading = client(options.endpoint);
+    this.signing = options.publicEndpoint === undefined ? this.loading : client(options.publicEndpoint);
     // A failure surfaces on first use; never as an unhandled rejection.
     this.loading.catch(() => undefined);
+    this.signing.catch(() => undefined);
   }
 
   async stat(key: string): Promise<{ sizeBytes: number } | undefined> {
@@ -53,7 +68,7 @@ export class MinioObjectStore implements ObjectStore {
   }
 
   async presignGet(key: string, ttlSeconds: number): Promise<string> {
-    return (await this.loading).presignedGetObject(this.bucket, key, ttlSeconds);
+    return (await this.signing).presignedGetObject(this.bucket, key, ttlSeconds);
   }
 
   async download(key: string, path: string): Promise<void> {

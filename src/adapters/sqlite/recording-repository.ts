@@ -59,7 +59,6 @@ export class SqliteRecordingRepository implements RecordingRepository {
     active: Statement<[string], RecordingRow>;
     latest: Statement<[string], RecordingRow>;
     forCall: Statement<[string], RecordingRow>;
-    allActive: Statement<[], RecordingRow>;
     pastDeadline: Statement<[number], RecordingRow>;
     update: Statement<Pick<RecordingRow, "id" | "status" | "ended_at" | "error">>;
     media: Statement<[string], MediaRow>;
@@ -85,7 +84,6 @@ export class SqliteRecordingRepository implements RecordingRepository {
       active: db.prepare(`SELECT * FROM recordings WHERE call_id = ? AND ${ACTIVE}`),
       latest: db.prepare("SELECT * FROM recordings WHERE call_id = ? ORDER BY started_at DESC, id DESC LIMIT 1"),
       forCall: db.prepare("SELECT * FROM recordings WHERE call_id = ? ORDER BY started_at, id"),
-      allActive: db.prepare(`SELECT * FROM recordings WHERE ${ACTIVE}`),
       pastDeadline: db.prepare(`SELECT * FROM recordings WHERE ${ACTIVE} AND stop_deadline <= ? ORDER BY stop_deadline`),
       update: db.prepare("UPDATE recordings SET status = @status, ended_at = @ended_at, error = @error WHERE id = @id"),
       media: db.prepare("SELECT * FROM media WHERE recording_id = ?"),
@@ -133,10 +131,6 @@ export class SqliteRecordingRepository implements RecordingRepository {
 
   listForCall(callId: string): Recording[] {
     return this.stmt.forCall.all(callId).map((r) => this.hydrate(r)!);
-  }
-
-  listActive(): Recording[] {
-    return this.stmt.allActive.all().map((r) => this.hydrate(r)!);
   }
 
   listPastDeadline(now: number): Recording[] {

@@ -1,7 +1,6 @@
 import type { Message } from "@bufbuild/protobuf";
 import { Server, ServerCredentials, type MethodDefinition, type UntypedServiceImplementation } from "@grpc/grpc-js";
 import { Health } from "../../../gen/health/v1/health_pb.js";
-import type { Authenticator } from "../../adapters/auth/jwt-authenticator.js";
 import type { Logger } from "../../app/ports.js";
 import type { HealthStatus } from "../grpc-ecosystem/health.js";
 import type { RegisteredMethod, RpcRegistry } from "../rpc/registry.js";
@@ -10,7 +9,6 @@ import { metadataText, unaryMethod, type UnaryHandle, type UnaryMethod } from ".
 
 export interface GrpcJsServerParts {
   readonly registry: RpcRegistry;
-  readonly authenticator: Authenticator;
   readonly logger: Logger;
   /** Larger requests are refused with RESOURCE_EXHAUSTED by grpc-js itself. */
   readonly maxRequestBytes: number;
@@ -28,7 +26,7 @@ export interface GrpcJsServer extends AsyncDisposable {
 /**
  * The registry's unary RPCs on a `@grpc/grpc-js` server: a second listener
  * because grpc-js serves trivial unary gRPC several times faster than
- * connect-node's gRPC (DESIGN.md, "The API"). Same handlers, same bearer-token
+ * connect-node's gRPC (docs/decisions.md). Same handlers, same bearer-token
  * authentication, same error catalogue as the main port. Not listening yet.
  */
 export function createGrpcJsServer(parts: GrpcJsServerParts): GrpcJsServer {
@@ -42,7 +40,7 @@ export function createGrpcJsServer(parts: GrpcJsServerParts): GrpcJsServer {
   };
   for (const registered of parts.registry.methods()) {
     const { service, method } = registered;
-    add(service.typeName, method.name, unaryMethod(method, registryHandle(registered, parts.authenticator), parts.logger));
+    add(service.typeName, method.name, unaryMethod(method, registryHandle(registered), parts.logger));
   }
   if (parts.health) add(Health.typeName, Health.method.check.name, healthCheckMethod(parts.health, parts.logger));
   for (const { definition, implementation } of services.values()) server.addService(definition, implementation);
@@ -70,12 +68,12 @@ export function createGrpcJsServer(parts: GrpcJsServerParts): GrpcJsServer {
   };
 }
 
-/** Authenticates the `authorization` metadata, then runs the shared handler; cancelling the call aborts its signal. */
-function registryHandle(registered: RegisteredMethod, authenticator: Authenticator): UnaryHandle {
-  return async (input, call) => {
+/** Runs the shared handler (which authenticates the `authorization` metadata); cancelling the call aborts its signal. */
+function registryHandle(registered: RegisteredMethod): UnaryHandle {
+  return (input, call) => {
     const cancelled = new AbortController();
     call.once("cancelled", () => cancelled.abort());
-    const principal = await authenticator.authenticate(metadataText(call.metadata, "authorization"));
-    return registered.invoke(input, { principal, signal: cancelled.signal, protocol: "grpc" });
+    const request = { authorization: metadataText(call.metadata, "authorization"), signal: cancelled.signal, protocol: "grpc" };
+    return registered.invoke(request, input);
   };
 }

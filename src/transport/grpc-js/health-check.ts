@@ -14,7 +14,7 @@ export function healthCheckMethod(status: HealthStatus, logger: Logger): UnaryMe
   return unaryMethod(
     Health.method.check,
     async (input) => {
-      const { service } = input as HealthCheckRequest;
+      const { service } = input() as HealthCheckRequest;
       const answer = checkResponse(status, service);
       if (!answer) throw new CallError(CallErrorCode.NotFound, `unknown service ${JSON.stringify(service)}`);
       return answer;

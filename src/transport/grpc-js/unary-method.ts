@@ -9,8 +9,12 @@ import { toGrpcStatus } from "./status.js";
 /** The call as a handler sees it: the request stays raw bytes until the handler decodes them. */
 export type GrpcJsCall = ServerUnaryCall<Buffer, Message>;
 
-/** Answers one decoded request; throws CallError (anything else becomes SW_CALL_INTERNAL). */
-export type UnaryHandle = (input: Message, call: GrpcJsCall) => Promise<Message>;
+/**
+ * Answers one request, decoding it through `input` when it needs it (after
+ * authentication: an anonymous caller learns nothing about its bytes); throws
+ * CallError (anything else becomes SW_CALL_INTERNAL).
+ */
+export type UnaryHandle = (input: () => Message, call: GrpcJsCall) => Promise<Message>;
 
 export interface UnaryMethod {
   readonly definition: MethodDefinition<Buffer, Message>;
@@ -52,7 +56,7 @@ export function unaryMethod(method: DescMethod, handle: UnaryHandle, logger: Log
     void runWithRequest({ requestId }, async () => {
       let reply: Message;
       try {
-        reply = await handle(decode(method, call.request), call);
+        reply = await handle(() => decode(method, call.request), call);
       } catch (err) {
         callback(toGrpcStatus(asCallError(err, logger)));
         return;

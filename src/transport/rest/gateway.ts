@@ -1,5 +1,4 @@
 import { isMessage, type Message } from "@bufbuild/protobuf";
-import type { Authenticator } from "../../adapters/auth/jwt-authenticator.js";
 import type { Logger } from "../../app/ports.js";
 import { CallError, CallErrorCode } from "../../domain/errors.js";
 import { asCallError, sendCallError } from "../error-catalogue.js";
@@ -10,7 +9,6 @@ import type { RestRoute, RouteMatch, RouteTable } from "./route-table.js";
 
 export interface RestGatewayOptions {
   readonly routes: RouteTable;
-  readonly authenticator: Authenticator;
   readonly logger: Logger;
   readonly maxBodyBytes: number;
 }
@@ -18,7 +16,7 @@ export interface RestGatewayOptions {
 /**
  * The documented JSON surface (`/v1/calls/...`). It calls the shared handlers
  * directly instead of going through Connect's protocol layer, which costs
- * several times a bare `node:http` reply (DESIGN.md), and wraps every answer in
+ * several times a bare `node:http` reply (docs/architecture.md), and wraps every answer in
  * the `{"data": …}` / `{"error": {"code","message"}}` envelope.
  */
 export class RestGateway {
@@ -32,9 +30,9 @@ export class RestGateway {
     });
     try {
       const match = this.match(req, res);
-      const principal = await this.options.authenticator.authenticate(req.headers.authorization);
-      const input = await this.decodeInput(req, match);
-      const output = await match.route.target.invoke(input, { principal, signal: controller.signal, protocol: "rest" });
+      // The body is read only once the caller is authenticated (by the registry).
+      const request = { authorization: req.headers.authorization, signal: controller.signal, protocol: "rest" };
+      const output = await match.route.target.invoke(request, () => this.decodeInput(req, match));
       sendJson(res, 200, { data: encodeOutput(match.route, output) });
     } catch (err) {
       const error = asCallError(err, this.options.logger);

@@ -126,6 +126,8 @@ function unrestifyMessage(schema: DescMessage, input: JsonObject): JsonObject {
 function enumFromRest(desc: DescEnum, value: JsonValue | undefined): JsonValue {
   if (typeof value !== "string") return value ?? null;
   if (desc.values.some((v) => v.name === value)) return value;
+  // The short spelling is the documented lower-case one ("audio"), as /openapi.json says.
+  if (value !== value.toLowerCase()) return value;
   const prefix = (desc.sharedPrefix ?? "").toUpperCase();
   const candidate = `${prefix}${value.toUpperCase()}`;
   const match = desc.values.find((v) => v.name === candidate && v.number !== 0);

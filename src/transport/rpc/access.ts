@@ -1,5 +1,4 @@
-import type { Principal } from "../../adapters/auth/jwt-authenticator.js";
-import type { Caller } from "../../app/ports.js";
+import type { Caller, InternalCaller, Principal } from "../../app/ports.js";
 import { CallError, CallErrorCode } from "../../domain/errors.js";
 import { isSafeId } from "../../domain/ids.js";
 
@@ -11,7 +10,7 @@ export const INTERNAL_SCOPE = "calls.internal";
  * without a tenant, or with ids the directory could never hold, is not
  * accepted as a user token.
  */
-export function callerOf(principal: Principal): Caller {
+export function userCaller(principal: Principal): Caller {
   const tenantId = principal.tenantId;
   if (tenantId === undefined || !isSafeId(tenantId) || !isSafeId(principal.subject)) {
     throw new CallError(CallErrorCode.Unauthenticated, "bearer token must carry a valid user (sub) and tenant (tid)");
@@ -19,12 +18,13 @@ export function callerOf(principal: Principal): Caller {
   return { userId: principal.subject, tenantId };
 }
 
-export function requireUser(principal: Principal): void {
-  callerOf(principal);
-}
-
-export function requireInternal(principal: Principal): void {
+/** Another ScaiWave service: its token carries the internal scope (a `tid` it may also carry changes nothing). */
+export function internalCaller(principal: Principal): InternalCaller {
   if (!principal.scopes.has(INTERNAL_SCOPE)) {
     throw new CallError(CallErrorCode.Forbidden, `this API needs a token with the ${INTERNAL_SCOPE} scope`);
   }
+  return { service: principal.subject };
 }
+
+/** A user's rate-limit bucket: per tenant and user. */
+export const userRateKey = (caller: Caller): string => `${caller.tenantId}/${caller.userId}`;

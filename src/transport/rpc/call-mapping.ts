@@ -118,13 +118,9 @@ export function ticketToProto(ticket: JoinTicket): Omit<MessageInitShape<typeof 
   };
 }
 
+/** Requests with another type never get here (their buf.validate rules reject them); the throw keeps the mapping total. */
 export function callTypeFromProto(type: CallType): domain.CallType {
   if (type === CallType.AUDIO) return "audio";
   if (type === CallType.VIDEO) return "video";
   throw new CallError(CallErrorCode.InvalidArgument, 'type must be "audio" or "video"');
-}
-
-export function requireField(name: string, value: string): string {
-  if (value === "") throw new CallError(CallErrorCode.InvalidArgument, `${name} is required`);
-  return value;
 }

@@ -1,9 +1,20 @@
 import { DirectoryService } from "../../../gen/scaiwave/calls/v1/directory_pb.js";
 import type { DirectoryUseCases } from "../../app/directory.js";
-import type { ServiceHandlers } from "./registry.js";
+import type { InternalCaller } from "../../app/ports.js";
+import { internalCaller } from "./access.js";
+import type { Registration, ServiceHandlers } from "./registry.js";
+
+/**
+ * DirectoryService, for internal services only (the `calls.internal` scope).
+ * Not rate-limited: the rooms service syncs rooms in bulk, and its token
+ * (which may carry a `tid`) is not a user's.
+ */
+export function directoryRegistration(directory: DirectoryUseCases): Registration<typeof DirectoryService, InternalCaller> {
+  return { handlers: directoryHandlers(directory), access: internalCaller };
+}
 
 /** DirectoryService: internal writes to the room/member/policy replica. */
-export function directoryHandlers(directory: DirectoryUseCases): ServiceHandlers<typeof DirectoryService> {
+function directoryHandlers(directory: DirectoryUseCases): ServiceHandlers<typeof DirectoryService, InternalCaller> {
   return {
     putRoom(req) {
       directory.putRoom(

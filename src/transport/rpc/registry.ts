@@ -1,74 +1,109 @@
 import { create, type DescMessage, type DescMethod, type DescMethodUnary, type DescService, type Message, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
-import type { Principal } from "../../adapters/auth/jwt-authenticator.js";
+import type { Authenticator, Principal } from "../../app/ports.js";
 import { isCallError } from "../../domain/errors.js";
+import type { RateClass } from "../rate-limiter.js";
+import { validateRequest } from "./request-validation.js";
 
-/** What a handler knows about the request beyond its message. */
-export interface RpcContext {
-  readonly principal: Principal;
+/** What a transport knows of one call before the registry takes it over. */
+export interface RpcRequest {
+  /** The `Authorization` header (or gRPC metadata) exactly as received. */
+  readonly authorization: string | null | undefined;
   readonly signal: AbortSignal;
   /** rest, connect, grpc or grpc-web (connect-node's protocol names): for metrics. */
   readonly protocol: string;
 }
 
-export interface RegistryHooks {
-  /** Runs after the access rule on every call (rate limits), whatever the transport. */
-  readonly admit?: (principal: Principal, method: DescMethod) => void;
-  /** Told the outcome (`ok` or the SW_CALL_* code) and duration of every call. */
+/** What a handler knows about the request beyond its message: who calls, typed per service. */
+export interface RpcContext<C> {
+  readonly caller: C;
+  readonly signal: AbortSignal;
+  readonly protocol: string;
+}
+
+type UnaryImpl<M, C> = M extends DescMethodUnary<infer I extends DescMessage, infer O extends DescMessage>
+  ? (input: MessageShape<I>, ctx: RpcContext<C>) => Promise<MessageInitShape<O>> | MessageInitShape<O>
+  : never;
+
+/** A transport-neutral implementation of every unary method of a service, for callers of type `C`. */
+export type ServiceHandlers<S extends DescService, C> = { [K in keyof S["method"]]: UnaryImpl<S["method"][K], C> };
+
+/** How a service is served: its handlers, who may call it, and how its callers are rate-limited. */
+export interface Registration<S extends DescService, C> {
+  readonly handlers: ServiceHandlers<S, C>;
+  /** Turns a verified principal into the caller the handlers take, or throws (401/403). */
+  readonly access: (principal: Principal) => C;
+  /**
+   * Per-caller rate limits: each caller's bucket key, and the class of each
+   * method (unnamed methods: `other`). Absent: the service is never limited
+   * (internal callers).
+   */
+  readonly rateLimit?: {
+    readonly key: (caller: C) => string;
+    readonly classes?: { readonly [K in keyof S["method"]]?: RateClass };
+  };
+}
+
+export interface RegistryDeps {
+  /** Every call's bearer token is verified here, once, whatever the transport. */
+  readonly authenticator: Authenticator;
+  /** Takes one token from the caller's bucket of a class or throws SW_CALL_RATE_LIMITED. */
+  readonly limiter?: { take(key: string, rateClass: RateClass): void };
+  /** Told the outcome (`ok` or the SW_CALL_* code) and duration of every call, a refused token included. */
   readonly observe?: (method: DescMethod, protocol: string, outcome: string, seconds: number) => void;
   /** Awaited before a result is returned: resolves once what the call wrote or read is committed (group commit). */
   readonly settle?: () => Promise<void>;
 }
 
-type UnaryImpl<M> = M extends DescMethodUnary<infer I extends DescMessage, infer O extends DescMessage>
-  ? (input: MessageShape<I>, ctx: RpcContext) => Promise<MessageInitShape<O>> | MessageInitShape<O>
-  : never;
-
-/** A transport-neutral implementation of every unary method of a service. */
-export type ServiceHandlers<S extends DescService> = { [K in keyof S["method"]]: UnaryImpl<S["method"][K]> };
-
-/** Checks that a principal may call a service at all (per-call rules live in the use cases). */
-export type AccessRule = (principal: Principal) => void;
-
 export interface RegisteredMethod {
   readonly service: DescService;
   readonly method: DescMethod;
-  /** Runs the access rule, then the handler. Throws CallError. */
-  invoke(input: Message, ctx: RpcContext): Promise<Message>;
+  /**
+   * Authenticates, checks access, takes a rate-limit token, decodes the input
+   * (lazily: an anonymous caller learns nothing about its request), checks it
+   * against its `buf.validate` rules, runs the handler and waits for its
+   * writes to commit. Throws CallError.
+   */
+  invoke(request: RpcRequest, input: () => Message | Promise<Message>): Promise<Message>;
 }
 
 /**
- * The handlers every transport serves: Connect/gRPC/gRPC-web routes and the
- * REST gateway look methods up here, so each RPC is implemented once.
+ * The handlers every transport serves: Connect/gRPC/gRPC-web routes, the
+ * grpc-js listener and the REST gateway look methods up here, so each RPC is
+ * implemented, authenticated, authorised and limited once.
  */
 export class RpcRegistry {
   private readonly byMethod = new Map<DescMethod, RegisteredMethod>();
   private readonly serviceList: DescService[] = [];
 
-  constructor(private readonly hooks: RegistryHooks = {}) {}
+  constructor(private readonly deps: RegistryDeps) {}
 
-  register<S extends DescService>(service: S, handlers: ServiceHandlers<S>, access: AccessRule): this {
+  register<S extends DescService, C>(service: S, registration: Registration<S, C>): this {
     this.serviceList.push(service);
+    const { authenticator, limiter, observe, settle } = this.deps;
+    const { access, rateLimit } = registration;
     for (const method of service.methods) {
-      const impl = (handlers as Record<string, (input: Message, ctx: RpcContext) => unknown>)[method.localName];
+      const impl = (registration.handlers as Record<string, (input: Message, ctx: RpcContext<C>) => unknown>)[method.localName];
       if (!impl) throw new Error(`no handler for ${method.parent.typeName}.${method.name}`);
-      const { admit, observe, settle } = this.hooks;
+      const rateClass: RateClass = (rateLimit?.classes as Record<string, RateClass> | undefined)?.[method.localName] ?? "other";
       this.byMethod.set(method, {
         service,
         method,
-        async invoke(input, ctx) {
+        async invoke(request, input) {
           const started = performance.now();
           let outcome = "ok";
           try {
-            access(ctx.principal);
-            admit?.(ctx.principal, method);
-            const output = await impl(input, ctx);
+            const caller = access(await authenticator.authenticate(request.authorization));
+            if (rateLimit && limiter) limiter.take(rateLimit.key(caller), rateClass);
+            const message = await input();
+            validateRequest(method.input, message);
+            const output = await impl(message, { caller, signal: request.signal, protocol: request.protocol });
             await settle?.();
             return create(method.output, output as MessageInitShape<typeof method.output>);
           } catch (err) {
             outcome = isCallError(err) ? err.code : "SW_CALL_INTERNAL";
             throw err;
           } finally {
-            observe?.(method, ctx.protocol, outcome, (performance.now() - started) / 1000);
+            observe?.(method, request.protocol, outcome, (performance.now() - started) / 1000);
           }
         },
       });

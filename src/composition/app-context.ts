@@ -1,0 +1,327 @@
+import { create } from "@bufbuild/protobuf";
+import type { Logger as PinoLogger } from "pino";
+import { CallSchema, CallsService, RecordingSchema } from "../../gen/scaiwave/calls/v1/calls_pb.js";
+import { DirectoryService } from "../../gen/scaiwave/calls/v1/directory_pb.js";
+import { JwtAuthenticator } from "../adapters/auth/jwt-authenticator.js";
+import { LiveKitEgress } from "../adapters/livekit/egress.js";
+import { credentialsRefusal } from "../adapters/livekit/failures.js";
+import { LiveKitRoomService } from "../adapters/livekit/rooms.js";
+import { LiveKitTokenMinter } from "../adapters/livekit/tokens.js";
+import { LiveKitWebhookVerifier } from "../adapters/livekit/webhook-verifier.js";
+import { JetStreamPublisher } from "../adapters/nats/jetstream-publisher.js";
+import { OutboxRelay } from "../adapters/nats/outbox-relay.js";
+import { MinioObjectStore } from "../adapters/s3/minio-object-store.js";
+import { SqliteCallRepository } from "../adapters/sqlite/call-repository.js";
+import { openDatabase, type SqliteDatabase } from "../adapters/sqlite/database.js";
+import { SqliteDirectoryRepository } from "../adapters/sqlite/directory-repository.js";
+import { attachGroupCommit, GroupCommit } from "../adapters/sqlite/group-commit.js";
+import { SqliteOutboxStore } from "../adapters/sqlite/outbox-store.js";
+import { SqliteRecordingRepository } from "../adapters/sqlite/recording-repository.js";
+import { SqliteTranscriptRepository } from "../adapters/sqlite/transcript-repository.js";
+import { FfmpegAudioExtractor } from "../adapters/transcription/ffmpeg-audio.js";
+import { OpenAiCompatibleEngine } from "../adapters/transcription/openai-engine.js";
+import { PocketSphinxEngine } from "../adapters/transcription/pocketsphinx-engine.js";
+import { CallsUseCases } from "../app/calls.js";
+import { DirectoryUseCases } from "../app/directory.js";
+import { CallEventFactory, EVENT_SUBJECTS, JOB_SUBJECTS, transcribeJob } from "../app/events.js";
+import type { Authenticator, Clock, EgressService, LiveKitRooms, LiveKitTokens, ObjectStore, TranscriptionEngine } from "../app/ports.js";
+import { Reconciler } from "../app/reconciler.js";
+import { RecordingsUseCases } from "../app/recordings.js";
+import { RingTimer } from "../app/ring-timer.js";
+import { TranscriptionJobs } from "../app/transcription.js";
+import { WebhookIngest } from "../app/webhooks.js";
+import type { Config } from "../config.js";
+import type { Call } from "../domain/call.js";
+import type { Recording } from "../domain/recording.js";
+import { createLogger } from "../logger.js";
+import { currentRequestCommitted, notePendingCommit } from "../request-context.js";
+import { cachedProbe, CheckFailed, Health } from "../transport/health.js";
+import { Metrics } from "../transport/metrics.js";
+import { RateLimiter } from "../transport/rate-limiter.js";
+import { messageToRestJson } from "../transport/rest/rest-json.js";
+import { callToProto, recordingToProto } from "../transport/rpc/call-mapping.js";
+import { callsRegistration } from "../transport/rpc/calls-handlers.js";
+import { directoryRegistration } from "../transport/rpc/directory-handlers.js";
+import { RpcRegistry } from "../transport/rpc/registry.js";
+import { Signal } from "./signal.js";
+import { timed } from "./timed.js";
+
+/** Replaceable parts, for tests (a fake clock, a LiveKit that fails on purpose, a log sink). */
+export interface AppOverrides {
+  readonly clock?: Clock;
+  readonly rooms?: LiveKitRooms & { ping?(): Promise<void> };
+  readonly tokens?: LiveKitTokens;
+  readonly authenticator?: Authenticator;
+  readonly logger?: PinoLogger;
+  readonly egress?: EgressService;
+  readonly transcriptionEngine?: TranscriptionEngine;
+}
+
+/**
+ * Every dependency of the service, built from config (plus overrides) and
+ * nothing started: no listener, no timer, no connection. The HTTP server
+ * (`buildServer`) and the background work (`startBackground`) are built on it;
+ * the worker process uses it without a server.
+ */
+export interface AppContext extends AsyncDisposable {
+  readonly config: Config;
+  readonly logger: PinoLogger;
+  readonly clock: Clock;
+  readonly db: SqliteDatabase;
+  readonly metrics: Metrics;
+  readonly health: Health;
+  readonly registry: RpcRegistry;
+  readonly webhookIngest: WebhookIngest;
+  readonly webhookVerifier: LiveKitWebhookVerifier;
+  /** Resolves once what the current request wrote is committed (group commit). */
+  readonly settle: () => Promise<void>;
+  readonly publisher: JetStreamPublisher;
+  readonly relay: OutboxRelay;
+  /** Fires after every commit that wrote outbox events: the relay listens while it runs. */
+  readonly outboxWritten: Signal;
+  /** Fires with each new ring deadline: the ring timer listens while it runs. */
+  readonly ringDeadlines: Signal<number>;
+  readonly ringTimer: RingTimer;
+  /** Compares live calls with LiveKit; tests run passes on demand. */
+  readonly reconciler: Reconciler;
+  readonly recordings: RecordingsUseCases;
+  /** Undefined when object storage is not configured. */
+  readonly objectStore: ObjectStore & { ensureBucket(): Promise<void> } | undefined;
+  /** Transcription jobs (undefined without object storage); pulled by the worker, in-process or `npm run worker`. */
+  readonly transcription: TranscriptionJobs | undefined;
+  /** The work-queue stream of durable jobs, beside the events stream. */
+  readonly jobsStream: string;
+  /** Closes what building opened (the database). Background work and servers are stopped before. */
+  close(): Promise<void>;
+}
+
+/** The one place that builds every dependency, from config plus optional overrides. */
+export function createAppContext(config: Config, overrides: AppOverrides = {}): AppContext {
+  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const clock = overrides.clock ?? { now: () => Date.now() };
+  const outboxWritten = new Signal();
+  const ringDeadlines = new Signal<number>();
+
+  // The store. Group commit: the writes of one event-loop turn share one transaction.
+  const db = openDatabase(config.databasePath);
+  const groupCommit = new GroupCommit(db, { afterCommit: () => outboxWritten.notify(), onEnlist: notePendingCommit });
+  attachGroupCommit(db, groupCommit);
+  // A request answers once its own writes, and the group open when it finished, are committed.
+  const settle = async () => {
+    await groupCommit.settled();
+    await currentRequestCommitted();
+  };
+
+  // Events show a call as GetCall does on the REST paths (without its recordings): one rendering.
+  const renderCall = (call: Call) => messageToRestJson(CallSchema, create(CallSchema, callToProto(call)));
+  const renderRecording = (recording: Recording) =>
+    messageToRestJson(
+      RecordingSchema,
+      create(RecordingSchema, recordingToProto({ recording, downloadUrl: null, downloadUrlExpiresAt: null, transcript: null })),
+    );
+  const eventFactory = new CallEventFactory(renderCall, () => clock.now(), renderRecording);
+  const calls = new SqliteCallRepository(db, { events: (transition) => eventFactory.fromTransition(transition) });
+  const directory = new SqliteDirectoryRepository(db, clock.now);
+  const recordingRepository = new SqliteRecordingRepository(db, {
+    event: (type, recording) => eventFactory.fromRecording(type, recording),
+  });
+  const transcripts = new SqliteTranscriptRepository(db, {
+    job: (recording) => transcribeJob(recording, clock.now()),
+    event: (transcript) => eventFactory.fromTranscript(transcript, config.s3?.bucket ?? "", config.transcription.eventMaxChars),
+    clock: () => clock.now(),
+  });
+  const outbox = new SqliteOutboxStore(db);
+
+  const metrics = new Metrics({
+    liveCalls: () => calls.countLive(),
+    outboxBacklog: () => {
+      const { pending, oldestCreatedAt } = outbox.backlog();
+      return { pending, oldestAgeSeconds: oldestCreatedAt === undefined ? 0 : (clock.now() - oldestCreatedAt) / 1000 };
+    },
+  });
+  const timeLiveKit = metrics.timeLiveKit.bind(metrics);
+
+  // Events: written to the outbox with each change, relayed to NATS JetStream.
+  const jobsStream = `${config.nats.stream}_JOBS`;
+  const publisher = new JetStreamPublisher({
+    url: config.nats.url,
+    streams: [
+      {
+        name: config.nats.stream,
+        subjects: EVENT_SUBJECTS,
+        retention: "limits",
+        maxAgeSeconds: config.nats.maxAgeSeconds,
+        duplicateWindowSeconds: config.nats.duplicateWindowSeconds,
+      },
+      {
+        // Durable jobs (transcription): a work queue, each job removed once a worker acknowledged it.
+        name: jobsStream,
+        subjects: JOB_SUBJECTS,
+        retention: "workqueue",
+        maxAgeSeconds: 7 * 86_400,
+        duplicateWindowSeconds: config.nats.duplicateWindowSeconds,
+      },
+    ],
+    publishTimeoutMs: 2000,
+    logger,
+  });
+  const relay = new OutboxRelay({ store: outbox, publisher, clock, logger, readCommitted: (read) => groupCommit.whenIdle(read) });
+
+  // LiveKit and object storage.
+  const liveKitRooms = new LiveKitRoomService({ ...config.livekit });
+  const rooms = timed(overrides.rooms ?? liveKitRooms, timeLiveKit, logger, "room");
+  const tokens =
+    overrides.tokens ??
+    new LiveKitTokenMinter({ apiKey: config.livekit.apiKey, apiSecret: config.livekit.apiSecret, ttlSeconds: config.livekit.tokenTtlSeconds });
+  const objectStore = config.s3 && new MinioObjectStore(config.s3);
+  const egressService =
+    overrides.egress ??
+    (config.s3 &&
+      new LiveKitEgress({
+        apiUrl: config.livekit.apiUrl,
+        apiKey: config.livekit.apiKey,
+        apiSecret: config.livekit.apiSecret,
+        requestTimeoutMs: config.livekit.requestTimeoutMs,
+        s3: config.s3,
+      }));
+  const egress = egressService && timed(egressService, timeLiveKit, logger, "egress");
+
+  // The use cases.
+  const recordings = new RecordingsUseCases({
+    calls,
+    recordings: recordingRepository,
+    transcripts,
+    directory,
+    egress,
+    store: objectStore,
+    clock,
+    logger,
+    maxDurationMs: config.recordings.maxDurationMs,
+    downloadUrlTtlSeconds: config.recordings.downloadUrlTtlSeconds,
+  });
+  const callsUseCases = new CallsUseCases({
+    calls,
+    directory,
+    rooms,
+    tokens,
+    clock,
+    logger,
+    livekitUrl: config.livekit.url,
+    ringTimeoutMs: config.ringTimeoutSeconds * 1000,
+    onRingDeadline: (deadline) => ringDeadlines.notify(deadline),
+    onCallEnded: (callId) => void recordings.stopForCall(callId),
+  });
+  const ringTimer = new RingTimer(() => callsUseCases.expireUnanswered(), calls, clock, logger);
+  const webhookIngest = new WebhookIngest({ calls, useCases: callsUseCases, recordings, directory, clock, logger });
+  const reconciler = new Reconciler({
+    calls,
+    useCases: callsUseCases,
+    recordings,
+    rooms,
+    directory,
+    clock,
+    logger,
+    joinGraceMs: config.reconcile.joinGraceSeconds * 1000,
+  });
+  const transcription =
+    objectStore &&
+    new TranscriptionJobs({
+      recordings: recordingRepository,
+      transcripts,
+      store: objectStore,
+      logger,
+      audio: new FfmpegAudioExtractor(),
+      engine:
+        overrides.transcriptionEngine ??
+        (config.transcription.engine === "openai"
+          ? new OpenAiCompatibleEngine({ ...config.transcription.openai, timeoutMs: config.transcription.timeoutMs })
+          : new PocketSphinxEngine({ modelDir: config.transcription.modelDir })),
+    });
+
+  // One registry for every transport: it authenticates, authorises and rate-limits each call once.
+  const limits = config.rateLimits;
+  const limiter = new RateLimiter(
+    {
+      initiate: limits.initiate.perMinute > 0 ? limits.initiate : undefined,
+      recording: limits.recording.perMinute > 0 ? limits.recording : undefined,
+      other: limits.other.perMinute > 0 ? limits.other : undefined,
+    },
+    () => clock.now(),
+  );
+  const registry = new RpcRegistry({
+    authenticator: overrides.authenticator ?? new JwtAuthenticator(config.auth),
+    limiter,
+    observe: (method, protocol, outcome, seconds) => metrics.observeRpc(method.name, protocol, outcome, seconds),
+    settle,
+  })
+    .register(CallsService, callsRegistration(callsUseCases, recordings))
+    .register(DirectoryService, directoryRegistration(new DirectoryUseCases(directory)));
+
+  const livekitProbe = cachedProbe(rooms.ping?.bind(rooms) ?? (() => liveKitRooms.ping()), 5_000);
+  const health = new Health([
+    {
+      name: "database",
+      critical: true,
+      check: async () => {
+        db.prepare("SELECT 1").get();
+      },
+    },
+    {
+      name: "livekit",
+      critical: false,
+      // A refused key or secret reads "unauthorized", not "failing": the operator's to fix, not an outage.
+      check: () =>
+        livekitProbe().catch((err: unknown) => {
+          const refused = credentialsRefusal(err);
+          throw refused ? new CheckFailed(refused.message, {}, "unauthorized") : err;
+        }),
+    },
+    {
+      // Not critical: while NATS is away the service works and events wait in the outbox.
+      name: "nats",
+      critical: false,
+      check: async () => {
+        const { pending, oldestCreatedAt } = outbox.backlog();
+        const details = {
+          outbox_pending: pending,
+          outbox_oldest_age_seconds: oldestCreatedAt === undefined ? 0 : Math.round((clock.now() - oldestCreatedAt) / 1000),
+        };
+        const status = publisher.status();
+        if (!status.connected) throw new CheckFailed(status.lastError ?? "not connected", details);
+        if (!status.streamReady) throw new CheckFailed(`stream ${config.nats.stream} not ready`, details);
+        return details;
+      },
+    },
+  ]);
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closed ??= (async () => {
+      await groupCommit.settled().catch(() => undefined);
+      db.close();
+    })());
+  return {
+    config,
+    logger,
+    clock,
+    db,
+    metrics,
+    health,
+    registry,
+    webhookIngest,
+    webhookVerifier: new LiveKitWebhookVerifier(config.livekit.apiKey, config.livekit.apiSecret),
+    settle,
+    publisher,
+    relay,
+    outboxWritten,
+    ringDeadlines,
+    ringTimer,
+    reconciler,
+    recordings,
+    objectStore,
+    transcription,
+    jobsStream,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

@@ -1,0 +1,81 @@
+import { JobConsumer } from "../adapters/nats/job-consumer.js";
+import { TRANSCRIBE_JOB_SUBJECT } from "../app/events.js";
+import type { AppContext } from "./app-context.js";
+
+/**
+ * What a process runs besides answering requests:
+ * - `service`: the outbox relay (and its NATS connection), the ring timer,
+ *   reconciliation with LiveKit, the recording time limit, and the
+ *   transcription worker when TRANSCRIPTION_WORKER is `inline`;
+ * - `worker` (`npm run worker`): only the transcription worker. Its events
+ *   wait in the shared store for the service's relay, so no event is ever
+ *   published by two relays at once.
+ */
+export type Role = "service" | "worker";
+
+/** Starts the role's background work; disposing it stops all of it, in order, and waits for work in flight. */
+export function startBackground(ctx: AppContext, role: Role): AsyncDisposable {
+  const { config, logger } = ctx;
+  const stops: (() => void | Promise<void>)[] = [];
+  let relayStop: (() => Promise<void>) | undefined;
+
+  if (role === "service") {
+    const unschedule = ctx.ringDeadlines.subscribe((deadline) => ctx.ringTimer.schedule(deadline));
+    ctx.ringTimer.start();
+    stops.push(() => {
+      unschedule();
+      ctx.ringTimer.stop();
+    });
+
+    if (config.reconcile.intervalSeconds > 0) ctx.reconciler.start(config.reconcile.intervalSeconds * 1000);
+    stops.push(() => ctx.reconciler.stop());
+
+    // Recordings past RECORDING_MAX_MINUTES are stopped within a second.
+    const recordingSweep = setInterval(() => void ctx.recordings.stopOverdue().catch(() => undefined), 1000);
+    recordingSweep.unref();
+    stops.push(() => clearInterval(recordingSweep));
+
+    ctx.objectStore?.ensureBucket().catch((err: unknown) => logger.warn({ err }, "could not check/create the recordings bucket"));
+
+    // The relay stops last, so what the work above wrote on its way out is published (or waits in the outbox).
+    ctx.publisher.start();
+    const unkick = ctx.outboxWritten.subscribe(() => ctx.relay.kick());
+    ctx.relay.start();
+    relayStop = async () => {
+      unkick();
+      await ctx.relay.stop();
+      await ctx.publisher.close();
+    };
+  }
+
+  const transcription = ctx.transcription;
+  if (transcription && (role === "worker" || config.transcription.worker === "inline")) {
+    const consumer = new JobConsumer(
+      {
+        url: config.nats.url,
+        stream: ctx.jobsStream,
+        subject: TRANSCRIBE_JOB_SUBJECT,
+        durable: "transcription",
+        concurrency: config.transcription.concurrency,
+        maxAttempts: config.transcription.maxAttempts,
+        ackWaitMs: config.transcription.ackWaitMs,
+        retryBaseMs: config.transcription.retryBaseMs,
+        logger,
+      },
+      (payload, attempt, lastAttempt, signal) =>
+        transcription.process(String((payload as { recording_id?: unknown }).recording_id), attempt, lastAttempt, signal),
+    );
+    consumer.start();
+    // Stopped first: a job in flight may still write events for the relay to publish.
+    stops.unshift(() => consumer.stop());
+  }
+
+  let stopped: Promise<void> | undefined;
+  return {
+    [Symbol.asyncDispose]: () =>
+      (stopped ??= (async () => {
+        for (const stop of stops) await stop();
+        await relayStop?.();
+      })()),
+  };
+}
