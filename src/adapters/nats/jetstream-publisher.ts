@@ -138,7 +138,9 @@ export class JetStreamPublisher implements EventPublisher {
   }
 
   private async connectLoop(): Promise<void> {
-    const { logger, url } = this.options;
+    const { logger } = this.options;
+    const url = this.options.url;
+    const where = withoutCredentials(url);
     for (let attempt = 0; !this.closed; attempt++) {
       try {
         const nc = await connect({
@@ -158,7 +160,7 @@ export class JetStreamPublisher implements EventPublisher {
         this.nc = nc;
         this.js = nc.jetstream();
         this.connected = true;
-        logger.info({ nats: url }, "connected to NATS");
+        logger.info({ nats: where }, "connected to NATS");
         void this.watch(nc);
         await this.ensureStreams().catch((err: unknown) => {
           logger.warn({ err }, "could not create the NATS streams yet; will retry");
@@ -166,7 +168,7 @@ export class JetStreamPublisher implements EventPublisher {
         return;
       } catch (err) {
         this.lastError = err instanceof Error ? err.message : String(err);
-        if (attempt === 0 || attempt % 20 === 0) logger.warn({ err, nats: url }, "NATS unreachable; events wait in the outbox");
+        if (attempt === 0 || attempt % 20 === 0) logger.warn({ err, nats: where }, "NATS unreachable; events wait in the outbox");
         await delay(Math.min(5000, 250 * 2 ** Math.min(attempt, 5)), undefined, { signal: this.closing.signal }).catch(
           () => undefined,
         );
@@ -178,11 +180,11 @@ export class JetStreamPublisher implements EventPublisher {
     for await (const s of nc.status()) {
       if (s.type === "disconnect") {
         this.connected = false;
-        this.options.logger.warn({ nats: this.options.url }, "disconnected from NATS; reconnecting");
+        this.options.logger.warn({ nats: withoutCredentials(this.options.url) }, "disconnected from NATS; reconnecting");
       } else if (s.type === "reconnect") {
         this.connected = true;
         this.streamReady = false;
-        this.options.logger.info({ nats: this.options.url }, "reconnected to NATS");
+        this.options.logger.info({ nats: withoutCredentials(this.options.url) }, "reconnected to NATS");
       }
     }
   }
@@ -230,4 +232,9 @@ export function subjectMatches(pattern: string, subject: string): boolean {
 function isStreamNotFound(err: unknown): boolean {
   const e = err as { api_error?: { err_code?: number }; message?: string };
   return e?.api_error?.err_code === 10059 || /stream not found/i.test(e?.message ?? "");
+}
+
+/** The server list as logs may show it: a `user:password@` in a URL is a secret. */
+export function withoutCredentials(servers: string): string {
+  return servers.replace(/\/\/[^/@,]*@/g, "//[credentials]@");
 }
