@@ -40,6 +40,8 @@ export interface EgressNotice {
   readonly roomName: string;
   readonly status: "starting" | "active" | "ending" | "complete" | "failed" | "aborted" | "limit_reached";
   readonly error: string;
+  /** Where the egress was asked to write (the recording's file key), when LiveKit's report carries its request. */
+  readonly filepath?: string | undefined;
   readonly file?: { readonly durationNs: number; readonly startedAtNs: number; readonly endedAtNs: number } | undefined;
 }
 
@@ -267,6 +269,8 @@ export class RecordingsUseCases {
     if (callId === undefined) return undefined;
     const active = recordings.findActive(callId);
     if (!active || active.egressId !== null) return undefined;
+    // Only the egress that writes this recording's file: another one in the room (an orphan) is not it.
+    if (notice.filepath !== undefined && notice.filepath !== active.fileKey) return undefined;
     recordings.setEgressId(active.id, notice.egressId);
     return recordings.findById(active.id);
   }

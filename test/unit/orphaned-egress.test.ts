@@ -142,6 +142,29 @@ describe("stopOrphanedEgress", () => {
     expect(repository.findActive(CALL_ID)?.egressId).toBe(ours);
   });
 
+  it("a starting recording adopts only the egress writing its own file: an orphan's report (another file) is ignored", async () => {
+    const recordings = instance();
+    const orphan = livekit.create(ROOM);
+    const answer = gate();
+    livekit.startAnswers = answer.promise;
+    const created = livekit.nextCreated();
+    const starting = recordings.start(admin, CALL_ID, OPTIONS);
+    const ours = await created;
+    const fileKey = repository.findActive(CALL_ID)?.fileKey;
+
+    const elsewhere = { roomName: ROOM, status: "active" as const, error: "", filepath: "recordings/call-1/an-earlier-start.mp4" };
+    expect(await recordings.onEgress("wh-1", { egressId: orphan, ...elsewhere })).toBe("ignored");
+    expect(repository.findActive(CALL_ID)?.egressId).toBeNull();
+    // Its own egress's report, before the start returned, is adopted.
+    expect(await recordings.onEgress("wh-2", { egressId: ours, roomName: ROOM, status: "active", error: "", filepath: fileKey })).toBe("processed");
+    expect(repository.findActive(CALL_ID)).toMatchObject({ egressId: ours, status: "recording" });
+
+    answer.open();
+    expect((await starting).recording.egressId).toBe(ours);
+    expect(await recordings.stopOrphanedEgress()).toBe(1);
+    expect(livekit.stopped).toEqual([orphan]);
+  });
+
   it("keeps the egress of a start in flight on another instance sharing the store", async () => {
     const [starter, reconciler] = [instance(), instance()];
     const answer = gate();

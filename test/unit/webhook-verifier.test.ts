@@ -137,6 +137,20 @@ describe("LiveKitWebhookVerifier: what a genuine webhook becomes", () => {
     expect(failed.notice).toMatchObject({ kind: "egress", egress: { status: "failed", error: "no space" } });
   });
 
+  it("egress events carry the file the room-composite egress was asked to write (LiveKit echoes its request)", async () => {
+    const { notice } = await verifySigned(
+      body("egress_updated", {
+        egressInfo: {
+          egressId: "EG_xyz",
+          roomName: "scaiwave-call-1",
+          status: "EGRESS_ACTIVE",
+          roomComposite: { roomName: "scaiwave-call-1", fileOutputs: [{ fileType: "MP4", filepath: "recordings/call-1/2026.mp4" }] },
+        },
+      }),
+    );
+    expect(notice).toMatchObject({ kind: "egress", egress: { status: "active", filepath: "recordings/call-1/2026.mp4" } });
+  });
+
   it("a completed egress carries its file's times and duration, in nanoseconds (int64 strings on the wire)", async () => {
     const { notice } = await verifySigned(
       body("egress_ended", {

@@ -100,6 +100,14 @@ const EGRESS_STATUS: Record<EgressStatus, EgressNotice["status"]> = {
   [EgressStatus.EGRESS_LIMIT_REACHED]: "limit_reached",
 };
 
+/** The file a room-composite egress was asked to write (LiveKit echoes the request in every egress event). */
+function requestedFilepath(info: EgressInfo): string | undefined {
+  if (info.request.case !== "roomComposite") return undefined;
+  const request = info.request.value;
+  const output = request.fileOutputs[0] ?? (request.output.case === "file" ? request.output.value : undefined);
+  return output?.filepath || undefined;
+}
+
 /** Times and durations in LiveKit's FileInfo are nanoseconds (int64). */
 function egressNotice(info: EgressInfo): EgressNotice {
   const file = info.fileResults[0];
@@ -108,6 +116,7 @@ function egressNotice(info: EgressInfo): EgressNotice {
     roomName: info.roomName,
     status: EGRESS_STATUS[info.status] ?? "starting",
     error: info.error,
+    filepath: requestedFilepath(info),
     file: file && {
       durationNs: Number(file.duration),
       startedAtNs: Number(file.startedAt),
