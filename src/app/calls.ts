@@ -17,7 +17,8 @@ import {
 import { CallError, CallErrorCode } from "../domain/errors.js";
 import { liveKitRoomName, newCallId } from "../domain/ids.js";
 import { mayEndCall, mayModerate, type Membership } from "../domain/permissions.js";
-import type { Caller, CallRepository, Clock, DirectoryRepository, LiveKitRooms, LiveKitTokens, Logger } from "./ports.js";
+import type { CallEventFactory } from "./events.js";
+import type { Caller, Clock, DirectoryReads, LiveKitRooms, LiveKitTokens, Logger, Store, StoreTransaction } from "./ports.js";
 
 /** What a client needs to connect its media to LiveKit. */
 export interface JoinTicket {
@@ -27,9 +28,13 @@ export interface JoinTicket {
   readonly livekitRoom: string;
 }
 
+/** A change of a call: the next state from the current one (it may read in the transaction, e.g. a membership). */
+export type CallChange = (call: Call, tx: StoreTransaction) => Transition | Promise<Transition>;
+
 export interface CallsDeps {
-  readonly calls: CallRepository;
-  readonly directory: DirectoryRepository;
+  readonly store: Store;
+  /** Builds the events of each transition (the use cases append them to the outbox with the change). */
+  readonly events: CallEventFactory;
   readonly rooms: LiveKitRooms;
   readonly tokens: LiveKitTokens;
   readonly clock: Clock;
@@ -53,10 +58,10 @@ export class CallsUseCases {
 
   /** Starts a call in a room, or joins its live call (glare). */
   async initiate(caller: Caller, roomId: string, type: CallType): Promise<JoinTicket> {
-    const { calls, directory, rooms, clock } = this.deps;
-    this.requireMember(caller, roomId);
+    const { store, rooms, clock } = this.deps;
+    await this.requireMember(caller, roomId);
 
-    const live = calls.findLiveCallInRoom(caller.tenantId, roomId);
+    const live = await store.calls.findLiveCallInRoom(caller.tenantId, roomId);
     if (live) return this.join(caller, live.id);
 
     // The LiveKit room comes first so that no stored call ever points at a
@@ -65,24 +70,29 @@ export class CallsUseCases {
     const roomName = liveKitRoomName(callId);
     await rooms.createRoom(roomName);
 
-    const started = startCall({
-      id: callId,
-      tenantId: caller.tenantId,
-      roomId,
-      type,
-      initiatorId: caller.userId,
-      memberIds: directory.listMemberIds(caller.tenantId, roomId),
-      now: clock.now(),
-      ringTimeoutMs: this.deps.ringTimeoutMs,
+    const started = await store.transaction(async (tx) => {
+      const transition = startCall({
+        id: callId,
+        tenantId: caller.tenantId,
+        roomId,
+        type,
+        initiatorId: caller.userId,
+        memberIds: await tx.directory.listMemberIds(caller.tenantId, roomId),
+        now: clock.now(),
+        ringTimeoutMs: this.deps.ringTimeoutMs,
+      });
+      if (!(await tx.calls.insertCall(transition.call))) return undefined;
+      await tx.outbox.append(this.deps.events.fromTransition(transition));
+      return transition;
     });
-    if (calls.insertCall(started)) {
+    if (started) {
       this.deps.onRingDeadline?.(started.call.ringDeadline);
       return this.ticket(caller, callId);
     }
 
     // Someone else started a call in this room while we created ours: join theirs.
     this.deleteRoomInBackground(roomName, "glare: a concurrent initiate won");
-    const winner = calls.findLiveCallInRoom(caller.tenantId, roomId);
+    const winner = await store.calls.findLiveCallInRoom(caller.tenantId, roomId);
     if (!winner) throw new CallError(CallErrorCode.Internal, "the room's live call vanished during initiate");
     return this.join(caller, winner.id);
   }
@@ -91,23 +101,23 @@ export class CallsUseCases {
   // transaction: one read of the call per request, not one before and one in it.
 
   async join(caller: Caller, callId: string): Promise<JoinTicket> {
-    this.deps.calls.updateCall(caller.tenantId, callId, (current) => {
-      this.requireMember(caller, current.roomId);
+    await this.apply(caller.tenantId, callId, async (current, tx) => {
+      await this.requireMember(caller, current.roomId, tx);
       return joinCall(current, caller.userId, this.deps.clock.now());
     });
     return this.ticket(caller, callId);
   }
 
-  leave(caller: Caller, callId: string): Call {
-    return this.apply(caller.tenantId, callId, (current) => {
-      if (!isParticipant(current, caller.userId)) this.requireMember(caller, current.roomId);
+  leave(caller: Caller, callId: string): Promise<Call> {
+    return this.apply(caller.tenantId, callId, async (current, tx) => {
+      if (!isParticipant(current, caller.userId)) await this.requireMember(caller, current.roomId, tx);
       return leaveCall(current, caller.userId, this.deps.clock.now());
     });
   }
 
-  reject(caller: Caller, callId: string): Call {
-    return this.apply(caller.tenantId, callId, (current) => {
-      this.requireMember(caller, current.roomId);
+  reject(caller: Caller, callId: string): Promise<Call> {
+    return this.apply(caller.tenantId, callId, async (current, tx) => {
+      await this.requireMember(caller, current.roomId, tx);
       return rejectCall(current, caller.userId, this.deps.clock.now());
     });
   }
@@ -123,24 +133,28 @@ export class CallsUseCases {
    * before this request does, and they then end the call as this end.
    */
   async end(caller: Caller, callId: string): Promise<Call> {
-    const { calls, clock } = this.deps;
-    calls.updateCall(caller.tenantId, callId, (current) => {
-      const member = this.requireMember(caller, current.roomId);
-      if (!mayEndCall(current.initiatorId, member)) {
-        throw new CallError(CallErrorCode.Forbidden, "only the initiator or a moderator (power level 50) may end the call");
-      }
-      return requestEnd(current, caller.userId, clock.now());
-    });
+    const { store, clock } = this.deps;
+    await store.transaction((tx) =>
+      this.changeIn(tx, caller.tenantId, callId, async (current) => {
+        const member = await this.requireMember(caller, current.roomId, tx);
+        if (!mayEndCall(current.initiatorId, member)) {
+          throw new CallError(CallErrorCode.Forbidden, "only the initiator or a moderator (power level 50) may end the call");
+        }
+        return requestEnd(current, caller.userId, clock.now());
+      }),
+    );
     try {
       await this.deps.rooms.deleteRoom(liveKitRoomName(callId));
     } catch (err) {
-      calls.updateCall(caller.tenantId, callId, (current) => withdrawEndRequest(current, caller.userId));
+      await store.transaction((tx) => this.changeIn(tx, caller.tenantId, callId, (current) => withdrawEndRequest(current, caller.userId)));
       throw err;
     }
-    const { call, events } = calls.updateCall(caller.tenantId, callId, (current) => completeEnd(current, caller.userId, clock.now()));
+    const completed = await store.transaction((tx) =>
+      this.changeIn(tx, caller.tenantId, callId, (current) => completeEnd(current, caller.userId, clock.now())),
+    );
     // A report that ended the call first already stopped its recording.
-    if (events.length > 0) this.deps.onCallEnded?.(callId);
-    return call;
+    if (completed.events.length > 0) this.deps.onCallEnded?.(callId);
+    return completed.call;
   }
 
   /**
@@ -148,7 +162,7 @@ export class CallsUseCases {
    * LiveKit; only the participant can unmute. Moderators (power >= 50) only.
    */
   async muteParticipant(caller: Caller, callId: string, participantId: string, what: { audio: boolean; video: boolean }): Promise<Call> {
-    this.requireModeratedParticipant(caller, callId, participantId);
+    await this.requireModeratedParticipant(caller, callId, participantId);
     await this.deps.rooms.muteParticipant(liveKitRoomName(callId), participantId, what);
     return this.apply(caller.tenantId, callId, (current) =>
       mediaChanged(current, participantId, {
@@ -160,7 +174,7 @@ export class CallsUseCases {
 
   /** Host control: disconnects a participant and takes them out of the call. Moderators (power >= 50) only. */
   async removeParticipant(caller: Caller, callId: string, participantId: string): Promise<Call> {
-    this.requireModeratedParticipant(caller, callId, participantId);
+    await this.requireModeratedParticipant(caller, callId, participantId);
     await this.deps.rooms.removeParticipant(liveKitRoomName(callId), participantId);
     // LiveKit's participant_left for this removal may have taken them out (or ended the call) first: done either way.
     return this.apply(caller.tenantId, callId, (current) =>
@@ -169,13 +183,13 @@ export class CallsUseCases {
   }
 
   /** The live calls of every room the caller is a member of, newest first. */
-  listLive(caller: Caller): Call[] {
-    return this.deps.calls.listLiveCallsForMember(caller.tenantId, caller.userId, 100);
+  listLive(caller: Caller): Promise<Call[]> {
+    return this.deps.store.calls.listLiveCallsForMember(caller.tenantId, caller.userId, 100);
   }
 
-  get(caller: Caller, callId: string): Call {
-    const call = this.visibleCall(caller, callId);
-    this.requireMember(caller, call.roomId);
+  async get(caller: Caller, callId: string): Promise<Call> {
+    const call = await this.visibleCall(caller, callId);
+    await this.requireMember(caller, call.roomId);
     return call;
   }
 
@@ -183,10 +197,10 @@ export class CallsUseCases {
    * Ends every call whose ring deadline has passed with nobody answering
    * (`no_answer`, a missed call). Returns how many ended.
    */
-  expireUnanswered(): number {
+  async expireUnanswered(): Promise<number> {
     let ended = 0;
-    for (const { tenantId, callId } of this.deps.calls.listRingingDue(this.deps.clock.now())) {
-      const call = this.apply(tenantId, callId, (current) => timeOutCall(current, this.deps.clock.now()));
+    for (const { tenantId, callId } of await this.deps.store.calls.listRingingDue(this.deps.clock.now())) {
+      const call = await this.apply(tenantId, callId, (current) => timeOutCall(current, this.deps.clock.now()));
       if (call.endReason === "no_answer") ended++;
     }
     return ended;
@@ -194,20 +208,50 @@ export class CallsUseCases {
 
   /**
    * Applies what LiveKit reported (webhook or reconciliation) to a call, with
-   * the same consequences as a user's action (events; an ended call loses its room).
+   * the same consequences as a user's action (events; an ended call loses its
+   * room). With `webhook`, the report is applied once per webhook id, in the
+   * same transaction as the record of that id: a retry changes nothing.
    */
-  applyReport(tenantId: string, callId: string, change: (call: Call) => Transition): Call {
-    return this.apply(tenantId, callId, change);
+  async applyReport(
+    tenantId: string,
+    callId: string,
+    change: CallChange,
+    webhook?: { readonly id: string; readonly receivedAt: number },
+  ): Promise<{ readonly call: Call | undefined; readonly duplicate: boolean }> {
+    const transition = await this.deps.store.transaction(async (tx) => {
+      if (webhook && !(await tx.webhooks.record(webhook.id, webhook.receivedAt))) return undefined;
+      return this.changeIn(tx, tenantId, callId, change);
+    });
+    if (!transition) return { call: undefined, duplicate: true };
+    this.afterCommit(callId, transition);
+    return { call: transition.call, duplicate: false };
   }
 
-  /** Applies a transition; a call it ends also loses its LiveKit room. */
-  private apply(tenantId: string, callId: string, change: (call: Call) => Transition): Call {
-    const { call, events } = this.deps.calls.updateCall(tenantId, callId, change);
-    if (events.some((e) => e.type === "ended")) {
-      this.deleteRoomInBackground(liveKitRoomName(callId), `call ended: ${call.endReason ?? "unknown"}`);
-      this.deps.onCallEnded?.(callId);
-    }
-    return call;
+  /**
+   * The one write path of calls: reads the call for update in `tx`, applies
+   * `change`, stores the result and appends the events it produced.
+   */
+  async changeIn(tx: StoreTransaction, tenantId: string, callId: string, change: CallChange): Promise<Transition> {
+    const current = await tx.calls.findCallForUpdate(tenantId, callId);
+    if (!current) throw new CallError(CallErrorCode.NotFound, `call ${callId} not found`);
+    const next = await change(current, tx);
+    if (next.call !== current) await tx.calls.saveCall(current, next.call);
+    if (next.events.length > 0) await tx.outbox.append(this.deps.events.fromTransition(next));
+    return next;
+  }
+
+  /** Applies a transition in a transaction of its own; a call it ends also loses its LiveKit room. */
+  private async apply(tenantId: string, callId: string, change: CallChange): Promise<Call> {
+    const transition = await this.deps.store.transaction((tx) => this.changeIn(tx, tenantId, callId, change));
+    this.afterCommit(callId, transition);
+    return transition.call;
+  }
+
+  /** What follows a committed change outside the store: a call it ended loses its LiveKit room and its recording. */
+  private afterCommit(callId: string, { call, events }: Transition): void {
+    if (!events.some((e) => e.type === "ended")) return;
+    this.deleteRoomInBackground(liveKitRoomName(callId), `call ended: ${call.endReason ?? "unknown"}`);
+    this.deps.onCallEnded?.(callId);
   }
 
   /**
@@ -222,15 +266,15 @@ export class CallsUseCases {
   }
 
   /** Another tenant's call is indistinguishable from a call that does not exist. */
-  private visibleCall(caller: Caller, callId: string): Call {
-    const call = this.deps.calls.findCall(caller.tenantId, callId);
+  private async visibleCall(caller: Caller, callId: string): Promise<Call> {
+    const call = await this.deps.store.calls.findCall(caller.tenantId, callId);
     if (!call) throw new CallError(CallErrorCode.NotFound, `call ${callId} not found`);
     return call;
   }
 
-  private requireModeratedParticipant(caller: Caller, callId: string, participantId: string): void {
-    const call = this.visibleCall(caller, callId);
-    if (!mayModerate(this.requireMember(caller, call.roomId))) {
+  private async requireModeratedParticipant(caller: Caller, callId: string, participantId: string): Promise<void> {
+    const call = await this.visibleCall(caller, callId);
+    if (!mayModerate(await this.requireMember(caller, call.roomId))) {
       throw new CallError(CallErrorCode.Forbidden, "only a moderator (power level 50) may mute or remove participants");
     }
     if (!isLive(call)) throw new CallError(CallErrorCode.Ended, `call ${call.id} has ended`);
@@ -239,8 +283,8 @@ export class CallsUseCases {
     }
   }
 
-  private requireMember(caller: Caller, roomId: string): Membership {
-    const member = this.deps.directory.findMember(caller.tenantId, roomId, caller.userId);
+  private async requireMember(caller: Caller, roomId: string, reads: { readonly directory: DirectoryReads } = this.deps.store): Promise<Membership> {
+    const member = await reads.directory.findMember(caller.tenantId, roomId, caller.userId);
     if (!member) throw new CallError(CallErrorCode.Forbidden, `you are not a member of room ${roomId}`);
     return member;
   }

@@ -1,6 +1,6 @@
 import { CallError, CallErrorCode } from "../domain/errors.js";
 import { assertSafeId } from "../domain/ids.js";
-import type { DirectoryRepository, RoomMember, TenantPolicy } from "./ports.js";
+import type { RoomMember, Store, TenantPolicy } from "./ports.js";
 
 /**
  * Writes to the local replica of ScaiWave's rooms. Requests meet the protos'
@@ -9,9 +9,9 @@ import type { DirectoryRepository, RoomMember, TenantPolicy } from "./ports.js";
  * tokens and LiveKit identities.
  */
 export class DirectoryUseCases {
-  constructor(private readonly directory: DirectoryRepository) {}
+  constructor(private readonly store: Store) {}
 
-  putRoom(tenantId: string, roomId: string, members: readonly RoomMember[]): void {
+  async putRoom(tenantId: string, roomId: string, members: readonly RoomMember[]): Promise<void> {
     assertSafeId("tenant_id", tenantId);
     assertSafeId("room_id", roomId);
     const seen = new Set<string>();
@@ -22,27 +22,27 @@ export class DirectoryUseCases {
       }
       seen.add(member.userId);
     }
-    this.directory.putRoom(tenantId, roomId, members);
+    await this.store.transaction((tx) => tx.directory.putRoom(tenantId, roomId, members));
   }
 
-  putMember(tenantId: string, roomId: string, member: RoomMember | undefined): void {
+  async putMember(tenantId: string, roomId: string, member: RoomMember | undefined): Promise<void> {
     assertSafeId("tenant_id", tenantId);
     assertSafeId("room_id", roomId);
     if (!member) throw new CallError(CallErrorCode.InvalidArgument, "member is required");
     validateMember(member);
-    this.directory.putMember(tenantId, roomId, member);
+    await this.store.transaction((tx) => tx.directory.putMember(tenantId, roomId, member));
   }
 
-  removeMember(tenantId: string, roomId: string, userId: string): void {
+  async removeMember(tenantId: string, roomId: string, userId: string): Promise<void> {
     assertSafeId("tenant_id", tenantId);
     assertSafeId("room_id", roomId);
     assertSafeId("user_id", userId);
-    this.directory.removeMember(tenantId, roomId, userId);
+    await this.store.transaction((tx) => tx.directory.removeMember(tenantId, roomId, userId));
   }
 
-  putTenantPolicy(tenantId: string, policy: TenantPolicy): void {
+  async putTenantPolicy(tenantId: string, policy: TenantPolicy): Promise<void> {
     assertSafeId("tenant_id", tenantId);
-    this.directory.putTenantPolicy(tenantId, policy);
+    await this.store.transaction((tx) => tx.directory.putTenantPolicy(tenantId, policy));
   }
 }
 

@@ -1,7 +1,8 @@
-import type { Call, Transition } from "../domain/call.js";
+import type { Call } from "../domain/call.js";
 import type { Membership } from "../domain/permissions.js";
-import type { Recording, RecordingTransition } from "../domain/recording.js";
+import type { Recording } from "../domain/recording.js";
 import type { Segment, Transcript } from "../domain/transcript.js";
+import type { OutboundEvent } from "./events.js";
 
 /**
  * What the use cases need from the outside world. Adapters implement these;
@@ -41,39 +42,77 @@ export interface CallKey {
 }
 
 /**
- * Calls and their events: every write stores the transition's events in the
- * outbox in the same transaction as the change.
+ * The store: reads outside any transaction, and {@link Store.transaction},
+ * the one write path. A use case reads what it needs in a transaction,
+ * applies a domain transition, saves the result and appends the events it
+ * built to the outbox: the change and its events commit together or not at
+ * all. SQLite and PostgreSQL implement it.
  */
-export interface CallRepository {
-  findCall(tenantId: string, callId: string): Call | undefined;
-  findLiveCallInRoom(tenantId: string, roomId: string): Call | undefined;
+export interface Store extends StoreReads {
   /**
-   * Stores a new call. Returns false, storing nothing, when the room already
-   * has a live call (one live call per room, enforced by the store).
+   * Runs `work` in one transaction and commits when it resolves; a throw
+   * rolls everything back. `work` should only await the store (it holds the
+   * transaction open, and on SQLite every other writer waits for it).
    */
-  insertCall(transition: Transition): boolean;
-  /**
-   * Loads the call, applies `change` and stores the result, atomically.
-   * `change` may read (a membership check) but must not write or await; a
-   * CallError it throws aborts the update.
-   */
-  updateCall(tenantId: string, callId: string, change: (call: Call) => Transition): Transition;
+  transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T>;
+  /** A cheap round trip, for readiness. */
+  ping(): Promise<void>;
+}
+
+/** What may be read without a transaction (a read sees committed state). */
+export interface StoreReads {
+  readonly calls: CallReads;
+  readonly recordings: RecordingReads;
+  readonly transcripts: TranscriptReads;
+  readonly directory: DirectoryReads;
+}
+
+/** The repositories bound to one transaction, and the one outbox writer. */
+export interface StoreTransaction {
+  readonly calls: CallRepository;
+  readonly recordings: RecordingRepository;
+  readonly transcripts: TranscriptRepository;
+  readonly directory: DirectoryRepository;
+  /** LiveKit webhook ids already processed (LiveKit retries; each is applied once). */
+  readonly webhooks: WebhookLog;
+  /** The only way events reach the outbox: in the transaction of the change they describe. */
+  readonly outbox: OutboxWriter;
+}
+
+export interface CallReads {
+  findCall(tenantId: string, callId: string): Promise<Call | undefined>;
+  findLiveCallInRoom(tenantId: string, roomId: string): Promise<Call | undefined>;
   /** Where any tenant's call lives: for LiveKit's webhooks, which know the room name only. */
-  locateCall(callId: string): { readonly tenantId: string; readonly roomId: string } | undefined;
-  listLiveCalls(): Call[];
+  locateCall(callId: string): Promise<{ readonly tenantId: string; readonly roomId: string } | undefined>;
+  listLiveCalls(): Promise<Call[]>;
   /** Live calls of the rooms `userId` is a member of, newest first. */
-  listLiveCallsForMember(tenantId: string, userId: string, limit: number): Call[];
-  /**
-   * Runs `work` in one transaction with the record that webhook `eventId`
-   * was processed; a webhook processed before runs nothing.
-   */
-  oncePerWebhook(eventId: string, receivedAt: number, work: () => void): "processed" | "duplicate";
-  /** Forgets processed webhook ids older than `before` (LiveKit retries within minutes). */
-  pruneWebhookIds(before: number): number;
+  listLiveCallsForMember(tenantId: string, userId: string, limit: number): Promise<Call[]>;
+  /** For the live-calls gauge. */
+  countLive(): Promise<{ ringing: number; active: number }>;
   /** Calls still ringing whose ring deadline is at or before `now`. */
-  listRingingDue(now: number): CallKey[];
+  listRingingDue(now: number): Promise<CallKey[]>;
   /** The earliest ring deadline of any ringing call. */
-  nextRingDeadline(): number | undefined;
+  nextRingDeadline(): Promise<number | undefined>;
+}
+
+export interface CallRepository extends CallReads {
+  /** The call, held for this transaction's change (PostgreSQL locks its row until commit). */
+  findCallForUpdate(tenantId: string, callId: string): Promise<Call | undefined>;
+  /** Stores a new call; false, storing nothing, when its room already has a live call (enforced by the store). */
+  insertCall(call: Call): Promise<boolean>;
+  /** Stores `after` over `before` (what differs: a join in a room of thousands touches two rows). */
+  saveCall(before: Call, after: Call): Promise<void>;
+}
+
+export interface WebhookLog {
+  /** Records a processed webhook id; false when it was recorded before (a retry). */
+  record(eventId: string, receivedAt: number): Promise<boolean>;
+  /** Forgets ids older than `before` (LiveKit retries within minutes); returns how many. */
+  prune(before: number): Promise<number>;
+}
+
+export interface OutboxWriter {
+  append(events: readonly OutboundEvent[]): Promise<void>;
 }
 
 /** A stored event waiting for (or done with) the relay to NATS. */
@@ -85,14 +124,15 @@ export interface OutboxEntry {
   readonly createdAt: number;
 }
 
+/** The relay's side of the outbox: committed events only, in commit order. */
 export interface OutboxStore {
   /** The oldest unsent events, in commit order. */
-  pending(limit: number): OutboxEntry[];
+  pending(limit: number): Promise<OutboxEntry[]>;
   /** Marks events sent (one transaction). */
-  markSent(seqs: readonly number[], at: number): void;
-  backlog(): { readonly pending: number; readonly oldestCreatedAt: number | undefined };
+  markSent(seqs: readonly number[], at: number): Promise<void>;
+  backlog(): Promise<{ readonly pending: number; readonly oldestCreatedAt: number | undefined }>;
   /** Deletes events sent before `before`; returns how many. */
-  pruneSent(before: number): number;
+  pruneSent(before: number): Promise<number>;
 }
 
 export interface TenantPolicy {
@@ -106,15 +146,19 @@ export interface RoomMember {
 }
 
 /** The local replica of ScaiWave's rooms, members and tenant policies. */
-export interface DirectoryRepository {
-  findMember(tenantId: string, roomId: string, userId: string): Membership | undefined;
-  listMemberIds(tenantId: string, roomId: string): string[];
-  putRoom(tenantId: string, roomId: string, members: readonly RoomMember[]): void;
-  putMember(tenantId: string, roomId: string, member: RoomMember): void;
-  removeMember(tenantId: string, roomId: string, userId: string): void;
-  putTenantPolicy(tenantId: string, policy: TenantPolicy): void;
+export interface DirectoryReads {
+  findMember(tenantId: string, roomId: string, userId: string): Promise<Membership | undefined>;
+  listMemberIds(tenantId: string, roomId: string): Promise<string[]>;
   /** A tenant without a stored policy gets the defaults. */
-  getTenantPolicy(tenantId: string): TenantPolicy;
+  getTenantPolicy(tenantId: string): Promise<TenantPolicy>;
+}
+
+export interface DirectoryRepository extends DirectoryReads {
+  /** Replaces the room's member list. */
+  putRoom(tenantId: string, roomId: string, members: readonly RoomMember[]): Promise<void>;
+  putMember(tenantId: string, roomId: string, member: RoomMember): Promise<void>;
+  removeMember(tenantId: string, roomId: string, userId: string): Promise<void>;
+  putTenantPolicy(tenantId: string, policy: TenantPolicy): Promise<void>;
 }
 
 /** A participant as LiveKit's RoomService lists it. */
@@ -155,30 +199,26 @@ export interface Logger {
   error(obj: object, msg: string): void;
 }
 
-/** Recordings and their media entries; every change with its event, in one transaction. */
-export interface RecordingRepository {
-  /** Stores a new recording; false (nothing stored) when the call already has an active one. */
-  insert(recording: Recording): boolean;
-  /** Deletes a recording that never started (LiveKit refused it). */
-  discard(recordingId: string): void;
-  setEgressId(recordingId: string, egressId: string): void;
-  findById(recordingId: string): Recording | undefined;
-  findByEgressId(egressId: string): Recording | undefined;
+export interface RecordingReads {
+  findById(recordingId: string): Promise<Recording | undefined>;
+  findByEgressId(egressId: string): Promise<Recording | undefined>;
   /** The call's active (starting/recording) recording. */
-  findActive(callId: string): Recording | undefined;
-  findLatest(callId: string): Recording | undefined;
-  listForCall(callId: string): Recording[];
+  findActive(callId: string): Promise<Recording | undefined>;
+  findLatest(callId: string): Promise<Recording | undefined>;
+  listForCall(callId: string): Promise<Recording[]>;
   /** Active recordings past their stop deadline. */
-  listPastDeadline(now: number): Recording[];
-  /**
-   * Loads, applies `change`, stores the result and its event, atomically;
-   * `alsoInTransaction` runs in the same transaction with the new state.
-   */
-  update(
-    recordingId: string,
-    change: (r: Recording) => RecordingTransition,
-    alsoInTransaction?: (r: Recording) => void,
-  ): RecordingTransition;
+  listPastDeadline(now: number): Promise<Recording[]>;
+}
+
+/** Recordings and their media entries. */
+export interface RecordingRepository extends RecordingReads {
+  /** Stores a new recording; false (nothing stored) when the call already has an active one. */
+  insert(recording: Recording): Promise<boolean>;
+  /** Deletes a recording that never started (LiveKit refused it). */
+  discard(recordingId: string): Promise<void>;
+  setEgressId(recordingId: string, egressId: string): Promise<void>;
+  /** Stores `after` over `before`, and its media entry when it just got one. */
+  save(before: Recording, after: Recording): Promise<void>;
 }
 
 export interface TranscriptResult {
@@ -189,23 +229,36 @@ export interface TranscriptResult {
   readonly txtKey: string;
 }
 
-/** Transcripts and their jobs; the job message goes through the outbox with the row. */
-export interface TranscriptRepository {
-  /** Creates the pending transcript and its job (idempotent per recording). Call inside the recording's transaction. */
-  enqueue(recording: Recording): void;
-  find(recordingId: string): Transcript | undefined;
-  recordAttempt(recordingId: string, attempt: number): void;
-  /** Stores the result and posts it to the room; false when it was already done (a redelivered job). */
-  complete(recordingId: string, result: TranscriptResult): boolean;
-  /** Marks it failed for good and tells the room; false when it was already done. */
-  fail(recordingId: string, error: string): boolean;
+export interface TranscriptReads {
+  find(recordingId: string): Promise<Transcript | undefined>;
+}
+
+/** Transcripts of recordings and where their jobs stand. */
+export interface TranscriptRepository extends TranscriptReads {
+  /** The pending transcript of a recording; false when it already has one. */
+  createPending(recording: Recording, now: number): Promise<boolean>;
+  recordAttempt(recordingId: string, attempt: number, now: number): Promise<void>;
+  /** Stores the result of a pending transcript; false when it was no longer pending (a redelivered job). */
+  complete(recordingId: string, result: TranscriptResult, now: number): Promise<boolean>;
+  /** Marks a pending transcript failed for good; false when it was no longer pending. */
+  fail(recordingId: string, error: string, now: number): Promise<boolean>;
+}
+
+/** What an engine heard. */
+export interface TranscriptionOutput {
+  readonly text: string;
+  readonly segments: Segment[];
+  /** The spoken language (a code like `en`), when the engine tells it. */
+  readonly language?: string | null;
 }
 
 /** Speech to text. */
 export interface TranscriptionEngine {
   readonly name: string;
-  /** Transcribes 16 kHz mono 16-bit WAV audio. */
-  transcribe(wavPath: string, signal?: AbortSignal): Promise<{ text: string; segments: Segment[] }>;
+  /** Transcribes 16 kHz mono 16-bit WAV audio; `onProgress` hears the share of the audio done (0–1), when the engine tells it. */
+  transcribe(wavPath: string, signal?: AbortSignal, onProgress?: (share: number) => void): Promise<TranscriptionOutput>;
+  /** Stops what the engine keeps running (its processes). */
+  close?(): Promise<void>;
 }
 
 /** Extracts the audio a transcription engine wants from a media file. */

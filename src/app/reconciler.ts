@@ -2,15 +2,14 @@ import { mediaChanged, mediaJoined, mediaLeft, roomFinished, type Call } from ".
 import { liveKitRoomName } from "../domain/ids.js";
 import type { CallsUseCases } from "./calls.js";
 import type { RecordingsUseCases } from "./recordings.js";
-import type { CallRepository, Clock, DirectoryRepository, LiveKitRooms, Logger } from "./ports.js";
+import type { Clock, LiveKitRooms, Logger, Store } from "./ports.js";
 
 export interface ReconcilerDeps {
-  readonly calls: CallRepository;
+  readonly store: Store;
   readonly useCases: CallsUseCases;
   /** Also asked to stop egresses no recording owns. */
   readonly recordings?: RecordingsUseCases;
   readonly rooms: LiveKitRooms;
-  readonly directory: DirectoryRepository;
   readonly clock: Clock;
   readonly logger: Logger;
   /**
@@ -53,11 +52,11 @@ export class Reconciler {
   }
 
   private async pass(): Promise<number> {
-    const { calls, rooms, logger, clock } = this.deps;
+    const { store, rooms, logger, clock } = this.deps;
     // LiveKit retries a webhook within seconds and drops it after 30 s: an hour of ids is plenty.
-    calls.pruneWebhookIds(clock.now() - 60 * 60 * 1000);
+    await store.transaction((tx) => tx.webhooks.prune(clock.now() - 60 * 60 * 1000));
     // Live calls first, rooms second: every call's room was created before the call was stored.
-    const live = calls.listLiveCalls();
+    const live = await store.calls.listLiveCalls();
     if (live.length === 0) return 0;
     let roomNames: Set<string>;
     try {
@@ -83,29 +82,33 @@ export class Reconciler {
 
   /** Returns whether anything changed. */
   private async reconcile(call: Call, roomNames: ReadonlySet<string>): Promise<boolean> {
-    const { useCases, rooms, directory, clock, joinGraceMs } = this.deps;
+    const { useCases, rooms, store, clock, joinGraceMs } = this.deps;
     const room = liveKitRoomName(call.id);
     const before = JSON.stringify(call);
     if (!roomNames.has(room)) {
-      useCases.applyReport(call.tenantId, call.id, (c) => roomFinished(c, clock.now()));
+      await useCases.applyReport(call.tenantId, call.id, (c) => roomFinished(c, clock.now()));
       return true;
     }
-    const inLiveKit = (await rooms.listParticipants(room)).filter((p) =>
-      directory.findMember(call.tenantId, call.roomId, p.identity),
-    );
+    const inLiveKit = [];
+    for (const p of await rooms.listParticipants(room)) {
+      if (await store.directory.findMember(call.tenantId, call.roomId, p.identity)) inLiveKit.push(p);
+    }
     let current = call;
     for (const p of inLiveKit) {
-      current = useCases.applyReport(call.tenantId, call.id, (c) => mediaJoined(c, p.identity, p.sid, clock.now()));
-      current = useCases.applyReport(call.tenantId, call.id, (c) =>
-        mediaChanged(c, p.identity, { audioOn: p.audioOn, videoOn: p.videoOn }),
-      );
+      // One change per participant: joined (if new) and media state as LiveKit lists it.
+      const applied = await useCases.applyReport(call.tenantId, call.id, (c) => {
+        const joined = mediaJoined(c, p.identity, p.sid, clock.now());
+        const media = mediaChanged(joined.call, p.identity, { audioOn: p.audioOn, videoOn: p.videoOn });
+        return { call: media.call, events: [...joined.events, ...media.events] };
+      });
+      current = applied.call ?? current;
     }
     const present = new Set(inLiveKit.map((p) => p.identity));
     for (const p of current.participants) {
       if (present.has(p.userId)) continue;
       const wasConnected = p.livekitSid !== null;
       if (!wasConnected && clock.now() - p.joinedAt < joinGraceMs) continue;
-      current = useCases.applyReport(call.tenantId, call.id, (c) => mediaLeft(c, p.userId, null, clock.now(), clock.now()));
+      current = (await useCases.applyReport(call.tenantId, call.id, (c) => mediaLeft(c, p.userId, null, clock.now(), clock.now()))).call ?? current;
     }
     return JSON.stringify(current) !== before;
   }

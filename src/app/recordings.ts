@@ -11,19 +11,11 @@ import {
   stopRequested,
   type MediaEntry,
   type Recording,
+  type RecordingTransition,
 } from "../domain/recording.js";
 import type { Transcript } from "../domain/transcript.js";
-import type {
-  Caller,
-  CallRepository,
-  Clock,
-  DirectoryRepository,
-  EgressService,
-  Logger,
-  ObjectStore,
-  RecordingRepository,
-  TranscriptRepository,
-} from "./ports.js";
+import { transcribeJob, type CallEventFactory } from "./events.js";
+import type { Caller, Clock, EgressService, Logger, ObjectStore, Store, StoreTransaction } from "./ports.js";
 
 /** A recording as a client sees it: with a short-lived download URL once it is ready. */
 export interface RecordingView {
@@ -46,13 +38,12 @@ export interface EgressNotice {
 }
 
 export interface RecordingsDeps {
-  readonly calls: CallRepository;
-  readonly recordings: RecordingRepository;
-  readonly transcripts?: TranscriptRepository;
-  readonly directory: DirectoryRepository;
+  readonly store: Store;
+  /** Builds the recordings' events (appended to the outbox with each change). */
+  readonly events: CallEventFactory;
   /** Undefined when object storage is not configured: recordings are then unavailable. */
   readonly egress: EgressService | undefined;
-  readonly store: ObjectStore | undefined;
+  readonly objects: ObjectStore | undefined;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly maxDurationMs: number;
@@ -65,6 +56,8 @@ export interface RecordingOptions {
   readonly transcript: boolean;
 }
 
+type RecordingChange = (r: Recording) => RecordingTransition;
+
 /**
  * Recordings through LiveKit egress to object storage: who may start and
  * stop them, one at a time per call, and what LiveKit's egress webhooks do to them.
@@ -76,11 +69,11 @@ export class RecordingsUseCases {
   constructor(private readonly deps: RecordingsDeps) {}
 
   async start(caller: Caller, callId: string, options: RecordingOptions): Promise<RecordingView> {
-    const { recordings, directory, clock } = this.deps;
-    const call = this.adminCall(caller, callId);
+    const { store, clock } = this.deps;
+    const call = await this.adminCall(caller, callId);
     if (!isLive(call)) throw new CallError(CallErrorCode.Ended, `call ${call.id} has ended`);
     const { egress } = this.configured();
-    if (!directory.getTenantPolicy(call.tenantId).recordingsEnabled) {
+    if (!(await store.directory.getTenantPolicy(call.tenantId)).recordingsEnabled) {
       throw new CallError(CallErrorCode.RecordingDisabled, "recordings are disabled for this tenant");
     }
     if (!options.audio && !options.video) {
@@ -106,7 +99,7 @@ export class RecordingsUseCases {
       media: null,
     };
     // The row claims the call's one active slot before LiveKit is asked, so two starts cannot both run an egress.
-    if (!recordings.insert(recording)) {
+    if (!(await store.transaction((tx) => tx.recordings.insert(recording)))) {
       throw new CallError(CallErrorCode.AlreadyRecording, `call ${call.id} is already being recorded`);
     }
     this.startsInFlight.add(call.id);
@@ -119,43 +112,44 @@ export class RecordingsUseCases {
         videoOnly: options.video && !options.audio,
       });
     } catch (err) {
-      recordings.discard(recording.id);
+      await store.transaction((tx) => tx.recordings.discard(recording.id));
       throw err;
     } finally {
       this.startsInFlight.delete(call.id);
     }
-    recordings.setEgressId(recording.id, egressId);
-    return this.view(recordings.findById(recording.id) ?? recording);
+    await store.transaction((tx) => tx.recordings.setEgressId(recording.id, egressId));
+    return this.view((await store.recordings.findById(recording.id)) ?? recording);
   }
 
   /** Stops the call's recording. Stopping one that is already stopping or finished is harmless. */
   async stop(caller: Caller, callId: string): Promise<RecordingView> {
-    const call = this.adminCall(caller, callId);
-    const active = this.deps.recordings.findActive(call.id);
+    const call = await this.adminCall(caller, callId);
+    const active = await this.deps.store.recordings.findActive(call.id);
     if (active) return this.view(await this.stopRecording(active));
-    const latest = this.deps.recordings.findLatest(call.id);
+    const latest = await this.deps.store.recordings.findLatest(call.id);
     if (latest) return this.view(latest);
     throw new CallError(CallErrorCode.NotRecording, `call ${call.id} is not being recorded`);
   }
 
   /** The call's recordings, newest last, with download URLs for the finished ones. Any member of the room. */
   async list(caller: Caller, callId: string): Promise<RecordingView[]> {
-    const call = this.deps.calls.findCall(caller.tenantId, callId);
+    const { store } = this.deps;
+    const call = await store.calls.findCall(caller.tenantId, callId);
     if (!call) throw new CallError(CallErrorCode.NotFound, `call ${callId} not found`);
-    if (!this.deps.directory.findMember(call.tenantId, call.roomId, caller.userId)) {
+    if (!(await store.directory.findMember(call.tenantId, call.roomId, caller.userId))) {
       throw new CallError(CallErrorCode.Forbidden, `you are not a member of room ${call.roomId}`);
     }
     return this.viewsFor(call);
   }
 
   /** For GetCall: the call's recordings as views (the caller was already authorised). */
-  viewsFor(call: Call): Promise<RecordingView[]> {
-    return Promise.all(this.deps.recordings.listForCall(call.id).map((r) => this.view(r)));
+  async viewsFor(call: Call): Promise<RecordingView[]> {
+    return Promise.all((await this.deps.store.recordings.listForCall(call.id)).map((r) => this.view(r)));
   }
 
   /** A call ended: its recording stops (LiveKit would end the egress with the room anyway). */
   async stopForCall(callId: string): Promise<void> {
-    const active = this.deps.recordings.findActive(callId);
+    const active = await this.deps.store.recordings.findActive(callId);
     if (!active) return;
     await this.stopRecording(active).catch((err: unknown) => {
       this.deps.logger.warn({ err, recordingId: active.id }, "could not stop the recording of an ended call; reconcile retries");
@@ -164,7 +158,7 @@ export class RecordingsUseCases {
 
   /** Stops recordings that reached RECORDING_MAX_MINUTES. */
   async stopOverdue(): Promise<number> {
-    const overdue = this.deps.recordings.listPastDeadline(this.deps.clock.now());
+    const overdue = await this.deps.store.recordings.listPastDeadline(this.deps.clock.now());
     for (const r of overdue) {
       await this.stopRecording(r).catch((err: unknown) => {
         this.deps.logger.warn({ err, recordingId: r.id }, "could not stop an overdue recording; retrying");
@@ -178,10 +172,10 @@ export class RecordingsUseCases {
    * before it becomes a media entry; a replay changes nothing.
    */
   async onEgress(webhookId: string, notice: EgressNotice): Promise<"processed" | "duplicate" | "ignored"> {
-    const { recordings, calls, clock } = this.deps;
-    const recording = this.recordingOf(notice);
+    const { store, clock } = this.deps;
+    const recording = await this.recordingOf(notice);
     if (!recording) return "ignored";
-    let change: ((r: Recording) => ReturnType<typeof egressActive>) | undefined;
+    let change: RecordingChange | undefined;
     switch (notice.status) {
       case "active":
         change = egressActive;
@@ -207,15 +201,11 @@ export class RecordingsUseCases {
     }
     if (!change) return "ignored";
     const apply = change;
-    return calls.oncePerWebhook(webhookId, clock.now(), () => void recordings.update(recording.id, apply, (r) => this.enqueueTranscript(r)));
-  }
-
-  /** A ready recording asked to be transcribed, of a tenant that allows it: its job joins the queue in this transaction. */
-  private enqueueTranscript(recording: Recording): void {
-    const { transcripts, directory } = this.deps;
-    if (recording.status !== "ready" || !recording.transcript || !transcripts) return;
-    if (!directory.getTenantPolicy(recording.tenantId).transcriptionEnabled) return;
-    transcripts.enqueue(recording);
+    return store.transaction(async (tx) => {
+      if (!(await tx.webhooks.record(webhookId, clock.now()))) return "duplicate";
+      await this.changeIn(tx, recording.id, apply);
+      return "processed";
+    });
   }
 
   /**
@@ -230,7 +220,7 @@ export class RecordingsUseCases {
     if (!egress) return 0;
     let stopped = 0;
     for (const running of await egress.listActive()) {
-      if (!this.isOrphaned(running)) continue;
+      if (!(await this.isOrphaned(running))) continue;
       await egress.stop(running.egressId);
       logger.warn({ egressId: running.egressId, room: running.roomName }, "stopped an orphaned egress");
       stopped++;
@@ -239,52 +229,75 @@ export class RecordingsUseCases {
   }
 
   /**
-   * Synchronous, so it is answered just before the stop it allows: a start
-   * that begins after it asks LiveKit for a new egress and cannot own this one.
+   * Asked just before the stop it allows. A start that begins after it asks
+   * LiveKit for a new egress, so it cannot own this one (already listed).
    */
-  private isOrphaned(running: { egressId: string; roomName: string }): boolean {
-    const { recordings } = this.deps;
+  private async isOrphaned(running: { egressId: string; roomName: string }): Promise<boolean> {
+    const { recordings } = this.deps.store;
     const callId = callIdOfRoom(running.roomName);
     if (callId === undefined) return false;
-    const owner = recordings.findByEgressId(running.egressId);
+    const owner = await recordings.findByEgressId(running.egressId);
     if (owner && isActiveRecording(owner)) return false;
     // A start still waiting for its egress id may be waiting for this egress. Here it may even hold another
     // egress a webhook made it adopt; on another instance sharing the store, its row has no egress id yet.
     if (this.startsInFlight.has(callId)) return false;
-    const active = recordings.findActive(callId);
+    const active = await recordings.findActive(callId);
     return !(active && active.egressId === null);
   }
 
   private async stopRecording(recording: Recording): Promise<Recording> {
     if (recording.egressId && this.deps.egress) await this.deps.egress.stop(recording.egressId);
-    return this.deps.recordings.update(recording.id, stopRequested).recording;
+    return (await this.deps.store.transaction((tx) => this.changeIn(tx, recording.id, stopRequested))).recording;
   }
 
-  private recordingOf(notice: EgressNotice): Recording | undefined {
-    const { recordings } = this.deps;
-    const known = recordings.findByEgressId(notice.egressId);
+  /**
+   * The one write path of recordings: in `tx`, applies `change`, stores the
+   * result and appends its event; a recording that became ready and asked for
+   * a transcript (of a tenant that allows it) gets its transcription job here,
+   * in the same transaction.
+   */
+  private async changeIn(tx: StoreTransaction, recordingId: string, change: RecordingChange): Promise<RecordingTransition> {
+    const current = await tx.recordings.findById(recordingId);
+    if (!current) throw new CallError(CallErrorCode.NotFound, `recording ${recordingId} not found`);
+    const next = change(current);
+    if (next.recording === current) return next;
+    await tx.recordings.save(current, next.recording);
+    if (next.event) await tx.outbox.append([this.deps.events.fromRecording(next.event, next.recording)]);
+    const ready = next.recording;
+    if (ready.status === "ready" && ready.transcript && (await tx.directory.getTenantPolicy(ready.tenantId)).transcriptionEnabled) {
+      const now = this.deps.clock.now();
+      if (await tx.transcripts.createPending(ready, now)) await tx.outbox.append([transcribeJob(ready, now)]);
+    }
+    return next;
+  }
+
+  private async recordingOf(notice: EgressNotice): Promise<Recording | undefined> {
+    const { store } = this.deps;
+    const known = await store.recordings.findByEgressId(notice.egressId);
     if (known) return known;
     // LiveKit may report an egress before its start call returned to us: adopt it for the call's starting recording.
     const callId = callIdOfRoom(notice.roomName);
     if (callId === undefined) return undefined;
-    const active = recordings.findActive(callId);
-    if (!active || active.egressId !== null) return undefined;
-    // Only the egress that writes this recording's file: another one in the room (an orphan) is not it.
-    if (notice.filepath !== undefined && notice.filepath !== active.fileKey) return undefined;
-    recordings.setEgressId(active.id, notice.egressId);
-    return recordings.findById(active.id);
+    return store.transaction(async (tx) => {
+      const active = await tx.recordings.findActive(callId);
+      if (!active || active.egressId !== null) return undefined;
+      // Only the egress that writes this recording's file: another one in the room (an orphan) is not it.
+      if (notice.filepath !== undefined && notice.filepath !== active.fileKey) return undefined;
+      await tx.recordings.setEgressId(active.id, notice.egressId);
+      return tx.recordings.findById(active.id);
+    });
   }
 
   private async mediaOf(recording: Recording, notice: EgressNotice): Promise<MediaEntry | undefined> {
-    const { store, clock } = this.configured();
-    const stat = await store.stat(recording.fileKey);
+    const { objects, clock } = this.configured();
+    const stat = await objects.stat(recording.fileKey);
     if (!stat) return undefined;
     const file = notice.file;
     const startedAt = file?.startedAtNs ? Math.round(file.startedAtNs / 1e6) : recording.startedAt;
     const endedAt = file?.endedAtNs ? Math.round(file.endedAtNs / 1e6) : clock.now();
     return {
       id: `media-${timeSortableId(clock.now())}`,
-      bucket: store.bucket,
+      bucket: objects.bucket,
       key: recording.fileKey,
       mimeType: recording.video ? "video/mp4" : "audio/mp4",
       sizeBytes: stat.sizeBytes,
@@ -295,28 +308,29 @@ export class RecordingsUseCases {
   }
 
   private async view(recording: Recording): Promise<RecordingView> {
-    const store = this.deps.store;
-    const found = this.deps.transcripts?.find(recording.id);
+    const objects = this.deps.objects;
+    const found = await this.deps.store.transcripts.find(recording.id);
     const ttl = this.deps.downloadUrlTtlSeconds;
-    const presign = async (key: string | null) => (key && store ? store.presignGet(key, ttl) : null);
+    const presign = async (key: string | null) => (key && objects ? objects.presignGet(key, ttl) : null);
     const transcript = found
       ? { transcript: found, vttUrl: await presign(found.vttKey), txtUrl: await presign(found.txtKey) }
       : null;
-    if (recording.status !== "ready" || !recording.media || !store) {
+    if (recording.status !== "ready" || !recording.media || !objects) {
       return { recording, downloadUrl: null, downloadUrlExpiresAt: null, transcript };
     }
     return {
       recording,
-      downloadUrl: await store.presignGet(recording.media.key, ttl),
+      downloadUrl: await objects.presignGet(recording.media.key, ttl),
       downloadUrlExpiresAt: this.deps.clock.now() + ttl * 1000,
       transcript,
     };
   }
 
-  private adminCall(caller: Caller, callId: string): Call {
-    const call = this.deps.calls.findCall(caller.tenantId, callId);
+  private async adminCall(caller: Caller, callId: string): Promise<Call> {
+    const { store } = this.deps;
+    const call = await store.calls.findCall(caller.tenantId, callId);
     if (!call) throw new CallError(CallErrorCode.NotFound, `call ${callId} not found`);
-    const member = this.deps.directory.findMember(call.tenantId, call.roomId, caller.userId);
+    const member = await store.directory.findMember(call.tenantId, call.roomId, caller.userId);
     if (!member) throw new CallError(CallErrorCode.Forbidden, `you are not a member of room ${call.roomId}`);
     if (!mayManageRecording(member)) {
       throw new CallError(CallErrorCode.Forbidden, "only an admin (power level 100) may start or stop recordings");
@@ -324,11 +338,11 @@ export class RecordingsUseCases {
     return call;
   }
 
-  private configured(): { egress: EgressService; store: ObjectStore; clock: Clock } {
-    const { egress, store, clock } = this.deps;
-    if (!egress || !store) {
+  private configured(): { egress: EgressService; objects: ObjectStore; clock: Clock } {
+    const { egress, objects, clock } = this.deps;
+    if (!egress || !objects) {
       throw new CallError(CallErrorCode.RecordingDisabled, "recordings are not configured on this server (S3_*)");
     }
-    return { egress, store, clock };
+    return { egress, objects, clock };
   }
 }

@@ -2,12 +2,17 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { toPlainText, toWebVtt, transcriptKeys } from "../domain/transcript.js";
-import type { AudioExtractor, Logger, ObjectStore, RecordingRepository, TranscriptionEngine, TranscriptRepository } from "./ports.js";
+import type { CallEventFactory } from "./events.js";
+import type { AudioExtractor, Clock, Logger, ObjectStore, Store, StoreTransaction, TranscriptionEngine, TranscriptResult } from "./ports.js";
 
 export interface TranscriptionDeps {
-  readonly recordings: RecordingRepository;
-  readonly transcripts: TranscriptRepository;
-  readonly store: ObjectStore;
+  readonly store: Store;
+  /** Builds `swp.call.transcript` / `swp.call.transcript_failed` (appended with the transcript's change). */
+  readonly events: CallEventFactory;
+  /** The bucket named in the transcript event, and where its text is cut. */
+  readonly event: { readonly bucket: string; readonly maxChars: number };
+  readonly clock: Clock;
+  readonly objects: ObjectStore;
   readonly audio: AudioExtractor;
   readonly engine: TranscriptionEngine;
   readonly logger: Logger;
@@ -29,15 +34,15 @@ export class TranscriptionJobs {
    * instead (status `failed`, `swp.call.transcript_failed`).
    */
   async process(recordingId: string, attempt: number, lastAttempt: boolean, signal?: AbortSignal): Promise<JobOutcome> {
-    const { recordings, transcripts, logger } = this.deps;
-    const transcript = transcripts.find(recordingId);
+    const { store, clock, logger } = this.deps;
+    const transcript = await store.transcripts.find(recordingId);
     if (!transcript || transcript.status !== "pending") return "already-done";
-    transcripts.recordAttempt(recordingId, attempt);
+    await store.transaction((tx) => tx.transcripts.recordAttempt(recordingId, attempt, clock.now()));
     try {
-      const recording = recordings.findById(recordingId);
+      const recording = await store.recordings.findById(recordingId);
       if (!recording?.media) throw new Error(`recording ${recordingId} has no stored file`);
       const result = await this.transcribe(recording.media.key, signal);
-      return transcripts.complete(recordingId, result) ? "done" : "already-done";
+      return (await this.finish(recordingId, (tx) => tx.transcripts.complete(recordingId, result, clock.now()))) ? "done" : "already-done";
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       if (!lastAttempt) {
@@ -45,13 +50,24 @@ export class TranscriptionJobs {
         throw err;
       }
       logger.error({ err, recordingId, attempt }, "transcription failed for good");
-      transcripts.fail(recordingId, reason);
+      await this.finish(recordingId, (tx) => tx.transcripts.fail(recordingId, reason, clock.now()));
       return "failed-for-good";
     }
   }
 
-  private async transcribe(mediaKey: string, signal: AbortSignal | undefined) {
-    const { store, audio, engine } = this.deps;
+  /** A pending transcript's end (result or failure) and the event telling the room, in one transaction. */
+  private finish(recordingId: string, change: (tx: StoreTransaction) => Promise<boolean>): Promise<boolean> {
+    return this.deps.store.transaction(async (tx) => {
+      if (!(await change(tx))) return false;
+      const finished = await tx.transcripts.find(recordingId);
+      if (!finished) return false;
+      await tx.outbox.append([this.deps.events.fromTranscript(finished, this.deps.event.bucket, this.deps.event.maxChars)]);
+      return true;
+    });
+  }
+
+  private async transcribe(mediaKey: string, signal: AbortSignal | undefined): Promise<TranscriptResult> {
+    const { objects: store, audio, engine } = this.deps;
     const dir = await mkdtemp(join(tmpdir(), "scaiwave-transcribe-"));
     try {
       const media = join(dir, "recording.mp4");

@@ -2,7 +2,7 @@ import { mediaChanged, mediaJoined, mediaLeft, roomFinished, type Call, type Tra
 import { callIdOfRoom } from "../domain/ids.js";
 import type { CallsUseCases } from "./calls.js";
 import type { EgressNotice, RecordingsUseCases } from "./recordings.js";
-import type { CallRepository, Clock, DirectoryRepository, Logger } from "./ports.js";
+import type { Clock, Logger, Store } from "./ports.js";
 
 /** A LiveKit webhook reduced to what this service acts on (the LiveKit adapter produces it). */
 export type LiveKitNotice =
@@ -40,10 +40,9 @@ type CallLocation = { readonly id: string; readonly tenantId: string; readonly r
 export class WebhookIngest {
   constructor(
     private readonly deps: {
-      readonly calls: CallRepository;
+      readonly store: Store;
       readonly useCases: CallsUseCases;
       readonly recordings: RecordingsUseCases;
-      readonly directory: DirectoryRepository;
       readonly clock: Clock;
       readonly logger: Logger;
     },
@@ -54,21 +53,23 @@ export class WebhookIngest {
     if (notice.kind === "ignored") return "ignored";
     // Egress events carry no room object, only the egress: recordings handle them.
     if (notice.kind === "egress") return this.deps.recordings.onEgress(webhook.id, notice.egress);
-    const call = this.callOf(notice.room);
+    const call = await this.callOf(notice.room);
     if (!call) return "ignored";
-    const change = this.changeFor(webhook, call);
+    const change = await this.changeFor(webhook, call);
     if (!change) return "ignored";
-    return this.deps.calls.oncePerWebhook(webhook.id, this.deps.clock.now(), () => {
-      this.deps.useCases.applyReport(call.tenantId, call.id, change);
+    const applied = await this.deps.useCases.applyReport(call.tenantId, call.id, change, {
+      id: webhook.id,
+      receivedAt: this.deps.clock.now(),
     });
+    return applied.duplicate ? "duplicate" : "processed";
   }
 
-  private changeFor({ notice, createdAt }: VerifiedWebhook, call: CallLocation): ((c: Call) => Transition) | undefined {
+  private async changeFor({ notice, createdAt }: VerifiedWebhook, call: CallLocation): Promise<((c: Call) => Transition) | undefined> {
     const now = this.deps.clock.now();
     switch (notice.kind) {
       case "participant_joined":
         // Only members get tokens from us; anyone else (an egress recorder, an agent) is not a call participant.
-        if (!this.deps.directory.findMember(call.tenantId, call.roomId, notice.identity)) return undefined;
+        if (!(await this.deps.store.directory.findMember(call.tenantId, call.roomId, notice.identity))) return undefined;
         return (c) => mediaJoined(c, notice.identity, notice.sid, now);
       case "participant_left":
         return (c) => mediaLeft(c, notice.identity, notice.sid, createdAt, now);
@@ -81,10 +82,10 @@ export class WebhookIngest {
     }
   }
 
-  private callOf(roomName: string): CallLocation | undefined {
+  private async callOf(roomName: string): Promise<CallLocation | undefined> {
     const id = callIdOfRoom(roomName);
     if (id === undefined) return undefined;
-    const where = this.deps.calls.locateCall(id);
+    const where = await this.deps.store.calls.locateCall(id);
     return where && { id, ...where };
   }
 }

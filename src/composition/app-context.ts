@@ -11,20 +11,17 @@ import { LiveKitWebhookVerifier } from "../adapters/livekit/webhook-verifier.js"
 import { JetStreamPublisher } from "../adapters/nats/jetstream-publisher.js";
 import { OutboxRelay } from "../adapters/nats/outbox-relay.js";
 import { MinioObjectStore } from "../adapters/s3/minio-object-store.js";
-import { SqliteCallRepository } from "../adapters/sqlite/call-repository.js";
 import { openDatabase, type SqliteDatabase } from "../adapters/sqlite/database.js";
-import { SqliteDirectoryRepository } from "../adapters/sqlite/directory-repository.js";
-import { attachGroupCommit, GroupCommit } from "../adapters/sqlite/group-commit.js";
+import { GroupCommit } from "../adapters/sqlite/group-commit.js";
 import { SqliteOutboxStore } from "../adapters/sqlite/outbox-store.js";
-import { SqliteRecordingRepository } from "../adapters/sqlite/recording-repository.js";
-import { SqliteTranscriptRepository } from "../adapters/sqlite/transcript-repository.js";
+import { SqliteStore } from "../adapters/sqlite/store.js";
 import { FfmpegAudioExtractor } from "../adapters/transcription/ffmpeg-audio.js";
 import { OpenAiCompatibleEngine } from "../adapters/transcription/openai-engine.js";
 import { PocketSphinxEngine } from "../adapters/transcription/pocketsphinx-engine.js";
 import { CallsUseCases } from "../app/calls.js";
 import { DirectoryUseCases } from "../app/directory.js";
-import { CallEventFactory, EVENT_SUBJECTS, JOB_SUBJECTS, transcribeJob } from "../app/events.js";
-import type { Authenticator, Clock, EgressService, LiveKitRooms, LiveKitTokens, ObjectStore, TranscriptionEngine } from "../app/ports.js";
+import { CallEventFactory, EVENT_SUBJECTS, JOB_SUBJECTS } from "../app/events.js";
+import type { Authenticator, Clock, EgressService, LiveKitRooms, LiveKitTokens, ObjectStore, Store, TranscriptionEngine } from "../app/ports.js";
 import { Reconciler } from "../app/reconciler.js";
 import { RecordingsUseCases } from "../app/recordings.js";
 import { RingTimer } from "../app/ring-timer.js";
@@ -68,6 +65,8 @@ export interface AppContext extends AsyncDisposable {
   readonly logger: PinoLogger;
   readonly clock: Clock;
   readonly db: SqliteDatabase;
+  /** The store every use case reads and writes through. */
+  readonly store: Store;
   readonly metrics: Metrics;
   readonly health: Health;
   readonly registry: RpcRegistry;
@@ -105,7 +104,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
   // The store. Group commit: the writes of one event-loop turn share one transaction.
   const db = openDatabase(config.databasePath);
   const groupCommit = new GroupCommit(db, { afterCommit: () => outboxWritten.notify(), onEnlist: notePendingCommit });
-  attachGroupCommit(db, groupCommit);
+  const store = new SqliteStore(db, { now: () => clock.now(), groupCommit });
   // A request answers once its own writes, and the group open when it finished, are committed.
   const settle = async () => {
     await groupCommit.settled();
@@ -120,22 +119,13 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
       create(RecordingSchema, recordingToProto({ recording, downloadUrl: null, downloadUrlExpiresAt: null, transcript: null })),
     );
   const eventFactory = new CallEventFactory(renderCall, () => clock.now(), renderRecording);
-  const calls = new SqliteCallRepository(db, { events: (transition) => eventFactory.fromTransition(transition) });
-  const directory = new SqliteDirectoryRepository(db, clock.now);
-  const recordingRepository = new SqliteRecordingRepository(db, {
-    event: (type, recording) => eventFactory.fromRecording(type, recording),
-  });
-  const transcripts = new SqliteTranscriptRepository(db, {
-    job: (recording) => transcribeJob(recording, clock.now()),
-    event: (transcript) => eventFactory.fromTranscript(transcript, config.s3?.bucket ?? "", config.transcription.eventMaxChars),
-    clock: () => clock.now(),
-  });
-  const outbox = new SqliteOutboxStore(db);
+  // The relay reads only when no group is open: it never sees a change that could still roll back.
+  const outbox = new SqliteOutboxStore(db, (read) => groupCommit.whenIdle(read));
 
   const metrics = new Metrics({
-    liveCalls: () => calls.countLive(),
-    outboxBacklog: () => {
-      const { pending, oldestCreatedAt } = outbox.backlog();
+    liveCalls: () => store.calls.countLive(),
+    outboxBacklog: async () => {
+      const { pending, oldestCreatedAt } = await outbox.backlog();
       return { pending, oldestAgeSeconds: oldestCreatedAt === undefined ? 0 : (clock.now() - oldestCreatedAt) / 1000 };
     },
   });
@@ -165,7 +155,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
     publishTimeoutMs: 2000,
     logger,
   });
-  const relay = new OutboxRelay({ store: outbox, publisher, clock, logger, readCommitted: (read) => groupCommit.whenIdle(read) });
+  const relay = new OutboxRelay({ store: outbox, publisher, clock, logger });
 
   // LiveKit and object storage.
   const liveKitRooms = new LiveKitRoomService({ ...config.livekit });
@@ -188,20 +178,18 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
 
   // The use cases.
   const recordings = new RecordingsUseCases({
-    calls,
-    recordings: recordingRepository,
-    transcripts,
-    directory,
+    store,
+    events: eventFactory,
     egress,
-    store: objectStore,
+    objects: objectStore,
     clock,
     logger,
     maxDurationMs: config.recordings.maxDurationMs,
     downloadUrlTtlSeconds: config.recordings.downloadUrlTtlSeconds,
   });
   const callsUseCases = new CallsUseCases({
-    calls,
-    directory,
+    store,
+    events: eventFactory,
     rooms,
     tokens,
     clock,
@@ -211,14 +199,13 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
     onRingDeadline: (deadline) => ringDeadlines.notify(deadline),
     onCallEnded: (callId) => void recordings.stopForCall(callId),
   });
-  const ringTimer = new RingTimer(() => callsUseCases.expireUnanswered(), calls, clock, logger);
-  const webhookIngest = new WebhookIngest({ calls, useCases: callsUseCases, recordings, directory, clock, logger });
+  const ringTimer = new RingTimer(() => callsUseCases.expireUnanswered(), store.calls, clock, logger);
+  const webhookIngest = new WebhookIngest({ store, useCases: callsUseCases, recordings, clock, logger });
   const reconciler = new Reconciler({
-    calls,
+    store,
     useCases: callsUseCases,
     recordings,
     rooms,
-    directory,
     clock,
     logger,
     joinGraceMs: config.reconcile.joinGraceSeconds * 1000,
@@ -226,9 +213,11 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
   const transcription =
     objectStore &&
     new TranscriptionJobs({
-      recordings: recordingRepository,
-      transcripts,
-      store: objectStore,
+      store,
+      events: eventFactory,
+      event: { bucket: objectStore.bucket, maxChars: config.transcription.eventMaxChars },
+      clock,
+      objects: objectStore,
       logger,
       audio: new FfmpegAudioExtractor(),
       engine:
@@ -255,16 +244,14 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
     settle,
   })
     .register(CallsService, callsRegistration(callsUseCases, recordings))
-    .register(DirectoryService, directoryRegistration(new DirectoryUseCases(directory)));
+    .register(DirectoryService, directoryRegistration(new DirectoryUseCases(store)));
 
   const livekitProbe = cachedProbe(rooms.ping?.bind(rooms) ?? (() => liveKitRooms.ping()), 5_000);
   const health = new Health([
     {
       name: "database",
       critical: true,
-      check: async () => {
-        db.prepare("SELECT 1").get();
-      },
+      check: () => store.ping(),
     },
     {
       name: "livekit",
@@ -281,7 +268,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
       name: "nats",
       critical: false,
       check: async () => {
-        const { pending, oldestCreatedAt } = outbox.backlog();
+        const { pending, oldestCreatedAt } = await outbox.backlog();
         const details = {
           outbox_pending: pending,
           outbox_oldest_age_seconds: oldestCreatedAt === undefined ? 0 : Math.round((clock.now() - oldestCreatedAt) / 1000),
@@ -305,6 +292,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
     logger,
     clock,
     db,
+    store,
     metrics,
     health,
     registry,

@@ -22,9 +22,10 @@ export function startBackground(ctx: AppContext, role: Role): AsyncDisposable {
   if (role === "service") {
     const unschedule = ctx.ringDeadlines.subscribe((deadline) => ctx.ringTimer.schedule(deadline));
     ctx.ringTimer.start();
-    stops.push(() => {
+    stops.push(async () => {
       unschedule();
       ctx.ringTimer.stop();
+      await ctx.ringTimer.idle();
     });
 
     if (config.reconcile.intervalSeconds > 0) ctx.reconciler.start(config.reconcile.intervalSeconds * 1000);

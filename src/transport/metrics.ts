@@ -3,8 +3,8 @@ import type { NodeResponse } from "./http-types.js";
 
 /** What the gauges read when Prometheus scrapes. */
 export interface MetricSources {
-  liveCalls(): { ringing: number; active: number };
-  outboxBacklog(): { pending: number; oldestAgeSeconds: number };
+  liveCalls(): Promise<{ ringing: number; active: number }>;
+  outboxBacklog(): Promise<{ pending: number; oldestAgeSeconds: number }>;
 }
 
 /**
@@ -51,8 +51,8 @@ export class Metrics {
       help: "Calls not ended, by status",
       labelNames: ["status"],
       registers: [this.registry],
-      collect() {
-        const { ringing, active } = sources.liveCalls();
+      async collect() {
+        const { ringing, active } = await sources.liveCalls();
         this.set({ status: "ringing" }, ringing);
         this.set({ status: "active" }, active);
       },
@@ -61,16 +61,16 @@ export class Metrics {
       name: "scaiwave_calls_outbox_pending_events",
       help: "Events committed but not yet acknowledged by NATS",
       registers: [this.registry],
-      collect() {
-        this.set(sources.outboxBacklog().pending);
+      async collect() {
+        this.set((await sources.outboxBacklog()).pending);
       },
     });
     new Gauge({
       name: "scaiwave_calls_outbox_oldest_pending_seconds",
       help: "Age of the oldest event waiting for NATS (0 when none)",
       registers: [this.registry],
-      collect() {
-        this.set(sources.outboxBacklog().oldestAgeSeconds);
+      async collect() {
+        this.set((await sources.outboxBacklog()).oldestAgeSeconds);
       },
     });
   }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openDatabase, type SqliteDatabase } from "../../src/adapters/sqlite/database.js";
-import { attachGroupCommit, enlistWrite, GroupCommit } from "../../src/adapters/sqlite/group-commit.js";
+import { GroupCommit } from "../../src/adapters/sqlite/group-commit.js";
 
 // Group commit against a real SQLite file, watched from a second connection
 // (what another process, or the store after a crash, would see).
@@ -18,9 +18,9 @@ let group: GroupCommit;
 
 const seen = () => (observer.prepare("SELECT v FROM t ORDER BY v").all() as { v: string }[]).map((r) => r.v);
 
-/** A repository-style write: enlist, then a transaction (a SAVEPOINT inside the group). */
+/** A store-style write: enlist, then a transaction (a SAVEPOINT inside the group). */
 function write(value: string, fail = false): void {
-  enlistWrite(db);
+  group.enlist();
   db.transaction(() => {
     db.prepare("INSERT INTO t (v) VALUES (?)").run(value);
     if (fail) throw new Error("this request's change is invalid");
@@ -37,7 +37,6 @@ beforeEach(() => {
   commits = 0;
   enlisted = [];
   group = new GroupCommit(db, { afterCommit: () => commits++, onEnlist: (p) => void enlisted.push(p) });
-  attachGroupCommit(db, group);
 });
 
 afterEach(() => {
@@ -76,7 +75,7 @@ describe("GroupCommit", () => {
 
   it("a failed COMMIT fails the requests of that group, stores nothing, and the next group works", async () => {
     write("a");
-    enlistWrite(db);
+    group.enlist();
     // Checked at COMMIT: a child whose parent does not exist.
     db.transaction(() => db.prepare("INSERT INTO child (pid) VALUES ('missing')").run()).immediate();
     await expect(group.settled()).rejects.toThrow(/FOREIGN KEY/);
@@ -88,12 +87,17 @@ describe("GroupCommit", () => {
     expect(seen()).toEqual(["b"]);
   });
 
-  it("without a GroupCommit attached, a write is its own transaction (unit tests, tools)", () => {
-    const plain = openDatabase(join(dir, "plain.db"), []);
-    plain.exec("CREATE TABLE t (v TEXT)");
-    enlistWrite(plain);
-    plain.transaction(() => plain.prepare("INSERT INTO t (v) VALUES ('x')").run()).immediate();
-    expect(plain.inTransaction).toBe(false);
-    plain.close();
+  it("does not commit while a unit of work holds the group; it commits once the unit is released", async () => {
+    write("a");
+    group.hold();
+    const committed = group.settled();
+    // The turn ends (setImmediate) with the unit still open: nothing is committed yet.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(seen()).toEqual([]);
+    expect(db.inTransaction).toBe(true);
+    group.release();
+    await committed;
+    expect(seen()).toEqual(["a"]);
   });
 });

@@ -1,9 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MinioObjectStore } from "../../src/adapters/s3/minio-object-store.js";
-import { SqliteCallRepository } from "../../src/adapters/sqlite/call-repository.js";
 import { openDatabase, type SqliteDatabase } from "../../src/adapters/sqlite/database.js";
-import { SqliteDirectoryRepository } from "../../src/adapters/sqlite/directory-repository.js";
-import { SqliteRecordingRepository } from "../../src/adapters/sqlite/recording-repository.js";
+import { SqliteStore } from "../../src/adapters/sqlite/store.js";
 import { CallEventFactory } from "../../src/app/events.js";
 import type { Caller, EgressService, Logger } from "../../src/app/ports.js";
 import { RecordingsUseCases } from "../../src/app/recordings.js";
@@ -82,18 +80,16 @@ const quietLogger: Logger = { info: () => undefined, warn: () => undefined, erro
 
 let db: SqliteDatabase;
 let livekit: LiveKitEgressInMemory;
-let repository: SqliteRecordingRepository;
+let store: SqliteStore;
 
 /** A service instance over the shared store (several may share one SQLite file). */
 function instance(): RecordingsUseCases {
-  const factory = new CallEventFactory(() => null, () => T0);
   return new RecordingsUseCases({
-    calls: new SqliteCallRepository(db, { events: (t) => factory.fromTransition(t) }),
-    recordings: repository,
-    directory: new SqliteDirectoryRepository(db, () => T0),
+    store,
+    events: new CallEventFactory(() => null, () => T0),
     egress: livekit,
     // Never contacted: no recording here reaches storage.
-    store: new MinioObjectStore({ endpoint: "http://s3.invalid", accessKey: "in-memory", secretKey: "in-memory-secret", bucket: "recordings", region: "us-east-1" }),
+    objects: new MinioObjectStore({ endpoint: "http://s3.invalid", accessKey: "in-memory", secretKey: "in-memory-secret", bucket: "recordings", region: "us-east-1" }),
     clock: { now: () => T0 },
     logger: quietLogger,
     maxDurationMs: 60_000,
@@ -101,17 +97,17 @@ function instance(): RecordingsUseCases {
   });
 }
 
-beforeEach(() => {
+beforeEach(async () => {
   db = openDatabase(":memory:");
-  const factory = new CallEventFactory(() => null, () => T0);
-  repository = new SqliteRecordingRepository(db, { event: (type, r) => factory.fromRecording(type, r) });
-  const directory = new SqliteDirectoryRepository(db, () => T0);
-  directory.putRoom(TENANT, "room-1", [{ userId: "alice", powerLevel: 100 }]);
-  directory.putTenantPolicy(TENANT, { recordingsEnabled: true, transcriptionEnabled: false });
-  const calls = new SqliteCallRepository(db, { events: (t) => factory.fromTransition(t) });
-  calls.insertCall(
-    startCall({ id: CALL_ID, tenantId: TENANT, roomId: "room-1", type: "video", initiatorId: "alice", memberIds: ["alice"], now: T0, ringTimeoutMs: 45_000 }),
-  );
+  store = new SqliteStore(db, { now: () => T0 });
+  await store.transaction(async (tx) => {
+    await tx.directory.putRoom(TENANT, "room-1", [{ userId: "alice", powerLevel: 100 }]);
+    await tx.directory.putTenantPolicy(TENANT, { recordingsEnabled: true, transcriptionEnabled: false });
+    await tx.calls.insertCall(
+      startCall({ id: CALL_ID, tenantId: TENANT, roomId: "room-1", type: "video", initiatorId: "alice", memberIds: ["alice"], now: T0, ringTimeoutMs: 45_000 })
+        .call,
+    );
+  });
   livekit = new LiveKitEgressInMemory();
 });
 
@@ -128,7 +124,7 @@ describe("stopOrphanedEgress", () => {
     const ours = await created;
     // The orphan's egress_updated arrives first: the starting recording, with no egress id yet, takes it for its own.
     expect(await recordings.onEgress("wh-1", { egressId: orphan, roomName: ROOM, status: "active", error: "" })).toBe("processed");
-    expect(repository.findActive(CALL_ID)?.egressId).toBe(orphan);
+    expect((await store.recordings.findActive(CALL_ID))?.egressId).toBe(orphan);
 
     expect(await recordings.stopOrphanedEgress()).toBe(0);
     expect(livekit.stopped).toEqual([]);
@@ -139,7 +135,7 @@ describe("stopOrphanedEgress", () => {
     expect(await recordings.stopOrphanedEgress()).toBe(1);
     expect(livekit.stopped).toEqual([orphan]);
     expect([...livekit.running.keys()]).toEqual([ours]);
-    expect(repository.findActive(CALL_ID)?.egressId).toBe(ours);
+    expect((await store.recordings.findActive(CALL_ID))?.egressId).toBe(ours);
   });
 
   it("a starting recording adopts only the egress writing its own file: an orphan's report (another file) is ignored", async () => {
@@ -150,14 +146,14 @@ describe("stopOrphanedEgress", () => {
     const created = livekit.nextCreated();
     const starting = recordings.start(admin, CALL_ID, OPTIONS);
     const ours = await created;
-    const fileKey = repository.findActive(CALL_ID)?.fileKey;
+    const fileKey = (await store.recordings.findActive(CALL_ID))?.fileKey;
 
     const elsewhere = { roomName: ROOM, status: "active" as const, error: "", filepath: "recordings/call-1/an-earlier-start.mp4" };
     expect(await recordings.onEgress("wh-1", { egressId: orphan, ...elsewhere })).toBe("ignored");
-    expect(repository.findActive(CALL_ID)?.egressId).toBeNull();
+    expect((await store.recordings.findActive(CALL_ID))?.egressId).toBeNull();
     // Its own egress's report, before the start returned, is adopted.
     expect(await recordings.onEgress("wh-2", { egressId: ours, roomName: ROOM, status: "active", error: "", filepath: fileKey })).toBe("processed");
-    expect(repository.findActive(CALL_ID)).toMatchObject({ egressId: ours, status: "recording" });
+    expect((await store.recordings.findActive(CALL_ID))).toMatchObject({ egressId: ours, status: "recording" });
 
     answer.open();
     expect((await starting).recording.egressId).toBe(ours);
@@ -185,7 +181,7 @@ describe("stopOrphanedEgress", () => {
     const recordings = instance();
     livekit.failNextAnswer = true;
     await expect(recordings.start(admin, CALL_ID, OPTIONS)).rejects.toThrow("LiveKit did not answer in time");
-    expect(repository.findLatest(CALL_ID)).toBeUndefined();
+    expect((await store.recordings.findLatest(CALL_ID))).toBeUndefined();
     const [leftBehind] = livekit.running.keys();
 
     expect(await recordings.stopOrphanedEgress()).toBe(1);

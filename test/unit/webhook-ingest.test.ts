@@ -1,13 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { SqliteCallRepository } from "../../src/adapters/sqlite/call-repository.js";
 import { openDatabase, type SqliteDatabase } from "../../src/adapters/sqlite/database.js";
-import { SqliteDirectoryRepository } from "../../src/adapters/sqlite/directory-repository.js";
 import { SqliteOutboxStore } from "../../src/adapters/sqlite/outbox-store.js";
+import { SqliteStore } from "../../src/adapters/sqlite/store.js";
 import { CallsUseCases } from "../../src/app/calls.js";
 import { CallEventFactory, type Envelope, type OutboundEvent } from "../../src/app/events.js";
 import type { Caller, LiveKitParticipant, LiveKitRooms, Logger } from "../../src/app/ports.js";
 import { RecordingsUseCases } from "../../src/app/recordings.js";
-import { SqliteRecordingRepository } from "../../src/adapters/sqlite/recording-repository.js";
 import { WebhookIngest, type LiveKitNotice, type VerifiedWebhook } from "../../src/app/webhooks.js";
 import type { Call, Transition } from "../../src/domain/call.js";
 
@@ -63,7 +61,7 @@ class RecordingLogger implements Logger {
 }
 
 let db: SqliteDatabase;
-let calls: SqliteCallRepository;
+let store: SqliteStore;
 let outbox: SqliteOutboxStore;
 let rooms: RecordingLiveKitRooms;
 let logger: RecordingLogger;
@@ -73,30 +71,35 @@ let now: number;
 /** Set to make the next outbox write fail (inside the change's transaction). */
 let failOutboxWrites: boolean;
 
-beforeEach(() => {
+/** The real event factory, made to fail on demand (as a failing outbox write would, inside the change's transaction). */
+class FailableEventFactory extends CallEventFactory {
+  override fromTransition(transition: Transition): OutboundEvent[] {
+    if (failOutboxWrites) throw new Error("disk I/O error (test)");
+    return super.fromTransition(transition);
+  }
+}
+
+beforeEach(async () => {
   now = T0;
   failOutboxWrites = false;
   db = openDatabase(":memory:");
   const clock = { now: () => now };
   // The real envelopes, one outbox row per domain event; the call rendering is reduced to what tests read.
-  const factory = new CallEventFactory((call) => ({ status: call.status, participants: call.participants.map((p) => p.userId) }), clock.now);
-  const events = (transition: Transition): OutboundEvent[] => {
-    if (failOutboxWrites) throw new Error("disk I/O error (test)");
-    return factory.fromTransition(transition);
-  };
-  calls = new SqliteCallRepository(db, { events });
+  const factory = new FailableEventFactory((call) => ({ status: call.status, participants: call.participants.map((p) => p.userId) }), clock.now);
+  store = new SqliteStore(db, { now: clock.now });
   outbox = new SqliteOutboxStore(db);
-  const directory = new SqliteDirectoryRepository(db, clock.now);
-  directory.putRoom(TENANT, ROOM_ID, [
-    { userId: "alice", powerLevel: 100 },
-    { userId: "bob", powerLevel: 0 },
-    { userId: "carol", powerLevel: 0 },
-  ]);
+  await store.transaction((tx) =>
+    tx.directory.putRoom(TENANT, ROOM_ID, [
+      { userId: "alice", powerLevel: 100 },
+      { userId: "bob", powerLevel: 0 },
+      { userId: "carol", powerLevel: 0 },
+    ]),
+  );
   rooms = new RecordingLiveKitRooms();
   logger = new RecordingLogger();
   useCases = new CallsUseCases({
-    calls,
-    directory,
+    store,
+    events: factory,
     rooms,
     tokens: { mint: async () => "test-livekit-token" },
     clock,
@@ -105,17 +108,16 @@ beforeEach(() => {
     ringTimeoutMs: 45_000,
   });
   const recordings = new RecordingsUseCases({
-    calls,
-    recordings: new SqliteRecordingRepository(db, { event: (type, r) => factory.fromRecording(type, r) }),
-    directory,
+    store,
+    events: factory,
     egress: undefined,
-    store: undefined,
+    objects: undefined,
     clock,
     logger,
     maxDurationMs: 60_000,
     downloadUrlTtlSeconds: 300,
   });
-  ingest = new WebhookIngest({ calls, useCases, recordings, directory, clock, logger });
+  ingest = new WebhookIngest({ store, useCases, recordings, clock, logger });
 });
 
 afterEach(() => db.close());
@@ -147,17 +149,17 @@ const left = (callId: string, identity: string, sid: string): LiveKitNotice => (
 });
 
 /** Every outbox envelope written so far, in commit order. */
-function envelopes(): Envelope[] {
-  return outbox.pending(1_000).map((e) => JSON.parse(e.payload) as Envelope);
+async function envelopes(): Promise<Envelope[]> {
+  return (await outbox.pending(1_000)).map((e) => JSON.parse(e.payload) as Envelope);
 }
-function outboxSize(): number {
-  return outbox.pending(1_000).length;
+async function outboxSize(): Promise<number> {
+  return (await outbox.pending(1_000)).length;
 }
 function recordedWebhookIds(): string[] {
   return (db.prepare("SELECT id FROM webhook_events ORDER BY id").all() as { id: string }[]).map((r) => r.id);
 }
-function stored(callId: string): Call {
-  const call = calls.findCall(TENANT, callId);
+async function stored(callId: string): Promise<Call> {
+  const call = await store.calls.findCall(TENANT, callId);
   if (!call) throw new Error(`call ${callId} not stored`);
   return call;
 }
@@ -165,11 +167,11 @@ function stored(callId: string): Call {
 describe("WebhookIngest: participant_joined", () => {
   it("a member LiveKit saw connect becomes a participant, the call becomes active, and the events are written", async () => {
     const callId = await startCall();
-    const before = outboxSize();
+    const before = (await outboxSize());
     now = T0 + 2_000;
     expect(await ingest.ingest(webhook(joined(callId, "bob", "PA_b1"), { id: "EV_join_bob" }))).toBe("processed");
 
-    const call = stored(callId);
+    const call = (await stored(callId));
     expect(call.status).toBe("active");
     expect(call.participants).toEqual([
       { userId: "alice", joinedAt: T0, audioOn: false, videoOn: false, livekitSid: null },
@@ -179,7 +181,7 @@ describe("WebhookIngest: participant_joined", () => {
       { userId: "bob", state: "joined" },
       { userId: "carol", state: "ringing" },
     ]);
-    expect(envelopes().slice(before).map((e) => [e.type, e.call_id])).toEqual([
+    expect((await envelopes()).slice(before).map((e) => [e.type, e.call_id])).toEqual([
       ["swp.call.participant_joined", callId],
       ["swp.call.ring_stopped", callId],
       ["swp.call.active", callId],
@@ -191,51 +193,51 @@ describe("WebhookIngest: participant_joined", () => {
     const callId = await startCall();
     const first = webhook(joined(callId, "bob", "PA_b1"), { id: "EV_dup" });
     expect(await ingest.ingest(first)).toBe("processed");
-    const after = { call: stored(callId), outbox: outboxSize() };
+    const after = { call: (await stored(callId)), outbox: (await outboxSize()) };
 
     now = T0 + 5_000;
     expect(await ingest.ingest(first)).toBe("duplicate");
     // Even a different notice under an id already processed is not applied (LiveKit reuses ids only for retries).
     expect(await ingest.ingest(webhook(left(callId, "bob", "PA_b1"), { id: "EV_dup" }))).toBe("duplicate");
-    expect(stored(callId)).toEqual(after.call);
-    expect(outboxSize()).toBe(after.outbox);
+    expect((await stored(callId))).toEqual(after.call);
+    expect((await outboxSize())).toBe(after.outbox);
     expect(recordedWebhookIds()).toEqual(["EV_dup"]);
   });
 
   it("the initiator's own media connecting records their sid, with no events", async () => {
     const callId = await startCall();
-    const before = outboxSize();
+    const before = (await outboxSize());
     expect(await ingest.ingest(webhook(joined(callId, "alice", "PA_a1")))).toBe("processed");
-    expect(stored(callId).participants).toEqual([
+    expect((await stored(callId)).participants).toEqual([
       { userId: "alice", joinedAt: T0, audioOn: false, videoOn: false, livekitSid: "PA_a1" },
     ]);
-    expect(stored(callId).status).toBe("ringing");
-    expect(outboxSize()).toBe(before);
+    expect((await stored(callId)).status).toBe("ringing");
+    expect((await outboxSize())).toBe(before);
   });
 
   it("an identity that is not a member of the room (an egress recorder, an agent) is ignored, and its id not recorded", async () => {
     const callId = await startCall();
-    const before = { call: stored(callId), outbox: outboxSize() };
+    const before = { call: (await stored(callId)), outbox: (await outboxSize()) };
     for (const identity of ["EG_xyz", "mallory"]) {
       expect(await ingest.ingest(webhook(joined(callId, identity, "PA_x")))).toBe("ignored");
     }
-    expect(stored(callId)).toEqual(before.call);
-    expect(outboxSize()).toBe(before.outbox);
+    expect((await stored(callId))).toEqual(before.call);
+    expect((await outboxSize())).toBe(before.outbox);
     expect(recordedWebhookIds()).toEqual([]);
   });
 
   it("membership is checked in the call's tenant: a member of the same room id in another tenant is ignored", async () => {
     const callId = await startCall();
-    new SqliteDirectoryRepository(db, () => now).putRoom("t2", ROOM_ID, [{ userId: "trent", powerLevel: 100 }]);
+    await store.transaction((tx) => tx.directory.putRoom("t2", ROOM_ID, [{ userId: "trent", powerLevel: 100 }]));
     expect(await ingest.ingest(webhook(joined(callId, "trent", "PA_t1")))).toBe("ignored");
-    expect(stored(callId).participants.map((p) => p.userId)).toEqual(["alice"]);
+    expect((await stored(callId)).participants.map((p) => p.userId)).toEqual(["alice"]);
   });
 });
 
 describe("WebhookIngest: rooms that are not ours", () => {
   it("rooms not named scaiwave-<call_id>, and unknown calls, are ignored", async () => {
     const callId = await startCall();
-    const before = { call: stored(callId), outbox: outboxSize() };
+    const before = { call: (await stored(callId)), outbox: (await outboxSize()) };
     const notices: LiveKitNotice[] = [
       { kind: "participant_joined", room: callId, identity: "bob", sid: "PA_b1" },
       { kind: "participant_joined", room: `other-${callId}`, identity: "bob", sid: "PA_b1" },
@@ -248,19 +250,19 @@ describe("WebhookIngest: rooms that are not ours", () => {
       { kind: "room_finished", room: `${roomOf(callId)}x` },
     ];
     for (const notice of notices) expect(await ingest.ingest(webhook(notice)), JSON.stringify(notice)).toBe("ignored");
-    expect(stored(callId)).toEqual(before.call);
-    expect(outboxSize()).toBe(before.outbox);
+    expect((await stored(callId))).toEqual(before.call);
+    expect((await outboxSize())).toBe(before.outbox);
     expect(recordedWebhookIds()).toEqual([]);
   });
 
   it("egress notices of no recording of ours, and unknown notices, are ignored", async () => {
     const callId = await startCall();
-    const before = { call: stored(callId), outbox: outboxSize() };
+    const before = { call: (await stored(callId)), outbox: (await outboxSize()) };
     const egress = { egressId: "EG_unknown", roomName: "scaiwave-call-unknown", status: "complete" as const, error: "" };
     expect(await ingest.ingest(webhook({ kind: "egress", egress }, { id: "EV_egress" }))).toBe("ignored");
     expect(await ingest.ingest(webhook({ kind: "ignored", event: "room_started" }))).toBe("ignored");
-    expect(stored(callId)).toEqual(before.call);
-    expect(outboxSize()).toBe(before.outbox);
+    expect((await stored(callId))).toEqual(before.call);
+    expect((await outboxSize())).toBe(before.outbox);
     expect(recordedWebhookIds()).toEqual([]);
   });
 });
@@ -271,22 +273,22 @@ describe("WebhookIngest: participant_left", () => {
     now = T0 + 1_000;
     await ingest.ingest(webhook(joined(callId, "alice", "PA_a1")));
     await ingest.ingest(webhook(joined(callId, "bob", "PA_b1")));
-    const before = outboxSize();
+    const before = (await outboxSize());
 
     now = T0 + 10_000;
     expect(await ingest.ingest(webhook(left(callId, "bob", "PA_b1")))).toBe("processed");
-    expect(stored(callId).participants.map((p) => p.userId)).toEqual(["alice"]);
+    expect((await stored(callId)).participants.map((p) => p.userId)).toEqual(["alice"]);
     now = T0 + 11_000;
     expect(await ingest.ingest(webhook(left(callId, "alice", "PA_a1")))).toBe("processed");
 
-    expect(stored(callId)).toMatchObject({ status: "ended", endReason: "all_left", endedAt: T0 + 11_000, participants: [] });
-    expect(envelopes().slice(before).map((e) => e.type)).toEqual([
+    expect((await stored(callId))).toMatchObject({ status: "ended", endReason: "all_left", endedAt: T0 + 11_000, participants: [] });
+    expect((await envelopes()).slice(before).map((e) => e.type)).toEqual([
       "swp.call.participant_left",
       "swp.call.participant_left",
       "swp.call.ring_stopped",
       "swp.call.ended",
     ]);
-    expect(envelopes().at(-1)?.data).toMatchObject({ end_reason: "all_left" });
+    expect((await envelopes()).at(-1)?.data).toMatchObject({ end_reason: "all_left" });
     expect(rooms.calls).toEqual([`createRoom ${roomOf(callId)}`, `deleteRoom ${roomOf(callId)}`]);
   });
 
@@ -294,14 +296,14 @@ describe("WebhookIngest: participant_left", () => {
     const callId = await startCall();
     now = T0 + 5_000;
     await useCases.join(bob, callId);
-    const before = { call: stored(callId), outbox: outboxSize() };
+    const before = { call: (await stored(callId)), outbox: (await outboxSize()) };
     expect(before.call.participants.find((p) => p.userId === "bob")).toMatchObject({ joinedAt: T0 + 5_000, livekitSid: null });
 
     now = T0 + 6_000;
     const stale = webhook(left(callId, "bob", "PA_b0"), { id: "EV_stale", createdAt: T0 + 2_000 });
     expect(await ingest.ingest(stale)).toBe("processed");
-    expect(stored(callId)).toEqual({ ...before.call, endedSessions: ["PA_b0"] });
-    expect(outboxSize()).toBe(before.outbox);
+    expect((await stored(callId))).toEqual({ ...before.call, endedSessions: ["PA_b0"] });
+    expect((await outboxSize())).toBe(before.outbox);
     // Recorded all the same: a retry of it changes nothing either.
     expect(recordedWebhookIds()).toEqual(["EV_stale"]);
   });
@@ -310,11 +312,11 @@ describe("WebhookIngest: participant_left", () => {
     const callId = await startCall();
     await ingest.ingest(webhook(joined(callId, "bob", "PA_b1")));
     await ingest.ingest(webhook(joined(callId, "bob", "PA_b2")));
-    const before = { call: stored(callId), outbox: outboxSize() };
+    const before = { call: (await stored(callId)), outbox: (await outboxSize()) };
     expect(before.call.participants.find((p) => p.userId === "bob")?.livekitSid).toBe("PA_b2");
     expect(await ingest.ingest(webhook(left(callId, "bob", "PA_b1")))).toBe("processed");
-    expect(stored(callId)).toEqual({ ...before.call, endedSessions: ["PA_b1"] });
-    expect(outboxSize()).toBe(before.outbox);
+    expect((await stored(callId))).toEqual({ ...before.call, endedSessions: ["PA_b1"] });
+    expect((await outboxSize())).toBe(before.outbox);
   });
 });
 
@@ -322,12 +324,12 @@ describe("WebhookIngest: track_changed", () => {
   it("a microphone turned on is a participant_updated event carrying audio_on", async () => {
     const callId = await startCall();
     await ingest.ingest(webhook(joined(callId, "bob", "PA_b1")));
-    const before = outboxSize();
+    const before = (await outboxSize());
 
     const notice: LiveKitNotice = { kind: "track_changed", room: roomOf(callId), identity: "bob", media: { audioOn: true } };
     expect(await ingest.ingest(webhook(notice))).toBe("processed");
-    expect(stored(callId).participants.find((p) => p.userId === "bob")).toMatchObject({ audioOn: true, videoOn: false });
-    const written = envelopes().slice(before);
+    expect((await stored(callId)).participants.find((p) => p.userId === "bob")).toMatchObject({ audioOn: true, videoOn: false });
+    const written = (await envelopes()).slice(before);
     expect(written).toHaveLength(1);
     expect(written[0]).toMatchObject({
       type: "swp.call.participant_updated",
@@ -339,34 +341,34 @@ describe("WebhookIngest: track_changed", () => {
 
     // The same state reported again (another webhook id) writes nothing.
     expect(await ingest.ingest(webhook(notice))).toBe("processed");
-    expect(outboxSize()).toBe(before + 1);
+    expect((await outboxSize())).toBe(before + 1);
   });
 
   it("a track change of someone not in the call changes nothing", async () => {
     const callId = await startCall();
-    const before = { call: stored(callId), outbox: outboxSize() };
+    const before = { call: (await stored(callId)), outbox: (await outboxSize()) };
     const notice: LiveKitNotice = { kind: "track_changed", room: roomOf(callId), identity: "carol", media: { videoOn: true } };
     expect(await ingest.ingest(webhook(notice))).toBe("processed");
-    expect(stored(callId)).toEqual(before.call);
-    expect(outboxSize()).toBe(before.outbox);
+    expect((await stored(callId))).toEqual(before.call);
+    expect((await outboxSize())).toBe(before.outbox);
   });
 });
 
 describe("WebhookIngest: room_finished", () => {
   it("ends a live call as room_finished, and a later report about it changes nothing", async () => {
     const callId = await startCall();
-    const before = outboxSize();
+    const before = (await outboxSize());
     now = T0 + 30_000;
     expect(await ingest.ingest(webhook({ kind: "room_finished", room: roomOf(callId) }))).toBe("processed");
-    expect(stored(callId)).toMatchObject({ status: "ended", endReason: "room_finished", endedAt: T0 + 30_000, participants: [] });
-    expect(envelopes().slice(before).map((e) => e.type)).toEqual([
+    expect((await stored(callId))).toMatchObject({ status: "ended", endReason: "room_finished", endedAt: T0 + 30_000, participants: [] });
+    expect((await envelopes()).slice(before).map((e) => e.type)).toEqual([
       "swp.call.ring_stopped",
       "swp.call.ring_stopped",
       "swp.call.ended",
     ]);
-    expect(envelopes().at(-1)?.data).toMatchObject({ end_reason: "room_finished" });
+    expect((await envelopes()).at(-1)?.data).toMatchObject({ end_reason: "room_finished" });
 
-    const ended = { call: stored(callId), outbox: outboxSize() };
+    const ended = { call: (await stored(callId)), outbox: (await outboxSize()) };
     now = T0 + 31_000;
     for (const notice of [
       { kind: "room_finished", room: roomOf(callId) },
@@ -376,26 +378,26 @@ describe("WebhookIngest: room_finished", () => {
     ] satisfies LiveKitNotice[]) {
       expect(await ingest.ingest(webhook(notice)), notice.kind).toBe("processed");
     }
-    expect(stored(callId)).toEqual(ended.call);
-    expect(outboxSize()).toBe(ended.outbox);
+    expect((await stored(callId))).toEqual(ended.call);
+    expect((await outboxSize())).toBe(ended.outbox);
   });
 });
 
 describe("WebhookIngest: a change that fails", () => {
   it("records nothing (not even the webhook id), so LiveKit's retry is processed", async () => {
     const callId = await startCall();
-    const before = { call: stored(callId), outbox: outboxSize() };
+    const before = { call: (await stored(callId)), outbox: (await outboxSize()) };
     const join = webhook(joined(callId, "bob", "PA_b1"), { id: "EV_retry_me" });
 
     failOutboxWrites = true;
     await expect(ingest.ingest(join)).rejects.toThrow("disk I/O error (test)");
     expect(recordedWebhookIds()).toEqual([]);
-    expect(stored(callId)).toEqual(before.call);
-    expect(outboxSize()).toBe(before.outbox);
+    expect((await stored(callId))).toEqual(before.call);
+    expect((await outboxSize())).toBe(before.outbox);
 
     failOutboxWrites = false;
     expect(await ingest.ingest(join)).toBe("processed");
-    expect(stored(callId).status).toBe("active");
+    expect((await stored(callId)).status).toBe("active");
     expect(recordedWebhookIds()).toEqual(["EV_retry_me"]);
     expect(await ingest.ingest(join)).toBe("duplicate");
   });

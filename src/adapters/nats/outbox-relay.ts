@@ -12,8 +12,6 @@ export interface OutboxRelayOptions {
   readonly pollIntervalMs?: number;
   /** Sent events are kept this long for operators, then deleted. */
   readonly retentionMs?: number;
-  /** Runs a read of the outbox so it sees committed rows only (group commit's whenIdle); default: at once. */
-  readonly readCommitted?: <T>(read: () => T) => Promise<T>;
 }
 
 /**
@@ -58,12 +56,12 @@ export class OutboxRelay {
    */
   async stop(flushMs = 5000): Promise<void> {
     const deadline = this.options.clock.now() + flushMs;
-    const flushing = () =>
+    const flushing = async () =>
       this.running !== undefined &&
       this.options.publisher.status().connected &&
-      this.options.store.pending(1).length > 0 &&
-      this.options.clock.now() < deadline;
-    while (flushing()) {
+      this.options.clock.now() < deadline &&
+      (await this.options.store.pending(1)).length > 0;
+    while (await flushing()) {
       this.kick();
       await delay(20);
     }
@@ -76,17 +74,16 @@ export class OutboxRelay {
     let failures = 0;
     while (!this.stopping) {
       this.kicked = false;
-      const pending = () => this.options.store.pending(this.batchSize);
-      const batch = this.options.readCommitted ? await this.options.readCommitted(pending) : pending();
+      const batch = await this.options.store.pending(this.batchSize);
       if (batch.length === 0) {
-        this.housekeeping();
+        await this.housekeeping();
         await this.sleep(this.pollIntervalMs, true);
         continue;
       }
       const { acked, error } = await this.options.publisher.publishInOrder(
         batch.map((event) => ({ subject: event.subject, payload: event.payload, msgId: event.id })),
       );
-      if (acked > 0) this.options.store.markSent(batch.slice(0, acked).map((event) => event.seq), this.options.clock.now());
+      if (acked > 0) await this.options.store.markSent(batch.slice(0, acked).map((event) => event.seq), this.options.clock.now());
       if (error === undefined || acked > 0) {
         // Done, or progress made (the rest are retried at once from the first unacknowledged event).
         failures = 0;
@@ -95,7 +92,7 @@ export class OutboxRelay {
         if (failures === 1 || failures % 50 === 0) {
           this.options.logger.warn({ err: error, failures }, "publishing events to NATS failed; retrying with backoff");
         }
-        this.housekeeping();
+        await this.housekeeping();
         // Kicks do not shorten a backoff: new events cannot overtake the failed one anyway.
         await this.sleep(Math.min(5000, 100 * 2 ** Math.min(failures - 1, 6)), false);
       }
@@ -119,16 +116,16 @@ export class OutboxRelay {
   }
 
   /** Prunes old sent events and reports a stuck backlog, each at most once a minute / half-minute. */
-  private housekeeping(): void {
+  private async housekeeping(): Promise<void> {
     const now = this.options.clock.now();
     if (now - this.lastPrune > 60_000) {
       this.lastPrune = now;
-      this.options.store.pruneSent(now - this.retentionMs);
+      await this.options.store.pruneSent(now - this.retentionMs);
     }
     // Counting the backlog walks every unsent row: at most every half-minute, never per batch.
     if (now - this.lastBacklogCheck > 30_000) {
       this.lastBacklogCheck = now;
-      const { pending, oldestCreatedAt } = this.options.store.backlog();
+      const { pending, oldestCreatedAt } = await this.options.store.backlog();
       if (pending > 0 && oldestCreatedAt !== undefined && now - oldestCreatedAt > 5_000) {
         this.options.logger.warn({ pending, oldestAgeMs: now - oldestCreatedAt }, "outbox backlog: events are waiting for NATS");
       }

@@ -1,10 +1,7 @@
 import type { Statement } from "better-sqlite3";
-import type { OutboundEvent } from "../../app/events.js";
-import type { CallRepository, CallKey } from "../../app/ports.js";
-import type { Call, CallStatus, CallType, EndReason, Invitee, InviteState, Participant, Transition } from "../../domain/call.js";
-import { CallError, CallErrorCode } from "../../domain/errors.js";
+import type { CallKey, CallRepository } from "../../app/ports.js";
+import type { Call, CallStatus, CallType, EndReason, Invitee, InviteState, Participant } from "../../domain/call.js";
 import type { SqliteDatabase } from "./database.js";
-import { enlistWrite } from "./group-commit.js";
 
 interface CallRow {
   id: string;
@@ -35,39 +32,20 @@ interface InviteeRow {
   state: InviteState;
 }
 
-export interface CallRepositoryOptions {
-  /** The events of a transition, written to the outbox in the same transaction as the change. */
-  readonly events: (transition: Transition) => readonly OutboundEvent[];
-  /**
-   * Called after a commit of this repository's own that wrote events. With a
-   * GroupCommit attached (the service) writes commit with their group, which
-   * tells the relay instead; this is for a repository used on its own.
-   */
-  readonly afterCommit?: () => void;
-}
-
 /**
- * Calls in SQLite. Every write is one IMMEDIATE transaction (the write lock is
- * taken up front, no upgrade deadlock) holding the change and its events, or
- * a SAVEPOINT in the turn's group when a GroupCommit is attached.
+ * Calls in SQLite. Writes run inside the store's transaction (SqliteStore):
+ * this class only issues the statements. On one connection a read in the
+ * transaction already holds the write lock, so no row lock is needed.
  */
 export class SqliteCallRepository implements CallRepository {
-  /** The write transactions, run IMMEDIATE (a SAVEPOINT inside a group). */
-  private readonly tx: {
-    insert: (transition: Transition) => void;
-    update: (tenantId: string, callId: string, change: (call: Call) => Transition) => Transition;
-    oncePerWebhook: (eventId: string, receivedAt: number, work: () => void) => "processed" | "duplicate";
-  };
   private readonly stmt: {
     selectCall: Statement<[string, string], CallRow>;
     locateCall: Statement<[string], { tenant_id: string; room_id: string }>;
     selectLive: Statement<[], CallRow>;
     selectLiveForMember: Statement<[string, string, number], CallRow>;
     countLive: Statement<[], { status: string; n: number }>;
-    insertWebhook: Statement<[string, number]>;
     selectEndedSessions: Statement<[string], { sid: string }>;
     insertEndedSession: Statement<[string, string]>;
-    pruneWebhooks: Statement<[number]>;
     selectLiveInRoom: Statement<[string, string], CallRow>;
     selectParticipants: Statement<[string], ParticipantRow>;
     selectInvitees: Statement<[string], InviteeRow>;
@@ -76,15 +54,11 @@ export class SqliteCallRepository implements CallRepository {
     upsertParticipant: Statement<ParticipantRow & { call_id: string }>;
     deleteParticipant: Statement<[string, string]>;
     upsertInvitee: Statement<InviteeRow & { call_id: string }>;
-    insertEvent: Statement<[string, string, string, number]>;
     selectDueRinging: Statement<[number], { tenant_id: string; id: string }>;
     selectNextDeadline: Statement<[], { deadline: number | null }>;
   };
 
-  constructor(
-    private readonly db: SqliteDatabase,
-    private readonly options: CallRepositoryOptions,
-  ) {
+  constructor(db: SqliteDatabase) {
     this.stmt = {
       selectCall: db.prepare("SELECT * FROM calls WHERE tenant_id = ? AND id = ?"),
       locateCall: db.prepare("SELECT tenant_id, room_id FROM calls WHERE id = ?"),
@@ -96,8 +70,6 @@ export class SqliteCallRepository implements CallRepository {
       ),
       selectEndedSessions: db.prepare("SELECT sid FROM call_ended_sessions WHERE call_id = ?"),
       insertEndedSession: db.prepare("INSERT INTO call_ended_sessions (call_id, sid) VALUES (?, ?) ON CONFLICT DO NOTHING"),
-      insertWebhook: db.prepare("INSERT INTO webhook_events (id, received_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING"),
-      pruneWebhooks: db.prepare("DELETE FROM webhook_events WHERE received_at < ?"),
       selectLiveInRoom: db.prepare("SELECT * FROM calls WHERE tenant_id = ? AND room_id = ? AND status <> 'ended'"),
       selectParticipants: db.prepare(
         "SELECT user_id, joined_at, audio_on, video_on, livekit_sid FROM call_participants WHERE call_id = ? ORDER BY joined_at, user_id",
@@ -124,119 +96,77 @@ export class SqliteCallRepository implements CallRepository {
         `INSERT INTO call_invitees (call_id, user_id, state) VALUES (@call_id, @user_id, @state)
          ON CONFLICT (call_id, user_id) DO UPDATE SET state = excluded.state`,
       ),
-      insertEvent: db.prepare("INSERT INTO outbox (id, subject, payload, created_at) VALUES (?, ?, ?, ?)"),
       selectDueRinging: db.prepare(
         "SELECT tenant_id, id FROM calls WHERE status = 'ringing' AND ring_deadline <= ? ORDER BY ring_deadline",
       ),
       selectNextDeadline: db.prepare("SELECT min(ring_deadline) AS deadline FROM calls WHERE status = 'ringing'"),
     };
-    // Built once: better-sqlite3 makes four wrapper functions per db.transaction() call.
-    this.tx = {
-      insert: db.transaction((transition: Transition) => {
-        this.stmt.insertCall.run(toRow(transition.call));
-        this.writeChanges(undefined, transition.call);
-        this.writeEvents(transition);
-      }).immediate,
-      update: db.transaction((tenantId: string, callId: string, change: (call: Call) => Transition): Transition => {
-        const current = this.findCall(tenantId, callId);
-        if (!current) throw new CallError(CallErrorCode.NotFound, `call ${callId} not found`);
-        const next = change(current);
-        if (next.call !== current) {
-          const { id, status, ended_at, end_reason, ended_by, end_requested_by, end_requested_at } = toRow(next.call);
-          this.stmt.updateCall.run({ id, status, ended_at, end_reason, ended_by, end_requested_by, end_requested_at });
-          this.writeChanges(current, next.call);
-        }
-        this.writeEvents(next);
-        return next;
-      }).immediate,
-      oncePerWebhook: db.transaction((eventId: string, receivedAt: number, work: () => void): "processed" | "duplicate" => {
-        if (this.stmt.insertWebhook.run(eventId, receivedAt).changes === 0) return "duplicate";
-        work();
-        return "processed";
-      }).immediate,
-    };
   }
 
-  findCall(tenantId: string, callId: string): Call | undefined {
-    const row = this.stmt.selectCall.get(tenantId, callId);
-    return row && this.hydrate(row);
+  findCall(tenantId: string, callId: string): Promise<Call | undefined> {
+    return Promise.resolve(this.findCallNow(tenantId, callId));
   }
 
-  findLiveCallInRoom(tenantId: string, roomId: string): Call | undefined {
+  findCallForUpdate(tenantId: string, callId: string): Promise<Call | undefined> {
+    return this.findCall(tenantId, callId);
+  }
+
+  findLiveCallInRoom(tenantId: string, roomId: string): Promise<Call | undefined> {
     const row = this.stmt.selectLiveInRoom.get(tenantId, roomId);
-    return row && this.hydrate(row);
+    return Promise.resolve(row && this.hydrate(row));
   }
 
-  insertCall(transition: Transition): boolean {
+  insertCall(call: Call): Promise<boolean> {
     try {
-      enlistWrite(this.db);
-      this.tx.insert(transition);
+      this.stmt.insertCall.run(toRow(call));
     } catch (err) {
-      if (isUniqueViolation(err)) return false;
+      if (isUniqueViolation(err)) return Promise.resolve(false);
       throw err;
     }
-    if (!this.db.inTransaction) this.options.afterCommit?.();
-    return true;
+    this.writeChanges(undefined, call);
+    return Promise.resolve(true);
   }
 
-  updateCall(tenantId: string, callId: string, change: (call: Call) => Transition): Transition {
-    enlistWrite(this.db);
-    const transition = this.tx.update(tenantId, callId, change);
-    // Inside an enclosing transaction (a group, oncePerWebhook) the commit comes later and tells the relay then.
-    if (transition.events.length > 0 && !this.db.inTransaction) this.options.afterCommit?.();
-    return transition;
+  saveCall(before: Call, after: Call): Promise<void> {
+    const { id, status, ended_at, end_reason, ended_by, end_requested_by, end_requested_at } = toRow(after);
+    this.stmt.updateCall.run({ id, status, ended_at, end_reason, ended_by, end_requested_by, end_requested_at });
+    this.writeChanges(before, after);
+    return Promise.resolve();
   }
 
   /** One indexed lookup, no participants: the webhook reads the call itself inside its transaction. */
-  locateCall(callId: string): { tenantId: string; roomId: string } | undefined {
+  locateCall(callId: string): Promise<{ tenantId: string; roomId: string } | undefined> {
     const row = this.stmt.locateCall.get(callId);
-    return row && { tenantId: row.tenant_id, roomId: row.room_id };
+    return Promise.resolve(row && { tenantId: row.tenant_id, roomId: row.room_id });
   }
 
-  /** For the live-calls gauge. */
-  countLive(): { ringing: number; active: number } {
+  countLive(): Promise<{ ringing: number; active: number }> {
     const rows = this.stmt.countLive.all();
-    return {
+    return Promise.resolve({
       ringing: rows.find((r) => r.status === "ringing")?.n ?? 0,
       active: rows.find((r) => r.status === "active")?.n ?? 0,
-    };
+    });
   }
 
-  listLiveCallsForMember(tenantId: string, userId: string, limit: number): Call[] {
-    return this.stmt.selectLiveForMember.all(tenantId, userId, limit).map((row) => this.hydrate(row));
+  listLiveCallsForMember(tenantId: string, userId: string, limit: number): Promise<Call[]> {
+    return Promise.resolve(this.stmt.selectLiveForMember.all(tenantId, userId, limit).map((row) => this.hydrate(row)));
   }
 
-  listLiveCalls(): Call[] {
-    return this.stmt.selectLive.all().map((row) => this.hydrate(row));
+  listLiveCalls(): Promise<Call[]> {
+    return Promise.resolve(this.stmt.selectLive.all().map((row) => this.hydrate(row)));
   }
 
-  /**
-   * Runs `work` (which may update calls) in one transaction with the record
-   * that webhook `eventId` was processed; a webhook seen before runs nothing.
-   */
-  oncePerWebhook(eventId: string, receivedAt: number, work: () => void): "processed" | "duplicate" {
-    enlistWrite(this.db);
-    const outcome = this.tx.oncePerWebhook(eventId, receivedAt, work);
-    if (outcome === "processed" && !this.db.inTransaction) this.options.afterCommit?.();
-    return outcome;
+  listRingingDue(now: number): Promise<CallKey[]> {
+    return Promise.resolve(this.stmt.selectDueRinging.all(now).map((r) => ({ tenantId: r.tenant_id, callId: r.id })));
   }
 
-  pruneWebhookIds(before: number): number {
-    return this.stmt.pruneWebhooks.run(before).changes;
+  nextRingDeadline(): Promise<number | undefined> {
+    return Promise.resolve(this.stmt.selectNextDeadline.get()?.deadline ?? undefined);
   }
 
-  listRingingDue(now: number): CallKey[] {
-    return this.stmt.selectDueRinging.all(now).map((r) => ({ tenantId: r.tenant_id, callId: r.id }));
-  }
-
-  nextRingDeadline(): number | undefined {
-    return this.stmt.selectNextDeadline.get()?.deadline ?? undefined;
-  }
-
-  private writeEvents(transition: Transition): void {
-    for (const event of this.options.events(transition)) {
-      this.stmt.insertEvent.run(event.id, event.subject, event.payload, event.createdAt);
-    }
+  private findCallNow(tenantId: string, callId: string): Call | undefined {
+    const row = this.stmt.selectCall.get(tenantId, callId);
+    return row && this.hydrate(row);
   }
 
   private hydrate(row: CallRow): Call {

@@ -2,7 +2,6 @@ import type { Statement } from "better-sqlite3";
 import type { DirectoryRepository, RoomMember, TenantPolicy } from "../../app/ports.js";
 import type { Membership } from "../../domain/permissions.js";
 import type { SqliteDatabase } from "./database.js";
-import { enlistWrite } from "./group-commit.js";
 
 /** Recordings are off until a tenant's policy turns them on. */
 const DEFAULT_POLICY: TenantPolicy = { recordingsEnabled: false, transcriptionEnabled: false };
@@ -20,7 +19,7 @@ export class SqliteDirectoryRepository implements DirectoryRepository {
   };
 
   constructor(
-    private readonly db: SqliteDatabase,
+    db: SqliteDatabase,
     private readonly now: () => number = Date.now,
   ) {
     this.stmt = {
@@ -52,52 +51,41 @@ export class SqliteDirectoryRepository implements DirectoryRepository {
     };
   }
 
-  findMember(tenantId: string, roomId: string, userId: string): Membership | undefined {
+  findMember(tenantId: string, roomId: string, userId: string): Promise<Membership | undefined> {
     const row = this.stmt.selectMember.get(tenantId, roomId, userId);
-    return row && { userId, powerLevel: row.power_level };
+    return Promise.resolve(row && { userId, powerLevel: row.power_level });
   }
 
-  listMemberIds(tenantId: string, roomId: string): string[] {
-    return this.stmt.selectMemberIds.all(tenantId, roomId).map((r) => r.user_id);
+  listMemberIds(tenantId: string, roomId: string): Promise<string[]> {
+    return Promise.resolve(this.stmt.selectMemberIds.all(tenantId, roomId).map((r) => r.user_id));
   }
 
-  putRoom(tenantId: string, roomId: string, members: readonly RoomMember[]): void {
-    enlistWrite(this.db);
-    this.db
-      .transaction(() => {
-        this.stmt.upsertRoom.run(tenantId, roomId, this.now());
-        this.stmt.deleteMembers.run(tenantId, roomId);
-        for (const m of members) this.stmt.upsertMember.run(tenantId, roomId, m.userId, m.powerLevel);
-      })
-      .immediate();
+  putRoom(tenantId: string, roomId: string, members: readonly RoomMember[]): Promise<void> {
+    this.stmt.upsertRoom.run(tenantId, roomId, this.now());
+    this.stmt.deleteMembers.run(tenantId, roomId);
+    for (const m of members) this.stmt.upsertMember.run(tenantId, roomId, m.userId, m.powerLevel);
+    return Promise.resolve();
   }
 
-  putMember(tenantId: string, roomId: string, member: RoomMember): void {
-    enlistWrite(this.db);
-    this.db
-      .transaction(() => {
-        this.stmt.upsertRoom.run(tenantId, roomId, this.now());
-        this.stmt.upsertMember.run(tenantId, roomId, member.userId, member.powerLevel);
-      })
-      .immediate();
+  putMember(tenantId: string, roomId: string, member: RoomMember): Promise<void> {
+    this.stmt.upsertRoom.run(tenantId, roomId, this.now());
+    this.stmt.upsertMember.run(tenantId, roomId, member.userId, member.powerLevel);
+    return Promise.resolve();
   }
 
-  removeMember(tenantId: string, roomId: string, userId: string): void {
+  removeMember(tenantId: string, roomId: string, userId: string): Promise<void> {
     this.stmt.deleteMember.run(tenantId, roomId, userId);
+    return Promise.resolve();
   }
 
-  putTenantPolicy(tenantId: string, policy: TenantPolicy): void {
-    this.stmt.upsertPolicy.run(
-      tenantId,
-      policy.recordingsEnabled ? 1 : 0,
-      policy.transcriptionEnabled ? 1 : 0,
-      this.now(),
-    );
+  putTenantPolicy(tenantId: string, policy: TenantPolicy): Promise<void> {
+    this.stmt.upsertPolicy.run(tenantId, policy.recordingsEnabled ? 1 : 0, policy.transcriptionEnabled ? 1 : 0, this.now());
+    return Promise.resolve();
   }
 
-  getTenantPolicy(tenantId: string): TenantPolicy {
+  getTenantPolicy(tenantId: string): Promise<TenantPolicy> {
     const row = this.stmt.selectPolicy.get(tenantId);
-    if (!row) return DEFAULT_POLICY;
-    return { recordingsEnabled: row.recordings_enabled === 1, transcriptionEnabled: row.transcription_enabled === 1 };
+    if (!row) return Promise.resolve(DEFAULT_POLICY);
+    return Promise.resolve({ recordingsEnabled: row.recordings_enabled === 1, transcriptionEnabled: row.transcription_enabled === 1 });
   }
 }

@@ -6,11 +6,11 @@ import type { SqliteDatabase } from "./database.js";
  * of once per request. BEGIN and COMMIT were the largest single cost in the
  * join profile.
  *
- * A repository calls `enlistWrite(db)` before its write transaction; the first one of
- * a turn opens `BEGIN IMMEDIATE`, and each write then runs as a SAVEPOINT
- * inside it (better-sqlite3 nests `db.transaction()` that way), so a failing
- * request rolls back only its own changes. Nothing may leave the process
- * before the commit, so:
+ * The store (SqliteStore) enlists each unit of work: the first one of a turn
+ * opens `BEGIN IMMEDIATE`, and each unit then runs as a SAVEPOINT inside it,
+ * so a failing request rolls back only its own changes; the group does not
+ * commit while a unit is open (`hold`/`release`). Nothing may leave the
+ * process before the commit, so:
  * - requests answer only after `settled()`, and after the commit of every
  *   group they wrote in (`onEnlist` hands each write's commit to the request
  *   context, whose transport awaits it: a failed COMMIT fails exactly the
@@ -21,6 +21,9 @@ import type { SqliteDatabase } from "./database.js";
 export class GroupCommit {
   private open: { readonly committed: Promise<void>; resolve(): void; reject(err: unknown): void } | undefined;
   private readonly idleReads: (() => void)[] = [];
+  /** Units of work in progress: the group cannot commit under them (their savepoint is open). */
+  private holds = 0;
+  private commitDeferred = false;
   private readonly begin;
   private readonly commitStatement;
   private readonly rollback;
@@ -92,7 +95,24 @@ export class GroupCommit {
     });
   }
 
+  /** A unit of work begins in the open group: its commit waits until {@link release}. */
+  hold(): void {
+    this.holds++;
+  }
+
+  release(): void {
+    this.holds--;
+    if (this.holds === 0 && this.commitDeferred) {
+      this.commitDeferred = false;
+      setImmediate(() => this.commit());
+    }
+  }
+
   private commit(): void {
+    if (this.holds > 0) {
+      this.commitDeferred = true;
+      return;
+    }
     const group = this.open;
     this.open = undefined;
     if (!group) return;
@@ -107,20 +127,4 @@ export class GroupCommit {
     this.hooks.afterCommit();
     for (const read of this.idleReads.splice(0)) read();
   }
-}
-
-const committers = new WeakMap<SqliteDatabase, GroupCommit>();
-
-/** Makes `enlistWrite(db)` join `committer`'s groups. */
-export function attachGroupCommit(db: SqliteDatabase, committer: GroupCommit): void {
-  committers.set(db, committer);
-}
-
-/**
- * Repositories call this before a write transaction: with a GroupCommit
- * attached to the database the write joins the turn's group; without one
- * (unit tests, tools) it is its own transaction as before.
- */
-export function enlistWrite(db: SqliteDatabase): void {
-  committers.get(db)?.enlist();
 }

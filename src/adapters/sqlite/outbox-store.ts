@@ -1,5 +1,6 @@
 import type { Statement } from "better-sqlite3";
-import type { OutboxEntry, OutboxStore } from "../../app/ports.js";
+import type { OutboundEvent } from "../../app/events.js";
+import type { OutboxEntry, OutboxStore, OutboxWriter } from "../../app/ports.js";
 import type { SqliteDatabase } from "./database.js";
 
 interface OutboxRow {
@@ -10,7 +11,25 @@ interface OutboxRow {
   created_at: number;
 }
 
-/** The outbox table: the relay reads unsent rows in `seq` (commit) order. */
+/** The one writer of outbox rows, used inside the store's transactions. */
+export class SqliteOutboxWriter implements OutboxWriter {
+  private readonly insert: Statement<[string, string, string, number]>;
+
+  constructor(db: SqliteDatabase) {
+    this.insert = db.prepare("INSERT INTO outbox (id, subject, payload, created_at) VALUES (?, ?, ?, ?)");
+  }
+
+  append(events: readonly OutboundEvent[]): Promise<void> {
+    for (const e of events) this.insert.run(e.id, e.subject, e.payload, e.createdAt);
+    return Promise.resolve();
+  }
+}
+
+/**
+ * The outbox table as the relay sees it: unsent rows in `seq` (commit) order.
+ * Reads wait until no group commit is open (`readCommitted`), so the relay
+ * never publishes an event whose change could still roll back.
+ */
 export class SqliteOutboxStore implements OutboxStore {
   private readonly stmt: {
     pending: Statement<[number], OutboxRow>;
@@ -21,7 +40,10 @@ export class SqliteOutboxStore implements OutboxStore {
 
   private readonly markSentAll: (seqs: readonly number[], at: number) => void;
 
-  constructor(db: SqliteDatabase) {
+  constructor(
+    db: SqliteDatabase,
+    private readonly readCommitted: <T>(read: () => T) => Promise<T> = (read) => Promise.resolve(read()),
+  ) {
     this.stmt = {
       pending: db.prepare(
         "SELECT seq, id, subject, payload, created_at FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?",
@@ -35,23 +57,26 @@ export class SqliteOutboxStore implements OutboxStore {
     });
   }
 
-  pending(limit: number): OutboxEntry[] {
-    return this.stmt.pending
-      .all(limit)
-      .map((r) => ({ seq: r.seq, id: r.id, subject: r.subject, payload: r.payload, createdAt: r.created_at }));
+  pending(limit: number): Promise<OutboxEntry[]> {
+    return this.readCommitted(() =>
+      this.stmt.pending
+        .all(limit)
+        .map((r) => ({ seq: r.seq, id: r.id, subject: r.subject, payload: r.payload, createdAt: r.created_at })),
+    );
   }
 
   /** One transaction for the whole batch, not one per event (a savepoint when a group is open). */
-  markSent(seqs: readonly number[], at: number): void {
+  markSent(seqs: readonly number[], at: number): Promise<void> {
     this.markSentAll(seqs, at);
+    return Promise.resolve();
   }
 
-  backlog(): { pending: number; oldestCreatedAt: number | undefined } {
+  backlog(): Promise<{ pending: number; oldestCreatedAt: number | undefined }> {
     const row = this.stmt.backlog.get();
-    return { pending: row?.pending ?? 0, oldestCreatedAt: row?.oldest ?? undefined };
+    return Promise.resolve({ pending: row?.pending ?? 0, oldestCreatedAt: row?.oldest ?? undefined });
   }
 
-  pruneSent(before: number): number {
-    return this.stmt.prune.run(before).changes;
+  pruneSent(before: number): Promise<number> {
+    return Promise.resolve(this.stmt.prune.run(before).changes);
   }
 }

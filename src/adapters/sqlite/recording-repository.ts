@@ -1,10 +1,7 @@
 import type { Statement } from "better-sqlite3";
-import type { OutboundEvent } from "../../app/events.js";
 import type { RecordingRepository } from "../../app/ports.js";
-import { CallError, CallErrorCode } from "../../domain/errors.js";
-import type { MediaEntry, Recording, RecordingEventType, RecordingStatus, RecordingTransition } from "../../domain/recording.js";
+import type { MediaEntry, Recording, RecordingStatus } from "../../domain/recording.js";
 import type { SqliteDatabase } from "./database.js";
-import { enlistWrite } from "./group-commit.js";
 
 interface RecordingRow {
   id: string;
@@ -36,17 +33,6 @@ interface MediaRow {
   ended_at: number;
 }
 
-export interface RecordingRepositoryOptions {
-  /** The event of a recording change, written to the outbox in the change's transaction. */
-  readonly event: (type: RecordingEventType, recording: Recording) => OutboundEvent;
-  /**
-   * Called after a commit of its own that wrote events. With a
-   * GroupCommit attached (the service) writes commit with their group, which
-   * tells the relay instead; this is for a repository used on its own.
-   */
-  readonly afterCommit?: () => void;
-}
-
 const ACTIVE = "status IN ('starting', 'recording')";
 
 export class SqliteRecordingRepository implements RecordingRepository {
@@ -63,13 +49,9 @@ export class SqliteRecordingRepository implements RecordingRepository {
     update: Statement<Pick<RecordingRow, "id" | "status" | "ended_at" | "error">>;
     media: Statement<[string], MediaRow>;
     insertMedia: Statement<MediaRow>;
-    insertEvent: Statement<[string, string, string, number]>;
   };
 
-  constructor(
-    private readonly db: SqliteDatabase,
-    private readonly options: RecordingRepositoryOptions,
-  ) {
+  constructor(db: SqliteDatabase) {
     this.stmt = {
       insert: db.prepare(
         `INSERT INTO recordings (id, call_id, tenant_id, room_id, status, audio, video, transcript, egress_id, file_key,
@@ -91,78 +73,58 @@ export class SqliteRecordingRepository implements RecordingRepository {
         `INSERT INTO media (id, recording_id, bucket, key, mime_type, size_bytes, duration_ms, started_at, ended_at)
          VALUES (@id, @recording_id, @bucket, @key, @mime_type, @size_bytes, @duration_ms, @started_at, @ended_at)`,
       ),
-      insertEvent: db.prepare("INSERT INTO outbox (id, subject, payload, created_at) VALUES (?, ?, ?, ?)"),
     };
   }
 
-  insert(recording: Recording): boolean {
+  insert(recording: Recording): Promise<boolean> {
     try {
       this.stmt.insert.run(toRow(recording));
-      return true;
+      return Promise.resolve(true);
     } catch (err) {
-      if ((err as { code?: unknown }).code === "SQLITE_CONSTRAINT_UNIQUE") return false;
+      if ((err as { code?: unknown }).code === "SQLITE_CONSTRAINT_UNIQUE") return Promise.resolve(false);
       throw err;
     }
   }
 
-  discard(recordingId: string): void {
+  discard(recordingId: string): Promise<void> {
     this.stmt.discard.run(recordingId);
+    return Promise.resolve();
   }
 
-  setEgressId(recordingId: string, egressId: string): void {
+  setEgressId(recordingId: string, egressId: string): Promise<void> {
     this.stmt.setEgress.run(egressId, recordingId);
+    return Promise.resolve();
   }
 
-  findById(id: string): Recording | undefined {
-    return this.hydrate(this.stmt.byId.get(id));
+  findById(id: string): Promise<Recording | undefined> {
+    return Promise.resolve(this.hydrate(this.stmt.byId.get(id)));
   }
 
-  findByEgressId(egressId: string): Recording | undefined {
-    return this.hydrate(this.stmt.byEgress.get(egressId));
+  findByEgressId(egressId: string): Promise<Recording | undefined> {
+    return Promise.resolve(this.hydrate(this.stmt.byEgress.get(egressId)));
   }
 
-  findActive(callId: string): Recording | undefined {
-    return this.hydrate(this.stmt.active.get(callId));
+  findActive(callId: string): Promise<Recording | undefined> {
+    return Promise.resolve(this.hydrate(this.stmt.active.get(callId)));
   }
 
-  findLatest(callId: string): Recording | undefined {
-    return this.hydrate(this.stmt.latest.get(callId));
+  findLatest(callId: string): Promise<Recording | undefined> {
+    return Promise.resolve(this.hydrate(this.stmt.latest.get(callId)));
   }
 
-  listForCall(callId: string): Recording[] {
-    return this.stmt.forCall.all(callId).map((r) => this.hydrate(r)!);
+  listForCall(callId: string): Promise<Recording[]> {
+    return Promise.resolve(this.stmt.forCall.all(callId).map((r) => this.hydrate(r)!));
   }
 
-  listPastDeadline(now: number): Recording[] {
-    return this.stmt.pastDeadline.all(now).map((r) => this.hydrate(r)!);
+  listPastDeadline(now: number): Promise<Recording[]> {
+    return Promise.resolve(this.stmt.pastDeadline.all(now).map((r) => this.hydrate(r)!));
   }
 
-  update(
-    recordingId: string,
-    change: (r: Recording) => RecordingTransition,
-    alsoInTransaction?: (r: Recording) => void,
-  ): RecordingTransition {
-    enlistWrite(this.db);
-    const transition = this.db
-      .transaction(() => {
-        const current = this.findById(recordingId);
-        if (!current) throw new CallError(CallErrorCode.NotFound, `recording ${recordingId} not found`);
-        const next = change(current);
-        if (next.recording === current) return next;
-        const { id, status, ended_at, error } = toRow(next.recording);
-        this.stmt.update.run({ id, status, ended_at, error });
-        const media = next.recording.media;
-        if (media && !current.media) this.stmt.insertMedia.run(mediaRow(next.recording.id, media));
-        if (next.event) {
-          const e = this.options.event(next.event, next.recording);
-          this.stmt.insertEvent.run(e.id, e.subject, e.payload, e.createdAt);
-        }
-        alsoInTransaction?.(next.recording);
-        return next;
-      })
-      .immediate();
-    if (transition.event && !this.db.inTransaction) this.options.afterCommit?.();
-    return transition;
+  save(before: Recording, after: Recording): Promise<void> {
+    const { id, status, ended_at, error } = toRow(after);
+    this.stmt.update.run({ id, status, ended_at, error });
+    if (after.media && !before.media) this.stmt.insertMedia.run(mediaRow(after.id, after.media));
+    return Promise.resolve();
   }
 
   private hydrate(row: RecordingRow | undefined): Recording | undefined {

@@ -1,10 +1,8 @@
 import type { Statement } from "better-sqlite3";
-import type { OutboundEvent } from "../../app/events.js";
 import type { TranscriptRepository, TranscriptResult } from "../../app/ports.js";
 import type { Recording } from "../../domain/recording.js";
 import type { Segment, Transcript, TranscriptStatus } from "../../domain/transcript.js";
 import type { SqliteDatabase } from "./database.js";
-import { enlistWrite } from "./group-commit.js";
 
 interface TranscriptRow {
   recording_id: string;
@@ -21,20 +19,6 @@ interface TranscriptRow {
   error: string | null;
 }
 
-export interface TranscriptRepositoryOptions {
-  /** The job message for a recording (subject swp.jobs.transcribe). */
-  readonly job: (recording: Recording) => OutboundEvent;
-  /** `swp.call.transcript` / `swp.call.transcript_failed` for a finished transcript. */
-  readonly event: (transcript: Transcript) => OutboundEvent;
-  readonly clock: () => number;
-  /**
-   * Called after a commit of its own that wrote events. With a
-   * GroupCommit attached (the service) writes commit with their group, which
-   * tells the relay instead; this is for a repository used on its own.
-   */
-  readonly afterCommit?: () => void;
-}
-
 export class SqliteTranscriptRepository implements TranscriptRepository {
   private readonly stmt: {
     insert: Statement<[string, string, string, string, number]>;
@@ -42,13 +26,9 @@ export class SqliteTranscriptRepository implements TranscriptRepository {
     attempt: Statement<[number, number, string]>;
     complete: Statement<[string, string, string, string, string, number, string]>;
     fail: Statement<[string, number, string]>;
-    insertOutbox: Statement<[string, string, string, number]>;
   };
 
-  constructor(
-    private readonly db: SqliteDatabase,
-    private readonly options: TranscriptRepositoryOptions,
-  ) {
+  constructor(db: SqliteDatabase) {
     this.stmt = {
       insert: db.prepare(
         `INSERT INTO transcripts (recording_id, call_id, tenant_id, room_id, status, updated_at)
@@ -63,61 +43,39 @@ export class SqliteTranscriptRepository implements TranscriptRepository {
       fail: db.prepare(
         "UPDATE transcripts SET status = 'failed', error = ?, updated_at = ? WHERE recording_id = ? AND status = 'pending'",
       ),
-      insertOutbox: db.prepare("INSERT INTO outbox (id, subject, payload, created_at) VALUES (?, ?, ?, ?)"),
     };
   }
 
-  enqueue(recording: Recording): void {
-    const now = this.options.clock();
+  createPending(recording: Recording, now: number): Promise<boolean> {
     const inserted = this.stmt.insert.run(recording.id, recording.callId, recording.tenantId, recording.roomId, now);
-    if (inserted.changes === 0) return;
-    const job = this.options.job(recording);
-    this.stmt.insertOutbox.run(job.id, job.subject, job.payload, job.createdAt);
+    return Promise.resolve(inserted.changes > 0);
   }
 
-  find(recordingId: string): Transcript | undefined {
+  find(recordingId: string): Promise<Transcript | undefined> {
     const row = this.stmt.find.get(recordingId);
-    return row && hydrate(row);
+    return Promise.resolve(row && hydrate(row));
   }
 
-  recordAttempt(recordingId: string, attempt: number): void {
-    this.stmt.attempt.run(attempt, this.options.clock(), recordingId);
+  recordAttempt(recordingId: string, attempt: number, now: number): Promise<void> {
+    this.stmt.attempt.run(attempt, now, recordingId);
+    return Promise.resolve();
   }
 
-  complete(recordingId: string, result: TranscriptResult): boolean {
-    return this.finish(() =>
-      this.stmt.complete.run(
-        result.engine,
-        result.text,
-        JSON.stringify(result.segments),
-        result.vttKey,
-        result.txtKey,
-        this.options.clock(),
-        recordingId,
-      ).changes,
+  complete(recordingId: string, result: TranscriptResult, now: number): Promise<boolean> {
+    const { changes } = this.stmt.complete.run(
+      result.engine,
+      result.text,
+      JSON.stringify(result.segments),
+      result.vttKey,
+      result.txtKey,
+      now,
       recordingId,
     );
+    return Promise.resolve(changes > 0);
   }
 
-  fail(recordingId: string, error: string): boolean {
-    return this.finish(() => this.stmt.fail.run(error, this.options.clock(), recordingId).changes, recordingId);
-  }
-
-  /** The change and its event in one transaction; nothing (and no event) when it was already finished. */
-  private finish(change: () => number, recordingId: string): boolean {
-    enlistWrite(this.db);
-    const done = this.db
-      .transaction(() => {
-        if (change() === 0) return false;
-        const transcript = this.find(recordingId);
-        if (!transcript) return false;
-        const event = this.options.event(transcript);
-        this.stmt.insertOutbox.run(event.id, event.subject, event.payload, event.createdAt);
-        return true;
-      })
-      .immediate();
-    if (done && !this.db.inTransaction) this.options.afterCommit?.();
-    return done;
+  fail(recordingId: string, error: string, now: number): Promise<boolean> {
+    return Promise.resolve(this.stmt.fail.run(error, now, recordingId).changes > 0);
   }
 }
 

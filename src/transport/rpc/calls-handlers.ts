@@ -31,21 +31,21 @@ function callsHandlers(calls: CallsUseCases, recordings: RecordingsUseCases): Se
     async joinCall(req, ctx) {
       return ticketToProto(await calls.join(ctx.caller, req.callId));
     },
-    leaveCall(req, ctx) {
-      return { call: callToProto(calls.leave(ctx.caller, req.callId)) };
+    async leaveCall(req, ctx) {
+      return { call: callToProto(await calls.leave(ctx.caller, req.callId)) };
     },
-    rejectCall(req, ctx) {
-      return { call: callToProto(calls.reject(ctx.caller, req.callId)) };
+    async rejectCall(req, ctx) {
+      return { call: callToProto(await calls.reject(ctx.caller, req.callId)) };
     },
     async endCall(req, ctx) {
       return { call: callToProto(await calls.end(ctx.caller, req.callId)) };
     },
     async getCall(req, ctx) {
-      const call = calls.get(ctx.caller, req.callId);
+      const call = await calls.get(ctx.caller, req.callId);
       return { call: callToProto(call, await recordings.viewsFor(call)) };
     },
     async listCalls(_req, ctx) {
-      const live = calls.listLive(ctx.caller);
+      const live = await calls.listLive(ctx.caller);
       return { calls: await Promise.all(live.map(async (call) => callToProto(call, await recordings.viewsFor(call)))) };
     },
     async muteParticipant(req, ctx) {

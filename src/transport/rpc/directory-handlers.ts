@@ -16,28 +16,28 @@ export function directoryRegistration(directory: DirectoryUseCases): Registratio
 /** DirectoryService: internal writes to the room/member/policy replica. */
 function directoryHandlers(directory: DirectoryUseCases): ServiceHandlers<typeof DirectoryService, InternalCaller> {
   return {
-    putRoom(req) {
-      directory.putRoom(
+    async putRoom(req) {
+      await directory.putRoom(
         req.tenantId,
         req.roomId,
         req.members.map((m) => ({ userId: m.userId, powerLevel: m.powerLevel })),
       );
       return {};
     },
-    putMember(req) {
-      directory.putMember(
+    async putMember(req) {
+      await directory.putMember(
         req.tenantId,
         req.roomId,
         req.member && { userId: req.member.userId, powerLevel: req.member.powerLevel },
       );
       return {};
     },
-    removeMember(req) {
-      directory.removeMember(req.tenantId, req.roomId, req.userId);
+    async removeMember(req) {
+      await directory.removeMember(req.tenantId, req.roomId, req.userId);
       return {};
     },
-    putTenantPolicy(req) {
-      directory.putTenantPolicy(req.tenantId, {
+    async putTenantPolicy(req) {
+      await directory.putTenantPolicy(req.tenantId, {
         recordingsEnabled: req.policy?.recordingsEnabled ?? false,
         transcriptionEnabled: req.policy?.transcriptionEnabled ?? false,
       });

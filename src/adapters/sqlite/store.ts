@@ -1,0 +1,91 @@
+import type { Statement } from "better-sqlite3";
+import type { Store, StoreTransaction } from "../../app/ports.js";
+import { SqliteCallRepository } from "./call-repository.js";
+import type { SqliteDatabase } from "./database.js";
+import { SqliteDirectoryRepository } from "./directory-repository.js";
+import type { GroupCommit } from "./group-commit.js";
+import { SqliteOutboxWriter } from "./outbox-store.js";
+import { SqliteRecordingRepository } from "./recording-repository.js";
+import { SqliteTranscriptRepository } from "./transcript-repository.js";
+import { SqliteWebhookLog } from "./webhook-log.js";
+
+/**
+ * The store on one SQLite connection. A transaction is a SAVEPOINT: inside
+ * the open group commit when the service runs one (the group's single COMMIT
+ * makes it durable; see GroupCommit), else inside a BEGIN IMMEDIATE of its
+ * own. One connection has one transaction stack, so units of work run one
+ * at a time, in the order they were asked for; the statements are
+ * synchronous, so each takes microseconds unless its work awaits something
+ * other than the store.
+ */
+export class SqliteStore implements Store {
+  readonly calls: SqliteCallRepository;
+  readonly recordings: SqliteRecordingRepository;
+  readonly transcripts: SqliteTranscriptRepository;
+  readonly directory: SqliteDirectoryRepository;
+  private readonly bound: StoreTransaction;
+  private tail: Promise<unknown> = Promise.resolve();
+  private readonly stmt: Record<"begin" | "commit" | "rollback" | "savepoint" | "release" | "rollbackTo" | "ping", Statement>;
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly options: { readonly now: () => number; readonly groupCommit?: GroupCommit },
+  ) {
+    this.calls = new SqliteCallRepository(db);
+    this.recordings = new SqliteRecordingRepository(db);
+    this.transcripts = new SqliteTranscriptRepository(db);
+    this.directory = new SqliteDirectoryRepository(db, options.now);
+    this.bound = {
+      calls: this.calls,
+      recordings: this.recordings,
+      transcripts: this.transcripts,
+      directory: this.directory,
+      webhooks: new SqliteWebhookLog(db),
+      outbox: new SqliteOutboxWriter(db),
+    };
+    this.stmt = {
+      begin: db.prepare("BEGIN IMMEDIATE"),
+      commit: db.prepare("COMMIT"),
+      rollback: db.prepare("ROLLBACK"),
+      savepoint: db.prepare("SAVEPOINT unit_of_work"),
+      release: db.prepare("RELEASE unit_of_work"),
+      rollbackTo: db.prepare("ROLLBACK TO unit_of_work"),
+      ping: db.prepare("SELECT 1"),
+    };
+  }
+
+  transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+    const run = this.tail.then(() => this.run(work));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  ping(): Promise<void> {
+    this.stmt.ping.get();
+    return Promise.resolve();
+  }
+
+  private async run<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+    const group = this.options.groupCommit;
+    group?.enlist();
+    const own = !this.db.inTransaction;
+    if (own) this.stmt.begin.run();
+    group?.hold();
+    this.stmt.savepoint.run();
+    try {
+      const result = await work(this.bound);
+      this.stmt.release.run();
+      if (own) this.stmt.commit.run();
+      return result;
+    } catch (err) {
+      if (this.db.inTransaction) {
+        this.stmt.rollbackTo.run();
+        this.stmt.release.run();
+        if (own) this.stmt.rollback.run();
+      }
+      throw err;
+    } finally {
+      group?.release();
+    }
+  }
+}
