@@ -1,5 +1,19 @@
 import { defineConfig } from "vitest/config";
 
+// The integration tests that touch the store run a second time on PostgreSQL.
+const onBothStores = [
+  "lifecycle",
+  "events",
+  "end-call-race",
+  "webhooks-livekit",
+  "webhooks-chaos",
+  "webhooks-forged",
+  "recordings",
+  "transcription",
+  "shutdown",
+  "event-durability",
+].map((name) => `test/integration/${name}.test.ts`);
+
 // Three tiers. `vitest run --project unit` (or a path) runs one; the real
 // servers of the integration tier start only when one of its files runs.
 export default defineConfig({
@@ -22,6 +36,16 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"],
+          globalSetup: ["test/support/global-setup.ts"],
+        },
+      },
+      // The same files, each service on its own database of the run's PostgreSQL (test/support/service.ts).
+      {
+        extends: true,
+        test: {
+          name: "integration-postgresql",
+          include: onBothStores,
+          env: { TEST_STORE: "postgresql" },
           globalSetup: ["test/support/global-setup.ts"],
         },
       },

@@ -65,27 +65,9 @@ apt_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 }
 
-# python_venv NAME REQUIREMENTS
-# A virtualenv at <cache>/venv-NAME holding exactly the hash-pinned packages
-# of REQUIREMENTS (pip --require-hashes). The file's sha256, stamped last, keeps
-# the venv until the file changes; an interrupted build has no stamp and is redone.
-python_venv() {
-  local name="$1" requirements="$2"
-  local venv="${cache_bin%/bin}/venv-$name" wanted
-  wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
-  if [[ "$(cat "$venv/.requirements-sha256" 2>/dev/null)" == "$wanted" ]] && "$venv/bin/python" -c '' 2>/dev/null; then
-    echo "venv $name: cached"
-    return 0
-  fi
-  command -v python3 >/dev/null || { echo "install-test-deps: 'python3' not found on PATH (needed for the $name venv)" >&2; return 1; }
-  echo "creating venv $name from $requirements…"
-  # A venv is not relocatable (its scripts name its path), so it is built in place.
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes -r "$requirements"
-  echo "$wanted" >"$venv/.requirements-sha256"
-  echo "venv $name: installed at $venv"
-}
+# python_venv NAME REQUIREMENTS: a hash-pinned venv at <cache>/venv-NAME (shared with scripts/setup-whisper.sh).
+# shellcheck source=scripts/lib/python-venv.sh
+source "$(dirname "$0")/lib/python-venv.sh"
 
 go_tool livekit-server github.com/livekit/livekit-server/cmd/server@v1.13.5
 go_tool nats-server github.com/nats-io/nats-server/v2@v2.12.3
@@ -96,7 +78,15 @@ go_tool minio github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 go_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
 # HTTP/1.1 load generator of the benchmarks (npm run bench; its smoke run is part of the tests).
 apt_packages wrk
-apt_packages ffmpeg espeak-ng pocketsphinx pocketsphinx-en-us
+# ffmpeg extracts a recording's audio; espeak-ng speaks the tests' and the benchmark's speech.
+apt_packages ffmpeg espeak-ng
 apt_packages chromium
+# PostgreSQL (the alternative store): test/support/postgres-server.ts runs initdb and postgres from
+# /usr/lib/postgresql/<major>/bin as the OS user `postgres` the package creates. The package's own
+# cluster (<major>/main on 5432, started only where a service manager runs) is not used.
+apt_packages postgresql
 # The OpenAPI fuzzer of test/integration/schemathesis.test.ts.
 python_venv schemathesis "$(dirname "$0")/schemathesis-requirements.txt"
+# The local transcription engine (Whisper through faster-whisper, hash-pinned venv and models), as
+# `npm run setup:whisper` installs it.
+bash "$(dirname "$0")/setup-whisper.sh"

@@ -6,6 +6,8 @@
  * (every bad variable reported at once, one line each), and
  * `scripts/config-docs.ts` writes docs/configuration.md.
  */
+import { availableParallelism, homedir } from "node:os";
+import { join } from "node:path";
 import { int, InvalidValue, list, minutes, oneOf, text, url, type Parser } from "./config-parsers.js";
 
 /** One environment variable. */
@@ -42,7 +44,19 @@ export const VARIABLES = {
     description:
       "a second port (0: any free one) serving the unary RPCs and `grpc.health.v1.Health/Check` over `@grpc/grpc-js`, which answers unary gRPC faster than connect-node's gRPC on the main port; same handlers, auth and errors, plaintext h2c on `HOST`; unset: not served",
   },
-  DATABASE_PATH: { parse: text(), default: "./data/calls.db", description: "the SQLite file (WAL mode); its folder is created" },
+  DATABASE_PATH: { parse: text(), default: "./data/calls.db", description: "the SQLite file (WAL mode); its folder is created. Used when `DATABASE_URL` is not set" },
+  DATABASE_URL: {
+    parse: url(["postgres:", "postgresql:"]),
+    secret: true,
+    description:
+      "a PostgreSQL database (`postgres://user:password@host:5432/db`) instead of SQLite: any number of instances may share it; its schema is migrated at start",
+  },
+  DATABASE_POOL_SIZE: { parse: int(1, 1_000), default: "10", description: "PostgreSQL connections per instance at most" },
+  DATABASE_STATEMENT_TIMEOUT_MS: {
+    parse: int(100, 600_000),
+    default: "5000",
+    description: "PostgreSQL cancels a statement running longer than this (the request then fails, nothing is half-written)",
+  },
   MAX_REQUEST_BYTES: {
     parse: int(1024, 16 * 1024 * 1024),
     default: "65536",
@@ -108,17 +122,38 @@ export const VARIABLES = {
   TRANSCRIPTION_ENGINE: {
     parse: oneOf(["local", "openai"] as const),
     default: "local",
-    description: "`local` (PocketSphinx, offline) or `openai` (an OpenAI-compatible server)",
+    description:
+      "`local` (Whisper through faster-whisper, offline, installed by `npm run setup:whisper`) or `openai` (an OpenAI-compatible server)",
   },
   TRANSCRIPTION_WORKER: {
     parse: oneOf(["inline", "off"] as const),
     default: "inline",
     description: "run the transcription worker inside the service (`inline`), or only as `npm run worker` (`off`)",
   },
-  TRANSCRIPTION_MODEL_DIR: {
+  TRANSCRIPTION_WHISPER_MODEL: {
+    parse: oneOf(["base", "tiny.en"] as const),
+    default: "base",
+    description:
+      "the local engine's Whisper model: `base` (multilingual, the better on telephone audio) or `tiny.en` (English only, half the memory and time, for small machines)",
+  },
+  TRANSCRIPTION_WHISPER_LANGUAGE: {
+    parse: text({ accepts: "a Whisper language code like en, de, fr", test: (code) => /^[a-z]{2,3}$/.test(code) }),
+    description: "the language the local engine hears in every recording; unset: detected per recording (`tiny.en`: always `en`)",
+  },
+  TRANSCRIPTION_WHISPER_THREADS: {
+    parse: int(1, 256),
+    default: { derived: "the CPU cores ÷ `TRANSCRIPTION_CONCURRENCY`, at least 1" },
+    description: "CPU threads of each local engine process (there is one per job in flight)",
+  },
+  TRANSCRIPTION_WHISPER_DIR: {
     parse: text(),
-    default: "/usr/share/pocketsphinx/model/en-us",
-    description: "the PocketSphinx model (Debian's `pocketsphinx-en-us` layout)",
+    default: { derived: "`~/.cache/scaiwave-calls`" },
+    description: "where `npm run setup:whisper` installed the local engine (`venv-whisper/`, `models/`)",
+  },
+  TRANSCRIPTION_WHISPER_STALL_SECONDS: {
+    parse: int(5, 3_600),
+    default: "120",
+    description: "a local engine silent this long mid-job (no progress) is hung: it is killed and the job retried",
   },
   TRANSCRIPTION_OPENAI_BASE_URL: {
     parse: url(["http:", "https:"]),
@@ -137,7 +172,8 @@ export const VARIABLES = {
   TRANSCRIPTION_TIMEOUT_SECONDS: {
     parse: int(5, 86_400),
     default: "600",
-    description: "limit of one request to the OpenAI-compatible server",
+    description:
+      "limit of one request to the OpenAI-compatible server; a local engine's job may take this plus the recording's length, then it is killed and the job retried",
   },
   TRANSCRIPT_EVENT_MAX_CHARS: {
     parse: int(100, 100_000),
@@ -234,6 +270,8 @@ export interface Config {
    */
   readonly grpcPort: number | undefined;
   readonly databasePath: string;
+  /** PostgreSQL instead of SQLite, when set. */
+  readonly postgres: { readonly url: string; readonly poolSize: number; readonly statementTimeoutMs: number } | undefined;
   /** Largest accepted request body, bytes (REST, Connect, gRPC). */
   readonly maxRequestBytes: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
@@ -274,7 +312,16 @@ export interface Config {
     readonly engine: "local" | "openai";
     /** Run the worker inside the service process (`inline`), or only as `npm run worker` (`off`). */
     readonly worker: "inline" | "off";
-    readonly modelDir: string;
+    /** The local engine (Whisper). */
+    readonly whisper: {
+      readonly model: "base" | "tiny.en";
+      /** Undefined: detected per recording. */
+      readonly language: string | undefined;
+      readonly threads: number;
+      /** Holds `venv-whisper/` and `models/`. */
+      readonly dir: string;
+      readonly stallMs: number;
+    };
     readonly openai: { readonly baseUrl: string; readonly apiKey: string | undefined; readonly model: string };
     readonly concurrency: number;
     readonly maxAttempts: number;
@@ -411,6 +458,10 @@ export function loadConfig(vars: Partial<Record<EnvVar, string>>): Config {
     port: v.PORT,
     grpcPort: v.GRPC_PORT,
     databasePath: v.DATABASE_PATH,
+    postgres:
+      v.DATABASE_URL === undefined
+        ? undefined
+        : { url: v.DATABASE_URL, poolSize: v.DATABASE_POOL_SIZE, statementTimeoutMs: v.DATABASE_STATEMENT_TIMEOUT_MS },
     maxRequestBytes: v.MAX_REQUEST_BYTES,
     logLevel: v.LOG_LEVEL,
     auth: { key, issuer: v.AUTH_ISSUER, audience: v.AUTH_AUDIENCE },
@@ -433,7 +484,13 @@ export function loadConfig(vars: Partial<Record<EnvVar, string>>): Config {
     transcription: {
       engine: v.TRANSCRIPTION_ENGINE,
       worker: v.TRANSCRIPTION_WORKER,
-      modelDir: v.TRANSCRIPTION_MODEL_DIR,
+      whisper: {
+        model: v.TRANSCRIPTION_WHISPER_MODEL,
+        language: v.TRANSCRIPTION_WHISPER_LANGUAGE,
+        threads: v.TRANSCRIPTION_WHISPER_THREADS ?? Math.max(1, Math.floor(availableParallelism() / v.TRANSCRIPTION_CONCURRENCY)),
+        dir: v.TRANSCRIPTION_WHISPER_DIR ?? join(homedir(), ".cache", "scaiwave-calls"),
+        stallMs: v.TRANSCRIPTION_WHISPER_STALL_SECONDS * 1000,
+      },
       openai: {
         baseUrl: v.TRANSCRIPTION_OPENAI_BASE_URL ?? "",
         apiKey: v.TRANSCRIPTION_OPENAI_API_KEY,

@@ -78,6 +78,7 @@ export class CallEventFactory {
       ? {
           recording_id: transcript.recordingId,
           engine: transcript.engine,
+          language: transcript.language,
           text,
           truncated,
           vtt: { bucket, key: transcript.vttKey },

@@ -223,6 +223,8 @@ export interface RecordingRepository extends RecordingReads {
 
 export interface TranscriptResult {
   readonly engine: string;
+  /** The language spoken, when the engine told it. */
+  readonly language: string | null;
   readonly text: string;
   readonly segments: readonly Segment[];
   readonly vttKey: string;
@@ -237,7 +239,10 @@ export interface TranscriptReads {
 export interface TranscriptRepository extends TranscriptReads {
   /** The pending transcript of a recording; false when it already has one. */
   createPending(recording: Recording, now: number): Promise<boolean>;
+  /** Attempt `attempt` starts: counted, and its progress starts from 0. */
   recordAttempt(recordingId: string, attempt: number, now: number): Promise<void>;
+  /** How far the running attempt got (share of the audio, 0–1); a transcript no longer pending keeps what it has. */
+  recordProgress(recordingId: string, progress: number, now: number): Promise<void>;
   /** Stores the result of a pending transcript; false when it was no longer pending (a redelivered job). */
   complete(recordingId: string, result: TranscriptResult, now: number): Promise<boolean>;
   /** Marks a pending transcript failed for good; false when it was no longer pending. */

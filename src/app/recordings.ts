@@ -149,11 +149,12 @@ export class RecordingsUseCases {
 
   /** A call ended: its recording stops (LiveKit would end the egress with the room anyway). */
   async stopForCall(callId: string): Promise<void> {
-    const active = await this.deps.store.recordings.findActive(callId);
-    if (!active) return;
-    await this.stopRecording(active).catch((err: unknown) => {
-      this.deps.logger.warn({ err, recordingId: active.id }, "could not stop the recording of an ended call; reconcile retries");
-    });
+    try {
+      const active = await this.deps.store.recordings.findActive(callId);
+      if (active) await this.stopRecording(active);
+    } catch (err) {
+      this.deps.logger.warn({ err, callId }, "could not stop the recording of an ended call; the recording limit or reconcile stops it");
+    }
   }
 
   /** Stops recordings that reached RECORDING_MAX_MINUTES. */

@@ -41,7 +41,7 @@ export class TranscriptionJobs {
     try {
       const recording = await store.recordings.findById(recordingId);
       if (!recording?.media) throw new Error(`recording ${recordingId} has no stored file`);
-      const result = await this.transcribe(recording.media.key, signal);
+      const result = await this.transcribe(recordingId, recording.media.key, signal);
       return (await this.finish(recordingId, (tx) => tx.transcripts.complete(recordingId, result, clock.now()))) ? "done" : "already-done";
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
@@ -66,7 +66,29 @@ export class TranscriptionJobs {
     });
   }
 
-  private async transcribe(mediaKey: string, signal: AbortSignal | undefined): Promise<TranscriptResult> {
+  /**
+   * Stores how far a running job got, for the transcript's status: one write
+   * at a time, each at least a whole percent past the last. A failed write is
+   * logged, never the job's failure.
+   */
+  private progressRecorder(recordingId: string): { report(share: number): void; settled(): Promise<void> } {
+    const { store, clock, logger } = this.deps;
+    let written = 0;
+    let writes = Promise.resolve();
+    return {
+      report: (share) => {
+        const value = Math.min(1, Math.max(0, share));
+        if (value < written + 0.01) return;
+        written = value;
+        writes = writes
+          .then(() => store.transaction((tx) => tx.transcripts.recordProgress(recordingId, value, clock.now())))
+          .catch((err: unknown) => logger.warn({ err, recordingId }, "could not store the transcription's progress"));
+      },
+      settled: () => writes,
+    };
+  }
+
+  private async transcribe(recordingId: string, mediaKey: string, signal: AbortSignal | undefined): Promise<TranscriptResult> {
     const { objects: store, audio, engine } = this.deps;
     const dir = await mkdtemp(join(tmpdir(), "scaiwave-transcribe-"));
     try {
@@ -74,12 +96,14 @@ export class TranscriptionJobs {
       const wav = join(dir, "audio-16k-mono.wav");
       await store.download(mediaKey, media);
       await audio.toWav16kMono(media, wav);
-      const { segments } = await engine.transcribe(wav, signal);
+      const progress = this.progressRecorder(recordingId);
+      const heard = await engine.transcribe(wav, signal, (share) => progress.report(share)).finally(() => progress.settled());
+      const { segments } = heard;
       const keys = transcriptKeys(mediaKey);
       const text = toPlainText(segments);
       await store.upload(keys.vtt, toWebVtt(segments), "text/vtt; charset=utf-8");
       await store.upload(keys.txt, `${text}\n`, "text/plain; charset=utf-8");
-      return { engine: engine.name, text, segments, vttKey: keys.vtt, txtKey: keys.txt };
+      return { engine: engine.name, language: heard.language ?? null, text, segments, vttKey: keys.vtt, txtKey: keys.txt };
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -11,17 +11,14 @@ import { LiveKitWebhookVerifier } from "../adapters/livekit/webhook-verifier.js"
 import { JetStreamPublisher } from "../adapters/nats/jetstream-publisher.js";
 import { OutboxRelay } from "../adapters/nats/outbox-relay.js";
 import { MinioObjectStore } from "../adapters/s3/minio-object-store.js";
-import { openDatabase, type SqliteDatabase } from "../adapters/sqlite/database.js";
-import { GroupCommit } from "../adapters/sqlite/group-commit.js";
-import { SqliteOutboxStore } from "../adapters/sqlite/outbox-store.js";
-import { SqliteStore } from "../adapters/sqlite/store.js";
+import type { SqliteDatabase } from "../adapters/sqlite/database.js";
 import { FfmpegAudioExtractor } from "../adapters/transcription/ffmpeg-audio.js";
 import { OpenAiCompatibleEngine } from "../adapters/transcription/openai-engine.js";
-import { PocketSphinxEngine } from "../adapters/transcription/pocketsphinx-engine.js";
+import { WhisperEngine } from "../adapters/transcription/whisper-engine.js";
 import { CallsUseCases } from "../app/calls.js";
 import { DirectoryUseCases } from "../app/directory.js";
 import { CallEventFactory, EVENT_SUBJECTS, JOB_SUBJECTS } from "../app/events.js";
-import type { Authenticator, Clock, EgressService, LiveKitRooms, LiveKitTokens, ObjectStore, Store, TranscriptionEngine } from "../app/ports.js";
+import type { Authenticator, Clock, EgressService, LiveKitRooms, LiveKitTokens, ObjectStore, OutboxStore, Store, TranscriptionEngine } from "../app/ports.js";
 import { Reconciler } from "../app/reconciler.js";
 import { RecordingsUseCases } from "../app/recordings.js";
 import { RingTimer } from "../app/ring-timer.js";
@@ -31,7 +28,6 @@ import type { Config } from "../config.js";
 import type { Call } from "../domain/call.js";
 import type { Recording } from "../domain/recording.js";
 import { createLogger } from "../logger.js";
-import { currentRequestCommitted, notePendingCommit } from "../request-context.js";
 import { cachedProbe, CheckFailed, Health } from "../transport/health.js";
 import { Metrics } from "../transport/metrics.js";
 import { RateLimiter } from "../transport/rate-limiter.js";
@@ -40,6 +36,7 @@ import { callToProto, recordingToProto } from "../transport/rpc/call-mapping.js"
 import { callsRegistration } from "../transport/rpc/calls-handlers.js";
 import { directoryRegistration } from "../transport/rpc/directory-handlers.js";
 import { RpcRegistry } from "../transport/rpc/registry.js";
+import { openStore } from "./open-store.js";
 import { Signal } from "./signal.js";
 import { timed } from "./timed.js";
 
@@ -64,9 +61,12 @@ export interface AppContext extends AsyncDisposable {
   readonly config: Config;
   readonly logger: PinoLogger;
   readonly clock: Clock;
-  readonly db: SqliteDatabase;
-  /** The store every use case reads and writes through. */
+  /** The store every use case reads and writes through: SQLite, or PostgreSQL with `DATABASE_URL`. */
   readonly store: Store;
+  /** The outbox as the relay reads it (tests and health look at its backlog). */
+  readonly outbox: OutboxStore;
+  /** The SQLite connection, for tests and tools that look inside; undefined on PostgreSQL. */
+  readonly db: SqliteDatabase | undefined;
   readonly metrics: Metrics;
   readonly health: Health;
   readonly registry: RpcRegistry;
@@ -90,26 +90,22 @@ export interface AppContext extends AsyncDisposable {
   readonly transcription: TranscriptionJobs | undefined;
   /** The work-queue stream of durable jobs, beside the events stream. */
   readonly jobsStream: string;
-  /** Closes what building opened (the database). Background work and servers are stopped before. */
+  /** Closes what building opened (the store). Background work and servers are stopped before. */
   close(): Promise<void>;
 }
 
-/** The one place that builds every dependency, from config plus optional overrides. */
-export function createAppContext(config: Config, overrides: AppOverrides = {}): AppContext {
+/**
+ * The one place that builds every dependency, from config plus optional
+ * overrides. Async only because opening PostgreSQL migrates its schema first.
+ */
+export async function createAppContext(config: Config, overrides: AppOverrides = {}): Promise<AppContext> {
   const logger = overrides.logger ?? createLogger(config.logLevel);
   const clock = overrides.clock ?? { now: () => Date.now() };
   const outboxWritten = new Signal();
   const ringDeadlines = new Signal<number>();
 
-  // The store. Group commit: the writes of one event-loop turn share one transaction.
-  const db = openDatabase(config.databasePath);
-  const groupCommit = new GroupCommit(db, { afterCommit: () => outboxWritten.notify(), onEnlist: notePendingCommit });
-  const store = new SqliteStore(db, { now: () => clock.now(), groupCommit });
-  // A request answers once its own writes, and the group open when it finished, are committed.
-  const settle = async () => {
-    await groupCommit.settled();
-    await currentRequestCommitted();
-  };
+  const opened = await openStore(config, clock, logger, () => outboxWritten.notify());
+  const { store, outbox, settle } = opened;
 
   // Events show a call as GetCall does on the REST paths (without its recordings): one rendering.
   const renderCall = (call: Call) => messageToRestJson(CallSchema, create(CallSchema, callToProto(call)));
@@ -119,11 +115,9 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
       create(RecordingSchema, recordingToProto({ recording, downloadUrl: null, downloadUrlExpiresAt: null, transcript: null })),
     );
   const eventFactory = new CallEventFactory(renderCall, () => clock.now(), renderRecording);
-  // The relay reads only when no group is open: it never sees a change that could still roll back.
-  const outbox = new SqliteOutboxStore(db, (read) => groupCommit.whenIdle(read));
-
   const metrics = new Metrics({
     liveCalls: () => store.calls.countLive(),
+    ...(opened.pool && { databasePool: opened.pool }),
     outboxBacklog: async () => {
       const { pending, oldestCreatedAt } = await outbox.backlog();
       return { pending, oldestAgeSeconds: oldestCreatedAt === undefined ? 0 : (clock.now() - oldestCreatedAt) / 1000 };
@@ -210,6 +204,17 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
     logger,
     joinGraceMs: config.reconcile.joinGraceSeconds * 1000,
   });
+  const transcriptionEngine: TranscriptionEngine =
+    overrides.transcriptionEngine ??
+    (config.transcription.engine === "openai"
+      ? new OpenAiCompatibleEngine({ ...config.transcription.openai, timeoutMs: config.transcription.timeoutMs })
+      : new WhisperEngine({
+          ...config.transcription.whisper,
+          home: config.transcription.whisper.dir,
+          processes: config.transcription.concurrency,
+          timeoutMs: config.transcription.timeoutMs,
+          logger,
+        }));
   const transcription =
     objectStore &&
     new TranscriptionJobs({
@@ -220,11 +225,7 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
       objects: objectStore,
       logger,
       audio: new FfmpegAudioExtractor(),
-      engine:
-        overrides.transcriptionEngine ??
-        (config.transcription.engine === "openai"
-          ? new OpenAiCompatibleEngine({ ...config.transcription.openai, timeoutMs: config.transcription.timeoutMs })
-          : new PocketSphinxEngine({ modelDir: config.transcription.modelDir })),
+      engine: transcriptionEngine,
     });
 
   // One registry for every transport: it authenticates, authorises and rate-limits each call once.
@@ -251,7 +252,11 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
     {
       name: "database",
       critical: true,
-      check: () => store.ping(),
+      check: async () => {
+        await store.ping();
+        const pool = opened.pool?.();
+        return { store: opened.kind, ...(pool && { pool_total: pool.total, pool_idle: pool.idle, pool_waiting: pool.waiting }) };
+      },
     },
     {
       name: "livekit",
@@ -284,15 +289,16 @@ export function createAppContext(config: Config, overrides: AppOverrides = {}): 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closed ??= (async () => {
-      await groupCommit.settled().catch(() => undefined);
-      db.close();
+      await transcriptionEngine.close?.();
+      await opened.close();
     })());
   return {
     config,
     logger,
     clock,
-    db,
     store,
+    outbox,
+    db: opened.db,
     metrics,
     health,
     registry,

@@ -13,8 +13,8 @@ export interface Service extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-export function createService(config: Config, overrides: AppOverrides = {}): Service {
-  const ctx = createAppContext(config, overrides);
+export async function createService(config: Config, overrides: AppOverrides = {}): Promise<Service> {
+  const ctx = await createAppContext(config, overrides);
   const server = buildServer(ctx);
   let background: AsyncDisposable | undefined;
   let closing: Promise<void> | undefined;

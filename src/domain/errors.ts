@@ -10,6 +10,7 @@ export const CallErrorCode = {
   Forbidden: "SW_CALL_FORBIDDEN",
   RecordingDisabled: "SW_CALL_RECORDING_DISABLED",
   LiveKitUnreachable: "SW_CALL_LIVEKIT_UNREACHABLE",
+  StoreUnavailable: "SW_CALL_STORE_UNAVAILABLE",
   Unauthenticated: "SW_CALL_UNAUTHENTICATED",
   InvalidArgument: "SW_CALL_INVALID_ARGUMENT",
   NotRinging: "SW_CALL_NOT_RINGING",

@@ -25,6 +25,10 @@ export interface Transcript {
   readonly txtKey: string | null;
   readonly attempts: number;
   readonly error: string | null;
+  /** The language spoken (a code like `en`), when the engine told it. */
+  readonly language: string | null;
+  /** Share of the audio transcribed so far (0–1) while pending, as the running job reports it; 1 once ready. */
+  readonly progress: number;
 }
 
 /** `recordings/<call>/<ts>.mp4` → `recordings/<call>/<ts>.vtt` and `.txt`. */

@@ -18,6 +18,7 @@ export const ERROR_CATALOGUE: Readonly<Record<CallErrorCode, { readonly code: Co
   SW_CALL_FORBIDDEN: { code: Code.PermissionDenied, httpStatus: 403 },
   SW_CALL_RECORDING_DISABLED: { code: Code.FailedPrecondition, httpStatus: 403 },
   SW_CALL_LIVEKIT_UNREACHABLE: { code: Code.Unavailable, httpStatus: 503 },
+  SW_CALL_STORE_UNAVAILABLE: { code: Code.Unavailable, httpStatus: 503 },
   SW_CALL_UNAUTHENTICATED: { code: Code.Unauthenticated, httpStatus: 401 },
   SW_CALL_INVALID_ARGUMENT: { code: Code.InvalidArgument, httpStatus: 400 },
   SW_CALL_NOT_RINGING: { code: Code.FailedPrecondition, httpStatus: 409 },

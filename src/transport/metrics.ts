@@ -5,6 +5,8 @@ import type { NodeResponse } from "./http-types.js";
 export interface MetricSources {
   liveCalls(): Promise<{ ringing: number; active: number }>;
   outboxBacklog(): Promise<{ pending: number; oldestAgeSeconds: number }>;
+  /** The database connection pool, when the store has one (PostgreSQL). */
+  databasePool?: () => { readonly total: number; readonly idle: number; readonly waiting: number; readonly errors: number };
 }
 
 /**
@@ -71,6 +73,31 @@ export class Metrics {
       registers: [this.registry],
       async collect() {
         this.set((await sources.outboxBacklog()).oldestAgeSeconds);
+      },
+    });
+    if (sources.databasePool) this.registerPoolMetrics(sources.databasePool);
+  }
+
+  /** The pool's gauges (PostgreSQL only): connections in use and idle, requests waiting for one, connections that failed. */
+  private registerPoolMetrics(pool: NonNullable<MetricSources["databasePool"]>): void {
+    new Gauge({
+      name: "scaiwave_calls_db_pool_connections",
+      help: "Database pool connections by state (in_use, idle) and requests waiting for one (waiting)",
+      labelNames: ["state"],
+      registers: [this.registry],
+      collect() {
+        const { total, idle, waiting } = pool();
+        this.set({ state: "in_use" }, total - idle);
+        this.set({ state: "idle" }, idle);
+        this.set({ state: "waiting" }, waiting);
+      },
+    });
+    new Gauge({
+      name: "scaiwave_calls_db_pool_errors",
+      help: "Pooled database connections that failed (the server restarted, the network dropped) since start",
+      registers: [this.registry],
+      collect() {
+        this.set(pool().errors);
       },
     });
   }

@@ -13,7 +13,7 @@ if (!config.s3) {
   process.stderr.write("config error: S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY are required by the worker\n");
   process.exit(2);
 }
-const ctx = createAppContext(config);
+const ctx = await createAppContext(config);
 const background = startBackground(ctx, "worker");
 ctx.logger.info({ engine: config.transcription.engine, concurrency: config.transcription.concurrency }, "transcription worker started");
 exitOnSignals(async () => {

@@ -68,7 +68,7 @@ describe.each(PROTOCOLS)("browser with connect-web, %s protocol", (protocol) => 
       const input = await callInput(protocol);
       await expect(within(`refused runCall (${protocol})`, runCall(refused, input), 20_000)).rejects.toThrow(/Failed to fetch/);
       // Blocked before the service saw it: no call was created in the room.
-      expect(service.app.db.prepare("SELECT count(*) AS n FROM calls WHERE room_id = ?").get(input.roomId)).toEqual({ n: 0 });
+      expect(service.app.db!.prepare("SELECT count(*) AS n FROM calls WHERE room_id = ?").get(input.roomId)).toEqual({ n: 0 });
     } finally {
       await refused.close();
     }

@@ -76,7 +76,7 @@ describe("DirectoryService", () => {
       expect(err.reason).toBe("SW_CALL_INVALID_ARGUMENT");
       expect(err.message).toContain(message);
     }
-    expect(service.app.db.prepare("SELECT count(*) AS n FROM rooms WHERE room_id = 'r-bad'").get()).toEqual({ n: 0 });
+    expect(service.app.db!.prepare("SELECT count(*) AS n FROM rooms WHERE room_id = 'r-bad'").get()).toEqual({ n: 0 });
   });
 
   it("works over gRPC (grpc-js) and drives the public API's permissions", async () => {
@@ -102,7 +102,7 @@ describe("DirectoryService", () => {
 
   it("stores tenant policies", async () => {
     await connect.putTenantPolicy({ tenantId: "acme", policy: { recordingsEnabled: true, transcriptionEnabled: false } }, await auth());
-    expect(service.app.db.prepare("SELECT recordings_enabled, transcription_enabled FROM tenant_policies WHERE tenant_id = 'acme'").get()).toEqual({
+    expect(service.app.db!.prepare("SELECT recordings_enabled, transcription_enabled FROM tenant_policies WHERE tenant_id = 'acme'").get()).toEqual({
       recordings_enabled: 1,
       transcription_enabled: 0,
     });

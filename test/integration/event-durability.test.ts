@@ -1,15 +1,15 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { restApi } from "../support/clients.js";
 import { directoryClient } from "../support/directory.js";
 import { EventTap } from "../support/event-tap.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
-import { liveKitEnv, startService, type RunningService } from "../support/service.js";
+import { liveKitEnv, startService, testStoreEnv, type RunningService } from "../support/service.js";
 import { spawnService } from "../support/service-process.js";
 import { sharedLiveKit } from "../support/shared-servers.js";
+import { queryStore, type StoreEnv } from "../support/store-reader.js";
 import { readStream, type StoredEvent } from "../support/stream-reader.js";
 import { TEST_JWT_SECRET, userToken } from "../support/tokens.js";
 
@@ -26,25 +26,15 @@ afterAll(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/** The committed events, in commit order, straight from the service's database. */
-function committedEvents(databasePath: string): { id: string; callId: string }[] {
-  const db = new Database(databasePath, { readonly: true });
-  try {
-    return (db.prepare("SELECT id, payload FROM outbox ORDER BY seq").all() as { id: string; payload: string }[]).map(
-      (r) => ({ id: r.id, callId: (JSON.parse(r.payload) as { call_id: string }).call_id }),
-    );
-  } finally {
-    db.close();
-  }
+/** The committed events, in commit order, straight from the service's store. */
+async function committedEvents(store: StoreEnv): Promise<{ id: string; callId: string }[]> {
+  const rows = await queryStore<{ id: string; payload: string }>(store, "SELECT id, payload FROM outbox ORDER BY seq");
+  return rows.map((r) => ({ id: r.id, callId: (JSON.parse(r.payload) as { call_id: string }).call_id }));
 }
 
-function unsentCount(databasePath: string): number {
-  const db = new Database(databasePath, { readonly: true });
-  try {
-    return (db.prepare("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL").get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
+async function unsentCount(store: StoreEnv): Promise<number> {
+  const [row] = await queryStore<{ n: number }>(store, "SELECT CAST(count(*) AS INTEGER) AS n FROM outbox WHERE sent_at IS NULL");
+  return row?.n ?? -1;
 }
 
 /** Per call, the ids in order. */
@@ -68,7 +58,10 @@ function expectExactlyOnceInOrder(committed: { id: string; callId: string }[], s
 describe("events survive NATS outages and service crashes", () => {
   it("calls made while NATS is down: their events wait in the outbox and arrive once, in order", async () => {
     const nats: NatsServer = await startNatsServer();
-    const service: RunningService = await startService(livekit, { NATS_URL: nats.url });
+    const dir = mkdtempSync(join(tmpdir(), "scaiwave-calls-outage-"));
+    dirs.push(dir);
+    const store: StoreEnv = { DATABASE_PATH: join(dir, "calls.db"), ...(await testStoreEnv()) };
+    const service: RunningService = await startService(livekit, { NATS_URL: nats.url, ...store });
     try {
       const api = restApi(service.baseUrl);
       const roomId = await directoryClient(service.baseUrl).room({ alice: 0, bob: 0 });
@@ -105,7 +98,7 @@ describe("events survive NATS outages and service crashes", () => {
       await tapAfter.close();
 
       const stream = await readStream(nats.url, "SWP_CALLS");
-      expectExactlyOnceInOrder(committedEvents(service.app.config.databasePath), stream);
+      expectExactlyOnceInOrder(await committedEvents(store), stream);
       expect(new Set(stream.map((e) => e.callId))).toEqual(new Set([before.call_id, ...during]));
     } finally {
       await service.stop();
@@ -117,9 +110,9 @@ describe("events survive NATS outages and service crashes", () => {
     const nats = await startNatsServer();
     const dir = mkdtempSync(join(tmpdir(), "scaiwave-calls-crash-"));
     dirs.push(dir);
-    const databasePath = join(dir, "calls.db");
+    const store: StoreEnv = { DATABASE_PATH: join(dir, "calls.db"), ...(await testStoreEnv()) };
     const env = {
-      DATABASE_PATH: databasePath,
+      ...store,
       AUTH_JWT_SECRET: TEST_JWT_SECRET,
       ...liveKitEnv(livekit),
       NATS_URL: nats.url,
@@ -160,8 +153,8 @@ describe("events survive NATS outages and service crashes", () => {
       const second = await spawnService(env);
       try {
         // The restarted relay publishes what the dead one left behind.
-        await expect.poll(() => unsentCount(databasePath), { timeout: 20_000, interval: 20 }).toBe(0);
-        const committed = committedEvents(databasePath);
+        await expect.poll(() => unsentCount(store), { timeout: 20_000, interval: 20 }).toBe(0);
+        const committed = await committedEvents(store);
         expect(committed.length).toBeGreaterThanOrEqual(40 * 7);
         expectExactlyOnceInOrder(committed, await readStream(nats.url, "SWP_CALLS"));
       } finally {

@@ -6,7 +6,7 @@ import { restApi, type CallsApi } from "../support/clients.js";
 import { directoryClient } from "../support/directory.js";
 import { EventTap } from "../support/event-tap.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
-import { startService, type RunningService } from "../support/service.js";
+import { startService, testStoreEnv, type RunningService } from "../support/service.js";
 import { sharedLiveKit } from "../support/shared-servers.js";
 import { userToken } from "../support/tokens.js";
 
@@ -226,7 +226,8 @@ describe("call events on NATS", () => {
 
   it("the ring deadline is durable: a restart during ringing still ends the call on time", async () => {
     const dir = mkdtempSync(join(tmpdir(), "scaiwave-calls-ring-"));
-    const env = { NATS_URL: nats.url, RING_TIMEOUT_SECONDS: "2", DATABASE_PATH: join(dir, "calls.db") };
+    // The same store for both lives of the service (a SQLite file, or one PostgreSQL database).
+    const env = { NATS_URL: nats.url, RING_TIMEOUT_SECONDS: "2", DATABASE_PATH: join(dir, "calls.db"), ...(await testStoreEnv()) };
     try {
       const before = await startService(livekit, env);
       const roomId = await directoryClient(before.baseUrl).room({ alice: 0, bob: 0 });

@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 const callRows = (roomId: string) =>
-  service.app.db.prepare("SELECT count(*) AS n FROM calls WHERE room_id = ?").get(roomId) as { n: number };
+  service.app.db!.prepare("SELECT count(*) AS n FROM calls WHERE room_id = ?").get(roomId) as { n: number };
 
 async function expectUnreachable(promise: Promise<unknown>): Promise<void> {
   const err = await promise.then(
@@ -63,7 +63,7 @@ describe("LiveKit unreachable", () => {
       const started = Date.now();
       await expectUnreachable(restApi(hung.baseUrl).initiate(await userToken("alice"), roomId, "audio"));
       expect(Date.now() - started).toBeLessThan(3000);
-      expect(hung.app.db.prepare("SELECT count(*) AS n FROM calls").get()).toEqual({ n: 0 });
+      expect(hung.app.db!.prepare("SELECT count(*) AS n FROM calls").get()).toEqual({ n: 0 });
     } finally {
       await hung.stop();
       await hole.close();

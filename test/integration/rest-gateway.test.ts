@@ -120,7 +120,7 @@ describe("REST gateway", () => {
   });
 
   it("breaking a field's rule (empty or malformed id, unknown enum number): 400 naming the field, nothing created", async () => {
-    const before = service.app.db.prepare("SELECT count(*) AS n FROM calls").get();
+    const before = service.app.db!.prepare("SELECT count(*) AS n FROM calls").get();
     const cases: [string, string][] = [
       [JSON.stringify({ room_id: "", type: "video" }), "room_id: value is required"],
       [JSON.stringify({ room_id: "room.1", type: "video" }), "room_id: does not match regex pattern `^[A-Za-z0-9_=@:+-]+$`"],
@@ -137,16 +137,16 @@ describe("REST gateway", () => {
       400,
       { error: { code: "SW_CALL_INVALID_ARGUMENT", message: "call_id: does not match regex pattern `^[A-Za-z0-9_=@:+-]+$`" } },
     ]);
-    expect(service.app.db.prepare("SELECT count(*) AS n FROM calls").get()).toEqual(before);
+    expect(service.app.db!.prepare("SELECT count(*) AS n FROM calls").get()).toEqual(before);
   });
 
   it("a body over the limit: 413, and nothing is created", async () => {
     const huge = JSON.stringify({ room_id: roomId, type: "audio", pad: "x".repeat(70 * 1024) });
-    const before = service.app.db.prepare("SELECT count(*) AS n FROM calls").get();
+    const before = service.app.db!.prepare("SELECT count(*) AS n FROM calls").get();
     const res = await request("POST", "/v1/calls/initiate", { body: huge });
     expect(res.status).toBe(413);
     expect((res.json["error"] as { code: string }).code).toBe("SW_CALL_PAYLOAD_TOO_LARGE");
-    expect(service.app.db.prepare("SELECT count(*) AS n FROM calls").get()).toEqual(before);
+    expect(service.app.db!.prepare("SELECT count(*) AS n FROM calls").get()).toEqual(before);
   });
 
   it("no token: 401 before anything else is revealed", async () => {
@@ -171,7 +171,7 @@ describe("REST gateway", () => {
     await expect.poll(readiness, { timeout: 20_000 }).toEqual({
       status: "ready",
       dependencies: {
-        database: { status: "ok" },
+        database: { status: "ok", store: "sqlite" },
         livekit: { status: "ok" },
         nats: { status: "ok", outbox_pending: 0, outbox_oldest_age_seconds: 0 },
       },

@@ -1,14 +1,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { restApi } from "../support/clients.js";
 import { directoryClient } from "../support/directory.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { spawnService } from "../support/service-process.js";
-import { liveKitEnv } from "../support/service.js";
+import { liveKitEnv, testStoreEnv } from "../support/service.js";
 import { sharedLiveKit } from "../support/shared-servers.js";
+import { queryStore, type StoreEnv } from "../support/store-reader.js";
 import { readStream } from "../support/stream-reader.js";
 import { TEST_JWT_SECRET, userToken } from "../support/tokens.js";
 
@@ -30,9 +30,9 @@ afterAll(async () => {
 
 describe("graceful shutdown", () => {
   it("answers the requests in flight, flushes every committed event to NATS, and exits 0", async () => {
-    const databasePath = join(dir, "calls.db");
+    const store: StoreEnv = { DATABASE_PATH: join(dir, "calls.db"), ...(await testStoreEnv()) };
     const service = await spawnService({
-      DATABASE_PATH: databasePath,
+      ...store,
       AUTH_JWT_SECRET: TEST_JWT_SECRET,
       ...liveKitEnv(livekit),
       NATS_URL: nats.url,
@@ -46,11 +46,9 @@ describe("graceful shutdown", () => {
 
     // 20 initiates in flight; SIGTERM as soon as the first has committed, while the rest are being handled.
     const inFlight = rooms.map((roomId) => api.initiate(alice, roomId, "audio"));
-    const watcher = new Database(databasePath, { readonly: true });
-    const calls = () => (watcher.prepare("SELECT count(*) AS n FROM calls").get() as { n: number }).n;
+    const calls = async () => (await queryStore<{ n: number }>(store, "SELECT CAST(count(*) AS INTEGER) AS n FROM calls"))[0]?.n ?? 0;
     // SIGTERM only once something is committed, or the test would not test a shutdown under load.
     await expect.poll(calls, { timeout: 20_000, interval: 2 }).toBeGreaterThan(0);
-    watcher.close();
     service.child.kill("SIGTERM");
     const results = await Promise.allSettled(inFlight);
     expect(await service.exited).toBe(0);
@@ -61,15 +59,10 @@ describe("graceful shutdown", () => {
     for (const r of results) if (r.status === "rejected") expect(String(r.reason)).toMatch(/fetch failed|ECONNREFUSED/);
 
     // Nothing committed was left behind in the outbox: it is all in the stream.
-    const db = new Database(databasePath, { readonly: true });
-    try {
-      expect(db.prepare("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL").get()).toEqual({ n: 0 });
-      const committed = (db.prepare("SELECT id FROM outbox ORDER BY seq").all() as { id: string }[]).map((r) => r.id);
-      expect(committed.length).toBeGreaterThanOrEqual(answered * 3);
-      const stream = (await readStream(nats.url, "SWP_CALLS")).map((e) => e.msgId);
-      expect(stream).toEqual(committed);
-    } finally {
-      db.close();
-    }
+    expect(await queryStore(store, "SELECT CAST(count(*) AS INTEGER) AS n FROM outbox WHERE sent_at IS NULL")).toEqual([{ n: 0 }]);
+    const committed = (await queryStore<{ id: string }>(store, "SELECT id FROM outbox ORDER BY seq")).map((r) => r.id);
+    expect(committed.length).toBeGreaterThanOrEqual(answered * 3);
+    const stream = (await readStream(nats.url, "SWP_CALLS")).map((e) => e.msgId);
+    expect(stream).toEqual(committed);
   });
 });

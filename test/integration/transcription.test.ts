@@ -2,9 +2,12 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { WhisperEngine } from "../../src/adapters/transcription/whisper-engine.js";
+import type { TranscriptionEngine } from "../../src/app/ports.js";
+import type { AppOverrides } from "../../src/composition/app-context.js";
 import type { EnvVar } from "../../src/config.js";
 import { restApi } from "../support/clients.js";
 import { directoryClient } from "../support/directory.js";
@@ -14,19 +17,33 @@ import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { startService, type RunningService } from "../support/service.js";
 import { sharedLiveKit, sharedMinio } from "../support/shared-servers.js";
 import { spawnService } from "../support/service-process.js";
+import { concatenate, speak, wordsHeard } from "../support/speech.js";
 import { internalToken, TEST_JWT_SECRET, userToken } from "../support/tokens.js";
 
 /**
  * A recorded call with real speech (espeak-ng), transcribed by a durable job:
- * the local engine (PocketSphinx), an OpenAI-compatible server, and an engine
- * that keeps failing.
+ * the local engine (Whisper through faster-whisper, as `npm run setup:whisper`
+ * installs it), an OpenAI-compatible server, and an engine that keeps failing.
  */
 
 const livekit = sharedLiveKit();
 const minio = sharedMinio();
+/** Where scripts/install-test-deps.sh (through setup-whisper.sh) installed the local engine. */
+const whisperHome = process.env["SCAIWAVE_CACHE_DIR"] ?? join(homedir(), ".cache", "scaiwave-calls");
+const SENTENCES = [
+  "Good morning everyone, thank you for joining the weekly planning call.",
+  "Today we will review the release schedule and the open support tickets.",
+  "Please send your notes to the team before the end of the day.",
+];
+const SPOKEN = SENTENCES.join(" ");
+/** Only bounds a hang: the Whisper tests wait for events, and a loaded machine may transcribe slowly. */
+const WHISPER_TEST_TIMEOUT_MS = 180_000;
 let bucket: string;
 let dir: string;
+/** The three sentences, each in another espeak-ng voice and speed (~14 s). */
 let speechWav: string;
+/** The same six times (~80 s): Whisper decodes 30 s at a time, so its first progress comes long before its end. */
+let longSpeechWav: string;
 const stacks: { nats: NatsServer; egress: EgressSimulator; service: RunningService; tap: EventTap }[] = [];
 
 /** A fake OpenAI-compatible server: checks the multipart request, answers verbose_json or fails. */
@@ -42,9 +59,14 @@ const whisper = {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "scaiwave-speech-"));
-  speechWav = join(dir, "speech.wav");
-  // The sentence and voice are chosen so that PocketSphinx's general model reliably hears "hello world".
-  execFileSync("espeak-ng", ["-v", "en-us+m3", "-s", "120", "-w", speechWav, "hello world. this is a test of the meeting recording. thank you very much"]);
+  const voices = [
+    { voice: "en-us+m3", speed: 150 },
+    { voice: "en-gb+f3", speed: 165 },
+    { voice: "en-us+m1", speed: 140 },
+  ];
+  const parts = await Promise.all(SENTENCES.map((text, i) => speak(dir, `sentence-${i}`, text, voices[i]!)));
+  speechWav = await concatenate(parts, join(dir, "speech.wav"));
+  longSpeechWav = await concatenate(Array<string>(6).fill(speechWav), join(dir, "long-speech.wav"));
   bucket = await minio.createBucket();
 
   const answer = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
@@ -103,7 +125,7 @@ beforeEach(() => {
 
 
 /** A service with its own NATS (its own job queue) and egress simulator speaking `speechWav`. */
-async function stack(env: Partial<Record<EnvVar, string>>) {
+async function stack(env: Partial<Record<EnvVar, string>>, overrides: AppOverrides = {}) {
   const nats = await startNatsServer();
   // The egress webhooks go to this stack's service (started next; the first is sent once an egress runs).
   const egress = await startEgressSimulator({ livekit, webhookUrl: () => `${service.baseUrl}/v1/calls/webhook` });
@@ -119,6 +141,7 @@ async function stack(env: Partial<Record<EnvVar, string>>) {
       RECONCILE_INTERVAL_SECONDS: "0",
       ...env,
     },
+    overrides,
   );
   const tap = await EventTap.start(nats.url);
   const sync = { headers: { authorization: `Bearer ${await internalToken()}` } };
@@ -157,9 +180,12 @@ interface Listed {
     engine: string;
     attempts: number;
     error: string;
+    language: string;
+    progress: number;
     vtt: null | { key: string; download_url: string };
     txt: null | { key: string; download_url: string };
   };
+  media: null | { download_url: string };
 }
 
 async function listed(service: RunningService, callId: string, token: string): Promise<Listed[]> {
@@ -168,26 +194,112 @@ async function listed(service: RunningService, callId: string, token: string): P
 }
 
 describe("transcription", () => {
-  it("the local engine (PocketSphinx) transcribes real speech; the transcript is posted to the room and stored as WebVTT and text", async () => {
+  it("the local engine (Whisper) transcribes real speech: the room hears what was said, with its language, and the WebVTT cues lie inside the audio", async () => {
     const { service, tap } = await stack({});
     const { callId, recordingId, admin } = await recordSpeech(service);
-    const event = await tap.waitFor(transcriptEvent("swp.call.transcript", recordingId), 90_000);
-    const text = String(event.data["text"]).toLowerCase();
-    expect(text).toContain("hello");
-    expect(text).toContain("world");
-    expect(event.data).toMatchObject({ engine: "local", truncated: false });
+    const event = await tap.waitFor(transcriptEvent("swp.call.transcript", recordingId), WHISPER_TEST_TIMEOUT_MS);
+    expect(wordsHeard(SPOKEN, String(event.data["text"]))).toBeGreaterThanOrEqual(0.8);
+    expect(event.data).toMatchObject({ engine: "local", language: "en", truncated: false });
     expect(event.subject).toMatch(/^swp\.room\..+\.call$/);
 
     const [recording] = await listed(service, callId, await userToken("bob"));
-    expect(recording?.transcription).toMatchObject({ status: "ready", engine: "local", attempts: 1, error: "" });
+    expect(recording?.transcription).toMatchObject({ status: "ready", engine: "local", language: "en", progress: 1, attempts: 1, error: "" });
     expect(recording?.transcription?.vtt?.key).toMatch(new RegExp(`^recordings/${callId}/.+\\.vtt$`));
     const vtt = await (await fetch(recording?.transcription?.vtt?.download_url ?? "")).text();
     expect(vtt.startsWith("WEBVTT\n\n1\n00:00:")).toBe(true);
-    expect(vtt.toLowerCase()).toContain("world");
+    const cues = [...vtt.matchAll(/^(\d\d):(\d\d):(\d\d\.\d{3}) --> (\d\d):(\d\d):(\d\d\.\d{3})$/gm)].map((m) => {
+      const seconds = (h?: string, min?: string, s?: string) => Number(h) * 3600 + Number(min) * 60 + Number(s);
+      return { start: seconds(m[1], m[2], m[3]), end: seconds(m[4], m[5], m[6]) };
+    });
+    // The recording's own length, as ffprobe reads the stored file.
+    const audioSeconds = Number(
+      execFileSync("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", recording?.media?.download_url ?? ""]).toString(),
+    );
+    expect(cues.length).toBeGreaterThanOrEqual(2);
+    for (const cue of cues) {
+      expect(cue.start).toBeGreaterThanOrEqual(0);
+      expect(cue.end).toBeGreaterThanOrEqual(cue.start);
+      expect(cue.end).toBeLessThanOrEqual(audioSeconds);
+    }
+    expect(wordsHeard(SPOKEN, vtt)).toBeGreaterThanOrEqual(0.8);
     const txt = await (await fetch(recording?.transcription?.txt?.download_url ?? "")).text();
     expect(txt.trim()).toBe(recording?.transcription?.text);
     // The admin sees the same listing.
     expect((await listed(service, callId, admin))[0]?.transcription?.status).toBe("ready");
+  }, WHISPER_TEST_TIMEOUT_MS);
+
+  it("the local engine killed mid-job: the job is retried on a new engine process and completes; the status shows the attempt's progress", async () => {
+    const whisper = new WhisperEngine({
+      home: whisperHome,
+      model: "tiny.en",
+      language: undefined,
+      threads: 2,
+      processes: 1,
+      timeoutMs: 600_000,
+      stallMs: 120_000,
+      logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    });
+    // The real engine, watched: its process is killed at the first attempt's first progress report, and the
+    // second attempt's result waits until the test has looked at the transcript's status.
+    let killed: number | undefined;
+    let attempts = 0;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let secondHeard!: () => void;
+    const secondDone = new Promise<void>((resolve) => (secondHeard = resolve));
+    const engine: TranscriptionEngine = {
+      name: whisper.name,
+      async transcribe(wav, signal, onProgress) {
+        const attempt = ++attempts;
+        const heard = await whisper.transcribe(wav, signal, (share) => {
+          onProgress?.(share);
+          if (attempt === 1 && killed === undefined) {
+            killed = whisper.pids()[0];
+            if (killed !== undefined) process.kill(killed, "SIGKILL");
+          }
+        });
+        secondHeard();
+        await released;
+        return heard;
+      },
+      close: () => whisper.close(),
+    };
+    try {
+      const { service, tap, egress } = await stack({ TRANSCRIPTION_RETRY_BASE_MS: "200" }, { transcriptionEngine: engine });
+      egress.useSpeech(longSpeechWav);
+      const { callId, recordingId, admin } = await recordSpeech(service);
+      await secondDone;
+      expect(killed).toBeDefined();
+      expect(whisper.pids()).not.toContain(killed);
+      await expect
+        .poll(async () => (await listed(service, callId, admin))[0]?.transcription, { timeout: 30_000 })
+        .toMatchObject({ status: "pending", attempts: 2, progress: expect.toSatisfy((p: number) => p > 0 && p <= 1) as unknown });
+      expect(service.logs.some((line) => line.includes("transcription failed; it will be retried") && line.includes("killed by SIGKILL"))).toBe(true);
+
+      release();
+      const event = await tap.waitFor(transcriptEvent("swp.call.transcript", recordingId), WHISPER_TEST_TIMEOUT_MS);
+      expect(wordsHeard(Array<string>(6).fill(SPOKEN).join(" "), String(event.data["text"]))).toBeGreaterThanOrEqual(0.8);
+      expect(event.data).toMatchObject({ engine: "local", language: "en" });
+      const [recording] = await listed(service, callId, admin);
+      expect(recording?.transcription).toMatchObject({ status: "ready", attempts: 2, progress: 1, language: "en" });
+      expect(attempts).toBe(2);
+    } finally {
+      release();
+    }
+  }, WHISPER_TEST_TIMEOUT_MS);
+
+  it("the local engine not installed: the job fails visibly with the reason, and the service carries on", async () => {
+    const empty = mkdtempSync(join(dir, "no-whisper-"));
+    const { service, tap } = await stack({ TRANSCRIPTION_WHISPER_DIR: empty, TRANSCRIPTION_MAX_ATTEMPTS: "2", TRANSCRIPTION_RETRY_BASE_MS: "100" });
+    const { callId, recordingId, admin } = await recordSpeech(service);
+    const failed = await tap.waitFor(transcriptEvent("swp.call.transcript_failed", recordingId), 30_000);
+    expect(failed.data).toMatchObject({ attempts: 2 });
+    expect(String(failed.data["error"])).toBe(
+      `the local transcription engine is not installed (no ${join(empty, "venv-whisper", "bin", "python")}); install it with \`npm run setup:whisper\``,
+    );
+    const [recording] = await listed(service, callId, admin);
+    expect(recording?.transcription).toMatchObject({ status: "failed", attempts: 2, progress: 0, language: "" });
+    expect((await fetch(`${service.baseUrl}/healthz`)).status).toBe(200);
   });
 
   it("the OpenAI-compatible engine sends the 16 kHz WAV as multipart and keeps the server's segments", async () => {
@@ -255,7 +367,9 @@ describe("transcription", () => {
     const { service, tap, nats } = await stack(env);
     const workerEnv = {
       ...env,
+      // The service's own store: its SQLite file, or its PostgreSQL database.
       DATABASE_PATH: service.app.config.databasePath,
+      ...(service.app.config.postgres && { DATABASE_URL: service.app.config.postgres.url }),
       AUTH_JWT_SECRET: TEST_JWT_SECRET,
       LIVEKIT_URL: livekit.wsUrl,
       LIVEKIT_API_KEY: livekit.apiKey,

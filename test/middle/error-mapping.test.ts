@@ -1,4 +1,5 @@
 import { Code } from "@connectrpc/connect";
+import Database from "better-sqlite3";
 import { afterAll, describe, expect, it } from "vitest";
 import { CallType } from "../../gen/scaiwave/calls/v1/calls_pb.js";
 import { liveKitFailure } from "../../src/adapters/livekit/failures.js";
@@ -18,9 +19,9 @@ const recordable = {
   S3_SECRET_KEY: "in-memory-secret",
   S3_BUCKET: "recordings",
 };
-const service = inMemoryService(recordable, { egress: new InMemoryEgress() });
+const service = await inMemoryService(recordable, { egress: new InMemoryEgress() });
 // One initiate per user a minute, on a clock that stands still: the second is always over the limit.
-const limited = inMemoryService(
+const limited = await inMemoryService(
   { RATE_LIMIT_INITIATE_PER_MINUTE: "1", RATE_LIMIT_INITIATE_BURST: "1" },
   { clock: { now: () => Date.parse("2026-01-01T12:00:00Z") } },
 );
@@ -68,6 +69,21 @@ const cases: Record<CallErrorCode, { code: Code; cause: () => Promise<unknown> }
         return await calls.initiateCall({ roomId, type: CallType.AUDIO }, await as("alice"));
       } finally {
         rooms.failure = undefined;
+      }
+    },
+  },
+  SW_CALL_STORE_UNAVAILABLE: {
+    code: Code.Unavailable,
+    cause: async () => {
+      const { callId } = await liveCall();
+      // Another process holds SQLite's write lock past busy_timeout (5 s).
+      const other = new Database(service.ctx.config.databasePath);
+      other.exec("BEGIN EXCLUSIVE");
+      try {
+        return await calls.joinCall({ callId }, await as("bob"));
+      } finally {
+        other.exec("ROLLBACK");
+        other.close();
       }
     },
   },

@@ -4,7 +4,7 @@ import { inMemoryService } from "./in-memory-service.js";
 
 /** Two members start a call in the same room at the same moment: one call, both in it. */
 
-const service = inMemoryService();
+const service = await inMemoryService();
 const { calls, directory, as, rooms } = service;
 afterAll(() => service.close());
 

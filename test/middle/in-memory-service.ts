@@ -88,7 +88,7 @@ export interface InMemoryService extends AsyncDisposable {
 }
 
 /** The registry of a service configured by `env` (plus overrides), in memory. Nothing listens, nothing runs in the background. */
-export function inMemoryService(env: Partial<Record<EnvVar, string>> = {}, overrides: AppOverrides = {}): InMemoryService {
+export async function inMemoryService(env: Partial<Record<EnvVar, string>> = {}, overrides: AppOverrides = {}): Promise<InMemoryService> {
   const dir = mkdtempSync(join(tmpdir(), "scaiwave-calls-middle-"));
   const rooms = new InMemoryRooms();
   const config = loadConfig({
@@ -103,7 +103,7 @@ export function inMemoryService(env: Partial<Record<EnvVar, string>> = {}, overr
     RATE_LIMIT_OTHER_PER_MINUTE: "0",
     ...env,
   });
-  const ctx = createAppContext(config, { logger: createLogger("silent"), rooms, ...overrides });
+  const ctx = await createAppContext(config, { logger: createLogger("silent"), rooms, ...overrides });
   const transport = createRouterTransport(connectRoutes(ctx.registry, ctx.logger));
   const directory = directoryClient(transport);
   let closed: Promise<void> | undefined;

@@ -6,7 +6,7 @@ import { failure, InMemoryEgress, inMemoryService } from "./in-memory-service.js
 /** Who may do what, through the service's RPC registry (in memory, on a real store). */
 
 // Object storage is configured (never reached: starting a recording only asks the egress, played in memory).
-const service = inMemoryService(
+const service = await inMemoryService(
   { S3_ENDPOINT: "http://s3.invalid", S3_ACCESS_KEY: "in-memory", S3_SECRET_KEY: "in-memory-secret", S3_BUCKET: "recordings" },
   { egress: new InMemoryEgress() },
 );

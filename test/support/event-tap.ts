@@ -1,5 +1,5 @@
 import { connect, type NatsConnection, type Subscription } from "nats";
-import { expect, vi } from "vitest";
+import { expect } from "vitest";
 import type { RunningService } from "./service.js";
 
 /** An event as the WebSocket tier receives it. */
@@ -90,9 +90,8 @@ export class EventTap implements AsyncDisposable {
    * delivers in order, so after the PONG every published event is here.
    */
   async settle(service: RunningService, timeoutMs = 20_000): Promise<void> {
-    const pending = () =>
-      (service.app.db.prepare("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL").get() as { n: number }).n;
-    await vi.waitFor(() => expect(pending(), "unsent events in the outbox").toBe(0), { timeout: timeoutMs, interval: 10 });
+    const pending = async () => (await service.app.outbox.backlog()).pending;
+    await expect.poll(pending, { message: "unsent events in the outbox", timeout: timeoutMs, interval: 10 }).toBe(0);
     await this.nc.flush();
   }
 

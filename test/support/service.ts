@@ -6,7 +6,7 @@ import { createService } from "../../src/composition/service.js";
 import { loadConfig, type EnvVar } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
 import type { LiveKitEndpoint } from "./livekit-server.js";
-import type { SharedLiveKit } from "./shared-servers.js";
+import { sharedPostgres, type SharedLiveKit } from "./shared-servers.js";
 import { TEST_JWT_SECRET } from "./tokens.js";
 import { subscribeToWebhooks } from "./webhook-hub.js";
 
@@ -31,6 +31,19 @@ export interface RunningService extends AsyncDisposable {
   /** Everything the service logged, as JSON lines. */
   readonly logs: string[];
   stop(): Promise<void>;
+}
+
+/**
+ * The store a test service runs on: SQLite in its temp dir, or, when the
+ * suite runs with TEST_STORE=postgresql (the integration-postgresql project),
+ * a fresh database on the run's shared PostgreSQL. A test that restarts a
+ * service on the same store takes it once from here and passes it as `env`.
+ */
+export async function testStoreEnv(): Promise<Partial<Record<EnvVar, string>>> {
+  const kind = process.env["TEST_STORE"] ?? "sqlite";
+  if (kind === "sqlite") return {};
+  if (kind !== "postgresql") throw new Error(`TEST_STORE=${kind}: use sqlite or postgresql`);
+  return { DATABASE_URL: await sharedPostgres().createDatabase() };
 }
 
 export interface ServiceOptions {
@@ -66,6 +79,7 @@ export async function startService(
     HOST: "127.0.0.1",
     PORT: "0",
     DATABASE_PATH: join(dir, "calls.db"),
+    ...(env.DATABASE_URL === undefined && (await testStoreEnv())),
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     ...liveKitEnv(livekit),
     // Tests hammer the API as a few users; rate limits are tested on their own.
@@ -74,7 +88,7 @@ export async function startService(
     RATE_LIMIT_OTHER_PER_MINUTE: "0",
     ...env,
   });
-  const service = createService(config, { logger, ...overrides });
+  const service = await createService(config, { logger, ...overrides });
   service.start();
   const address = await service.server.listen(port, "127.0.0.1");
   const grpcPort = await service.server.grpc?.listen();

@@ -1,3 +1,5 @@
+import { availableParallelism, homedir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, ENV_VARS, loadConfig, readEnv, VARIABLES, type Config, type Env, type Variable } from "../../src/config.js";
 import { InvalidValue } from "../../src/config-parsers.js";
@@ -52,7 +54,13 @@ describe("loadConfig defaults", () => {
       transcription: {
         engine: "local",
         worker: "inline",
-        modelDir: "/usr/share/pocketsphinx/model/en-us",
+        whisper: {
+          model: "base",
+          language: undefined,
+          threads: Math.max(1, availableParallelism()),
+          dir: join(homedir(), ".cache", "scaiwave-calls"),
+          stallMs: 120_000,
+        },
         openai: { baseUrl: "", apiKey: undefined, model: "whisper-1" },
         concurrency: 1,
         maxAttempts: 3,
@@ -429,5 +437,27 @@ describe("the declared variables", () => {
     ]);
     const config = load({ ...MINIMAL, TRANSCRIPTION_ENGINE: "openai", TRANSCRIPTION_OPENAI_BASE_URL: "http://whisper.internal:8000/" });
     expect(config.transcription.openai.baseUrl).toBe("http://whisper.internal:8000");
+  });
+
+  it("reads the local engine's Whisper settings; its threads share the cores among the jobs in flight", () => {
+    const config = load({
+      ...MINIMAL,
+      TRANSCRIPTION_WHISPER_MODEL: "tiny.en",
+      TRANSCRIPTION_WHISPER_LANGUAGE: "de",
+      TRANSCRIPTION_WHISPER_DIR: "/srv/whisper",
+      TRANSCRIPTION_CONCURRENCY: "2",
+    });
+    expect(config.transcription.whisper).toEqual({
+      model: "tiny.en",
+      language: "de",
+      threads: Math.max(1, Math.floor(availableParallelism() / 2)),
+      dir: "/srv/whisper",
+      stallMs: 120_000,
+    });
+    expect(load({ ...MINIMAL, TRANSCRIPTION_WHISPER_THREADS: "3" }).transcription.whisper.threads).toBe(3);
+    expect(problemsOf({ ...MINIMAL, TRANSCRIPTION_WHISPER_MODEL: "large-v3", TRANSCRIPTION_WHISPER_LANGUAGE: "English" })).toEqual([
+      'TRANSCRIPTION_WHISPER_MODEL: must be one of base, tiny.en (got "large-v3")',
+      'TRANSCRIPTION_WHISPER_LANGUAGE: must be a Whisper language code like en, de, fr (got "English")',
+    ]);
   });
 });

@@ -22,7 +22,7 @@ describe("openDatabase and migrations", () => {
   it("brings an in-memory database to the latest schema version", () => {
     const db = openDatabase(":memory:");
     try {
-      expect(LATEST).toBe(6);
+      expect(LATEST).toBe(7);
       expect(db.pragma("user_version", { simple: true })).toBe(LATEST);
       const tables = db
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")

@@ -60,7 +60,7 @@ export class OutboxRelay {
       this.running !== undefined &&
       this.options.publisher.status().connected &&
       this.options.clock.now() < deadline &&
-      (await this.options.store.pending(1)).length > 0;
+      (await this.options.store.pending(1).catch(() => [])).length > 0;
     while (await flushing()) {
       this.kick();
       await delay(20);
@@ -72,31 +72,46 @@ export class OutboxRelay {
 
   private async run(): Promise<void> {
     let failures = 0;
+    let storeFailures = 0;
     while (!this.stopping) {
       this.kicked = false;
-      const batch = await this.options.store.pending(this.batchSize);
-      if (batch.length === 0) {
-        await this.housekeeping();
-        await this.sleep(this.pollIntervalMs, true);
-        continue;
-      }
-      const { acked, error } = await this.options.publisher.publishInOrder(
-        batch.map((event) => ({ subject: event.subject, payload: event.payload, msgId: event.id })),
-      );
-      if (acked > 0) await this.options.store.markSent(batch.slice(0, acked).map((event) => event.seq), this.options.clock.now());
-      if (error === undefined || acked > 0) {
-        // Done, or progress made (the rest are retried at once from the first unacknowledged event).
-        failures = 0;
-      } else {
-        failures++;
-        if (failures === 1 || failures % 50 === 0) {
-          this.options.logger.warn({ err: error, failures }, "publishing events to NATS failed; retrying with backoff");
+      try {
+        failures = await this.step(failures);
+        storeFailures = 0;
+      } catch (err) {
+        // The store is away (a database restart): nothing was lost, the events wait in it. Back off and read again.
+        storeFailures++;
+        if (storeFailures === 1 || storeFailures % 50 === 0) {
+          this.options.logger.warn({ err, failures: storeFailures }, "reading the outbox failed; retrying with backoff");
         }
-        await this.housekeeping();
-        // Kicks do not shorten a backoff: new events cannot overtake the failed one anyway.
-        await this.sleep(Math.min(5000, 100 * 2 ** Math.min(failures - 1, 6)), false);
+        await this.sleep(Math.min(5000, 100 * 2 ** Math.min(storeFailures - 1, 6)), false);
       }
     }
+  }
+
+  /** One batch: read, publish, mark. Returns the count of consecutive publish failures. */
+  private async step(failures: number): Promise<number> {
+    const batch = await this.options.store.pending(this.batchSize);
+    if (batch.length === 0) {
+      await this.housekeeping();
+      await this.sleep(this.pollIntervalMs, true);
+      return failures;
+    }
+    const { acked, error } = await this.options.publisher.publishInOrder(
+      batch.map((event) => ({ subject: event.subject, payload: event.payload, msgId: event.id })),
+    );
+    // If marking fails, the acknowledged events are published again later: JetStream drops them as duplicates.
+    if (acked > 0) await this.options.store.markSent(batch.slice(0, acked).map((event) => event.seq), this.options.clock.now());
+    // Done, or progress made (the rest are retried at once from the first unacknowledged event).
+    if (error === undefined || acked > 0) return 0;
+    const failed = failures + 1;
+    if (failed === 1 || failed % 50 === 0) {
+      this.options.logger.warn({ err: error, failures: failed }, "publishing events to NATS failed; retrying with backoff");
+    }
+    await this.housekeeping();
+    // Kicks do not shorten a backoff: new events cannot overtake the failed one anyway.
+    await this.sleep(Math.min(5000, 100 * 2 ** Math.min(failed - 1, 6)), false);
+    return failed;
   }
 
   private sleep(ms: number, wakeOnKick: boolean): Promise<void> {

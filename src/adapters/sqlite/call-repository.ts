@@ -1,6 +1,7 @@
 import type { Statement } from "better-sqlite3";
 import type { CallKey, CallRepository } from "../../app/ports.js";
 import type { Call, CallStatus, CallType, EndReason, Invitee, InviteState, Participant } from "../../domain/call.js";
+import { callRowChanges } from "../call-changes.js";
 import type { SqliteDatabase } from "./database.js";
 
 interface CallRow {
@@ -202,19 +203,8 @@ export class SqliteCallRepository implements CallRepository {
 
   /** Writes only what differs, so a join in a room of thousands touches two rows, not thousands. */
   private writeChanges(before: Call | undefined, after: Call): void {
-    const oldParticipants = new Map(before?.participants.map((p) => [p.userId, p]));
-    for (const p of after.participants) {
-      const old = oldParticipants.get(p.userId);
-      oldParticipants.delete(p.userId);
-      if (
-        old &&
-        old.joinedAt === p.joinedAt &&
-        old.audioOn === p.audioOn &&
-        old.videoOn === p.videoOn &&
-        old.livekitSid === p.livekitSid
-      ) {
-        continue;
-      }
+    const changes = callRowChanges(before, after);
+    for (const p of changes.upsertParticipants) {
       this.stmt.upsertParticipant.run({
         call_id: after.id,
         user_id: p.userId,
@@ -224,16 +214,9 @@ export class SqliteCallRepository implements CallRepository {
         livekit_sid: p.livekitSid,
       });
     }
-    for (const gone of oldParticipants.keys()) this.stmt.deleteParticipant.run(after.id, gone);
-
-    const known = new Set(before?.endedSessions);
-    for (const sid of after.endedSessions) if (!known.has(sid)) this.stmt.insertEndedSession.run(after.id, sid);
-
-    const oldStates = new Map(before?.invitees.map((i) => [i.userId, i.state]));
-    for (const i of after.invitees) {
-      if (oldStates.get(i.userId) === i.state) continue;
-      this.stmt.upsertInvitee.run({ call_id: after.id, user_id: i.userId, state: i.state });
-    }
+    for (const gone of changes.deleteParticipants) this.stmt.deleteParticipant.run(after.id, gone);
+    for (const sid of changes.addEndedSessions) this.stmt.insertEndedSession.run(after.id, sid);
+    for (const i of changes.upsertInvitees) this.stmt.upsertInvitee.run({ call_id: after.id, user_id: i.userId, state: i.state });
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Statement } from "better-sqlite3";
 import type { Store, StoreTransaction } from "../../app/ports.js";
+import { CallError, CallErrorCode } from "../../domain/errors.js";
 import { SqliteCallRepository } from "./call-repository.js";
 import type { SqliteDatabase } from "./database.js";
 import { SqliteDirectoryRepository } from "./directory-repository.js";
@@ -54,8 +55,12 @@ export class SqliteStore implements Store {
     };
   }
 
+  /** Another process holding the write lock past `busy_timeout` fails the unit of work with SW_CALL_STORE_UNAVAILABLE. */
   transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
-    const run = this.tail.then(() => this.run(work));
+    const run = this.tail.then(() => this.run(work)).catch((err: unknown) => {
+      if ((err as { code?: unknown } | null)?.code !== "SQLITE_BUSY") throw err;
+      throw new CallError(CallErrorCode.StoreUnavailable, "the database is busy; try again shortly", { cause: err });
+    });
     this.tail = run.catch(() => undefined);
     return run;
   }

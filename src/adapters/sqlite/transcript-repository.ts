@@ -17,6 +17,8 @@ interface TranscriptRow {
   txt_key: string | null;
   attempts: number;
   error: string | null;
+  language: string | null;
+  progress: number;
 }
 
 export class SqliteTranscriptRepository implements TranscriptRepository {
@@ -24,7 +26,8 @@ export class SqliteTranscriptRepository implements TranscriptRepository {
     insert: Statement<[string, string, string, string, number]>;
     find: Statement<[string], TranscriptRow>;
     attempt: Statement<[number, number, string]>;
-    complete: Statement<[string, string, string, string, string, number, string]>;
+    progress: Statement<[number, number, string]>;
+    complete: Statement<[string, string | null, string, string, string, string, number, string]>;
     fail: Statement<[string, number, string]>;
   };
 
@@ -35,10 +38,11 @@ export class SqliteTranscriptRepository implements TranscriptRepository {
          VALUES (?, ?, ?, ?, 'pending', ?) ON CONFLICT (recording_id) DO NOTHING`,
       ),
       find: db.prepare("SELECT * FROM transcripts WHERE recording_id = ?"),
-      attempt: db.prepare("UPDATE transcripts SET attempts = max(attempts, ?), updated_at = ? WHERE recording_id = ?"),
+      attempt: db.prepare("UPDATE transcripts SET attempts = max(attempts, ?), progress = 0, updated_at = ? WHERE recording_id = ?"),
+      progress: db.prepare("UPDATE transcripts SET progress = ?, updated_at = ? WHERE recording_id = ? AND status = 'pending'"),
       complete: db.prepare(
-        `UPDATE transcripts SET status = 'ready', engine = ?, text = ?, segments = ?, vtt_key = ?, txt_key = ?,
-           error = NULL, updated_at = ? WHERE recording_id = ? AND status = 'pending'`,
+        `UPDATE transcripts SET status = 'ready', engine = ?, language = ?, text = ?, segments = ?, vtt_key = ?, txt_key = ?,
+           error = NULL, progress = 1, updated_at = ? WHERE recording_id = ? AND status = 'pending'`,
       ),
       fail: db.prepare(
         "UPDATE transcripts SET status = 'failed', error = ?, updated_at = ? WHERE recording_id = ? AND status = 'pending'",
@@ -61,9 +65,15 @@ export class SqliteTranscriptRepository implements TranscriptRepository {
     return Promise.resolve();
   }
 
+  recordProgress(recordingId: string, progress: number, now: number): Promise<void> {
+    this.stmt.progress.run(progress, now, recordingId);
+    return Promise.resolve();
+  }
+
   complete(recordingId: string, result: TranscriptResult, now: number): Promise<boolean> {
     const { changes } = this.stmt.complete.run(
       result.engine,
+      result.language,
       result.text,
       JSON.stringify(result.segments),
       result.vttKey,
@@ -93,5 +103,7 @@ function hydrate(row: TranscriptRow): Transcript {
     txtKey: row.txt_key,
     attempts: row.attempts,
     error: row.error,
+    language: row.language,
+    progress: row.progress,
   };
 }

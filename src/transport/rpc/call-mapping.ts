@@ -83,6 +83,8 @@ function transcriptToProto(view: NonNullable<RecordingView["transcript"]>, bucke
     txt: file(t.txtKey, "text/plain", view.txtUrl),
     attempts: t.attempts,
     error: t.error ?? "",
+    language: t.language ?? "",
+    progress: t.progress,
   };
 }
 

@@ -4,6 +4,7 @@ import * as m0003 from "./0003-livekit-sessions-and-webhooks.js";
 import * as m0004 from "./0004-recordings-and-media.js";
 import * as m0005 from "./0005-transcripts.js";
 import * as m0006 from "./0006-end-requests.js";
+import * as m0007 from "./0007-transcript-language-and-progress.js";
 
 export interface Migration {
   readonly version: number;
@@ -19,4 +20,5 @@ export const migrations: readonly Migration[] = [
   { version: 4, name: "recordings-and-media", sql: m0004.sql },
   { version: 5, name: "transcripts", sql: m0005.sql },
   { version: 6, name: "end-requests", sql: m0006.sql },
+  { version: 7, name: "transcript-language-and-progress", sql: m0007.sql },
 ];

@@ -1,0 +1,138 @@
+import type { RecordingRepository } from "../../app/ports.js";
+import type { Recording, RecordingStatus } from "../../domain/recording.js";
+import type { Queryable } from "./queryable.js";
+
+interface RecordingRow {
+  id: string;
+  call_id: string;
+  tenant_id: string;
+  room_id: string;
+  status: RecordingStatus;
+  audio: boolean;
+  video: boolean;
+  transcript: boolean;
+  egress_id: string | null;
+  file_key: string;
+  requested_by: string;
+  started_at: number;
+  ended_at: number | null;
+  error: string | null;
+  stop_deadline: number;
+  media: {
+    id: string;
+    bucket: string;
+    key: string;
+    mime_type: string;
+    size_bytes: number;
+    duration_ms: number;
+    started_at: number;
+    ended_at: number;
+  } | null;
+}
+
+const SELECT = `SELECT r.*, (SELECT row_to_json(m) FROM media m WHERE m.recording_id = r.id) AS media FROM recordings r`;
+const ACTIVE = "r.status IN ('starting', 'recording')";
+
+export class PostgresRecordingRepository implements RecordingRepository {
+  constructor(private readonly db: Queryable) {}
+
+  async insert(r: Recording): Promise<boolean> {
+    // The partial unique index keeps one active recording per call: a second start inserts nothing.
+    const inserted = await this.db.query(
+      `INSERT INTO recordings (id, call_id, tenant_id, room_id, status, audio, video, transcript, egress_id, file_key,
+         requested_by, started_at, ended_at, error, stop_deadline)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+       ON CONFLICT (call_id) WHERE status IN ('starting', 'recording') DO NOTHING`,
+      [r.id, r.callId, r.tenantId, r.roomId, r.status, r.audio, r.video, r.transcript, r.egressId, r.fileKey, r.requestedBy,
+        r.startedAt, r.endedAt, r.error, r.stopDeadline],
+    );
+    return inserted.rowCount === 1;
+  }
+
+  async discard(recordingId: string): Promise<void> {
+    await this.db.query("DELETE FROM recordings WHERE id = $1", [recordingId]);
+  }
+
+  async setEgressId(recordingId: string, egressId: string): Promise<void> {
+    await this.db.query("UPDATE recordings SET egress_id = $2 WHERE id = $1", [recordingId, egressId]);
+  }
+
+  findById(id: string): Promise<Recording | undefined> {
+    return this.one(`${SELECT} WHERE r.id = $1`, [id]);
+  }
+
+  findByEgressId(egressId: string): Promise<Recording | undefined> {
+    return this.one(`${SELECT} WHERE r.egress_id = $1`, [egressId]);
+  }
+
+  findActive(callId: string): Promise<Recording | undefined> {
+    return this.one(`${SELECT} WHERE r.call_id = $1 AND ${ACTIVE}`, [callId]);
+  }
+
+  findLatest(callId: string): Promise<Recording | undefined> {
+    return this.one(`${SELECT} WHERE r.call_id = $1 ORDER BY r.started_at DESC, r.id DESC LIMIT 1`, [callId]);
+  }
+
+  listForCall(callId: string): Promise<Recording[]> {
+    return this.many(`${SELECT} WHERE r.call_id = $1 ORDER BY r.started_at, r.id`, [callId]);
+  }
+
+  listPastDeadline(now: number): Promise<Recording[]> {
+    return this.many(`${SELECT} WHERE ${ACTIVE} AND r.stop_deadline <= $1 ORDER BY r.stop_deadline`, [now]);
+  }
+
+  async save(before: Recording, after: Recording): Promise<void> {
+    await this.db.query("UPDATE recordings SET status = $2, ended_at = $3, error = $4 WHERE id = $1", [after.id, after.status, after.endedAt, after.error]);
+    const m = after.media;
+    if (m && !before.media) {
+      await this.db.query(
+        `INSERT INTO media (id, recording_id, bucket, key, mime_type, size_bytes, duration_ms, started_at, ended_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [m.id, after.id, m.bucket, m.key, m.mimeType, m.sizeBytes, m.durationMs, m.startedAt, m.endedAt],
+      );
+    }
+  }
+
+  private async one(sql: string, params: unknown[]): Promise<Recording | undefined> {
+    const { rows } = await this.db.query<RecordingRow>(sql, params);
+    return rows[0] && hydrate(rows[0]);
+  }
+
+  private async many(sql: string, params: unknown[]): Promise<Recording[]> {
+    const { rows } = await this.db.query<RecordingRow>(sql, params);
+    return rows.map(hydrate);
+  }
+}
+
+function hydrate(row: RecordingRow): Recording {
+  const m = row.media;
+  return {
+    id: row.id,
+    callId: row.call_id,
+    tenantId: row.tenant_id,
+    roomId: row.room_id,
+    status: row.status,
+    audio: row.audio,
+    video: row.video,
+    transcript: row.transcript,
+    egressId: row.egress_id,
+    fileKey: row.file_key,
+    requestedBy: row.requested_by,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    error: row.error,
+    stopDeadline: row.stop_deadline,
+    media: m
+      ? {
+          id: m.id,
+          bucket: m.bucket,
+          key: m.key,
+          mimeType: m.mime_type,
+          sizeBytes: m.size_bytes,
+          durationMs: m.duration_ms,
+          startedAt: m.started_at,
+          endedAt: m.ended_at,
+        }
+      : null,
+  };
+}

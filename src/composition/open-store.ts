@@ -1,0 +1,84 @@
+import { createPostgresPool } from "../adapters/postgres/pool.js";
+import { migrate } from "../adapters/postgres/migrate.js";
+import { PostgresOutboxStore } from "../adapters/postgres/outbox.js";
+import { PostgresStore } from "../adapters/postgres/store.js";
+import { openDatabase, type SqliteDatabase } from "../adapters/sqlite/database.js";
+import { GroupCommit } from "../adapters/sqlite/group-commit.js";
+import { SqliteOutboxStore } from "../adapters/sqlite/outbox-store.js";
+import { SqliteStore } from "../adapters/sqlite/store.js";
+import type { Clock, Logger, OutboxStore, Store } from "../app/ports.js";
+import type { Config } from "../config.js";
+import { currentRequestCommitted, notePendingCommit } from "../request-context.js";
+
+/** The selected store, with what the rest of the service needs to run it. */
+export interface OpenedStore {
+  readonly kind: "sqlite" | "postgresql";
+  readonly store: Store;
+  /** The relay's side of the outbox. */
+  readonly outbox: OutboxStore;
+  /** Resolves once what the current request wrote is committed (SQLite's group commit; PostgreSQL commits before it answers). */
+  readonly settle: () => Promise<void>;
+  /** The SQLite connection (tests and tools look inside); undefined on PostgreSQL. */
+  readonly db: SqliteDatabase | undefined;
+  /** Pool figures for /metrics and /readyz (PostgreSQL). */
+  readonly pool: (() => { readonly total: number; readonly idle: number; readonly waiting: number; readonly errors: number }) | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * `DATABASE_URL` selects PostgreSQL (schema migrated under an advisory lock
+ * before anything else runs); without it, SQLite at `DATABASE_PATH`.
+ * `outboxWritten` is told after every commit that wrote events.
+ */
+export async function openStore(config: Config, clock: Clock, logger: Logger, outboxWritten: () => void): Promise<OpenedStore> {
+  const pg = config.postgres;
+  if (pg) {
+    let errors = 0;
+    const pool = createPostgresPool({
+      url: pg.url,
+      max: pg.poolSize,
+      statementTimeoutMs: pg.statementTimeoutMs,
+      onError: (err) => {
+        errors++;
+        logger.warn({ err }, "a PostgreSQL connection failed; the pool replaces it");
+      },
+    });
+    try {
+      const outcome = await migrate(pool);
+      if (outcome.applied.length > 0) logger.info({ from: outcome.from, to: outcome.to }, "PostgreSQL schema migrated");
+    } catch (err) {
+      await pool.end();
+      throw err;
+    }
+    return {
+      kind: "postgresql",
+      store: new PostgresStore(pool, { now: () => clock.now(), onOutboxCommit: outboxWritten }),
+      outbox: new PostgresOutboxStore(pool),
+      settle: currentRequestCommitted,
+      db: undefined,
+      pool: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, errors }),
+      close: () => pool.end(),
+    };
+  }
+
+  const db = openDatabase(config.databasePath);
+  // Group commit: the units of work of one event-loop turn share one transaction.
+  const groupCommit = new GroupCommit(db, { afterCommit: outboxWritten, onEnlist: notePendingCommit });
+  return {
+    kind: "sqlite",
+    store: new SqliteStore(db, { now: () => clock.now(), groupCommit }),
+    // The relay reads only when no group is open: it never sees a change that could still roll back.
+    outbox: new SqliteOutboxStore(db, (read) => groupCommit.whenIdle(read)),
+    // A request answers once its own writes, and the group open when it finished, are committed.
+    settle: async () => {
+      await groupCommit.settled();
+      await currentRequestCommitted();
+    },
+    db,
+    pool: undefined,
+    close: async () => {
+      await groupCommit.settled().catch(() => undefined);
+      db.close();
+    },
+  };
+}
