@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { OutboundEvent } from "../../src/app/events.js";
 import type { OutboxStore, Store } from "../../src/app/ports.js";
 import { endCall, joinCall, leaveCall, rejectCall, startCall, timeOutCall, type Call, type Transition } from "../../src/domain/call.js";
+import type { MediaEntry, Recording } from "../../src/domain/recording.js";
 import { CallError, CallErrorCode } from "../../src/domain/errors.js";
 
 /**
@@ -279,6 +280,82 @@ describe(`the ${name} store`, () => {
       await Promise.all(["bob", "carol", "dave"].map((user, i) => update("t1", "call-1", (c) => joinCall(c, user, T0 + i + 1))));
       const stored = await store.calls.findCall("t1", "call-1");
       expect(stored?.participants.map((p) => p.userId).sort()).toEqual(["alice", "bob", "carol", "dave"]);
+    });
+  });
+
+  describe("recordings and transcripts", () => {
+    const callFor = (id: string) =>
+      startCall({ id, tenantId: "t1", roomId: `room-${id}`, type: "video", initiatorId: "alice", memberIds: ["alice"], now: T0, ringTimeoutMs: 45_000 });
+    const recording = (id: string, callId: string): Recording => ({
+      id,
+      callId,
+      tenantId: "t1",
+      roomId: `room-${callId}`,
+      status: "starting",
+      audio: true,
+      video: true,
+      transcript: true,
+      egressId: null,
+      fileKey: `recordings/${callId}/${id}.mp4`,
+      requestedBy: "alice",
+      startedAt: T0,
+      endedAt: null,
+      error: null,
+      stopDeadline: T0 + 60_000,
+      media: null,
+    });
+    const media: MediaEntry = { id: "media-1", bucket: "b", key: "recordings/c1/r1.mp4", mimeType: "video/mp4", sizeBytes: 4096, durationMs: 7_500, startedAt: T0, endedAt: T0 + 7_500 };
+
+    it("keeps one active recording per call, and round-trips one with its media entry", async () => {
+      await insert(callFor("c1"));
+      expect(await store.transaction((tx) => tx.recordings.insert(recording("r1", "c1")))).toBe(true);
+      expect(await store.transaction((tx) => tx.recordings.insert(recording("r2", "c1")))).toBe(false);
+      await store.transaction((tx) => tx.recordings.setEgressId("r1", "EG_1"));
+      const started = (await store.recordings.findByEgressId("EG_1"))!;
+      expect(started).toEqual({ ...recording("r1", "c1"), egressId: "EG_1" });
+      const ready: Recording = { ...started, status: "ready", endedAt: T0 + 8_000, media };
+      await store.transaction((tx) => tx.recordings.save(started, ready));
+      expect(await store.recordings.findById("r1")).toEqual(ready);
+      expect(await store.recordings.findActive("c1")).toBeUndefined();
+      // Once it is no longer active, the call may be recorded again.
+      expect(await store.transaction((tx) => tx.recordings.insert({ ...recording("r2", "c1"), startedAt: T0 + 9_000, stopDeadline: T0 + 69_000 }))).toBe(true);
+      expect((await store.recordings.listForCall("c1")).map((r) => r.id)).toEqual(["r1", "r2"]);
+      expect((await store.recordings.findLatest("c1"))?.id).toBe("r2");
+      expect((await store.recordings.listPastDeadline(T0 + 60_000)).map((r) => r.id)).toEqual([]);
+      expect((await store.recordings.listPastDeadline(T0 + 69_000)).map((r) => r.id)).toEqual(["r2"]);
+      await store.transaction((tx) => tx.recordings.discard("r2"));
+      expect(await store.recordings.findById("r2")).toBeUndefined();
+    });
+
+    it("a transcript is created once, counts attempts and progress, and finishes once", async () => {
+      await insert(callFor("c1"));
+      const r = recording("r1", "c1");
+      await store.transaction((tx) => tx.recordings.insert(r));
+      expect(await store.transaction((tx) => tx.transcripts.createPending(r, T0))).toBe(true);
+      expect(await store.transaction((tx) => tx.transcripts.createPending(r, T0 + 1))).toBe(false);
+      await store.transaction((tx) => tx.transcripts.recordAttempt("r1", 2, T0 + 2));
+      await store.transaction((tx) => tx.transcripts.recordProgress("r1", 0.5, T0 + 3));
+      expect(await store.transcripts.find("r1")).toMatchObject({ status: "pending", attempts: 2, progress: 0.5 });
+      const result = {
+        engine: "whisper-base",
+        language: "en",
+        text: "hello there",
+        segments: [{ start: 0, end: 1.25, text: "hello there" }],
+        vttKey: "recordings/c1/r1.vtt",
+        txtKey: "recordings/c1/r1.txt",
+      };
+      expect(await store.transaction((tx) => tx.transcripts.complete("r1", result, T0 + 4))).toBe(true);
+      expect(await store.transaction((tx) => tx.transcripts.complete("r1", result, T0 + 5))).toBe(false);
+      expect(await store.transaction((tx) => tx.transcripts.fail("r1", "too late", T0 + 6))).toBe(false);
+      expect(await store.transcripts.find("r1")).toMatchObject({
+        status: "ready",
+        engine: "whisper-base",
+        language: "en",
+        text: "hello there",
+        segments: [{ start: 0, end: 1.25, text: "hello there" }],
+        vttKey: "recordings/c1/r1.vtt",
+        error: null,
+      });
     });
   });
 
