@@ -17,6 +17,7 @@ import { floors } from "./scenarios/floors.js";
 import { initiates } from "./scenarios/initiates.js";
 import { JoinSeed } from "./scenarios/join-seed.js";
 import { joins } from "./scenarios/joins.js";
+import { startPostgresServer, type PostgresServer } from "../test/support/postgres-server.js";
 import { profileJoin } from "./scenarios/profile.js";
 import { getCalls, liveCallsMemory } from "./scenarios/stores.js";
 import { webhooks } from "./scenarios/webhooks.js";
@@ -32,8 +33,12 @@ const { values: flags } = parseArgs({
     only: { type: "string" },
     /** Profile every service the bench starts (node --cpu-prof) into this directory. */
     "cpu-prof-dir": { type: "string" },
+    /** The service's store: sqlite (default) or postgresql (a PostgreSQL server the bench starts; seeded stores are copied in). */
+    store: { type: "string", default: "sqlite" },
   },
 });
+const store = flags.store ?? "sqlite";
+if (store !== "sqlite" && store !== "postgresql") throw new Error(`--store ${store}: use sqlite or postgresql`);
 const smoke = flags.smoke ?? false;
 const work = mkdtempSync(join(tmpdir(), "scaiwave-bench-"));
 
@@ -49,7 +54,7 @@ function machine() {
   };
 }
 
-async function main(nats: NatsServer, livekit: LiveKitServer): Promise<void> {
+async function main(nats: NatsServer, livekit: LiveKitServer, postgres: PostgresServer | undefined): Promise<void> {
   const startedAt = new Date().toISOString();
   const info = machine();
   const b = new Bench({
@@ -61,6 +66,7 @@ async function main(nats: NatsServer, livekit: LiveKitServer): Promise<void> {
     serviceRoot: flags["service-root"],
     cpuProfDir: flags["cpu-prof-dir"],
     only: flags.only?.split(","),
+    postgres,
   });
 
   b.progress("building the service (npm run build): it runs as production runs it");
@@ -88,11 +94,13 @@ async function main(nats: NatsServer, livekit: LiveKitServer): Promise<void> {
   await liveCallsMemory(b);
 
   const profileText = profile.length ? `\nCPU profile of REST join (self time):\n${profile.map((f) => `  ${f.selfPercent.toFixed(1).padStart(5)} %  ${f.frame}`).join("\n")}` : "";
-  console.log(`\nScaiWave Calls benchmarks, ${startedAt}, ${info.cpus} × ${info.cpuModel}, Node ${info.node}${smoke ? " (smoke sizes: not figures to quote)" : ""}\n`);
+  const storeName = postgres ? "PostgreSQL (seeded stores copied in)" : "SQLite";
+  console.log(`\nScaiWave Calls benchmarks, ${startedAt}, ${info.cpus} × ${info.cpuModel}, Node ${info.node}, store ${storeName}${smoke ? " (smoke sizes: not figures to quote)" : ""}\n`);
   console.log(formatTable(b.results) + profileText);
-  const out = flags.out ?? (smoke ? join(work, "calls.json") : join(import.meta.dirname, "results", "calls.json"));
+  const file = postgres ? "calls-postgresql.json" : "calls.json";
+  const out = flags.out ?? (smoke ? join(work, file) : join(import.meta.dirname, "results", file));
   const { results, failures, size } = b;
-  writeFileSync(out, JSON.stringify({ startedAt, smoke, machine: info, size, results, profile, failures }, null, 2) + "\n");
+  writeFileSync(out, JSON.stringify({ startedAt, smoke, store, machine: info, size, results, profile, failures }, null, 2) + "\n");
   console.log(`\nwritten to ${out}`);
   if (failures.length) console.log(`\n${failures.length} scenario(s) failed:\n${failures.map((f) => `  ${f}`).join("\n")}`);
   // The smoke run is part of the tests: any failed scenario or failed request fails it.
@@ -100,11 +108,15 @@ async function main(nats: NatsServer, livekit: LiveKitServer): Promise<void> {
   process.exitCode = broken ? 1 : 0;
 }
 
-process.stderr.write(`bench: starting nats-server and livekit-server; work dir ${work}\n`);
-const [nats, livekit] = await Promise.all([startNatsServer(), startLiveKitServer()]);
+process.stderr.write(`bench: starting nats-server, livekit-server${store === "postgresql" ? " and PostgreSQL" : ""}; work dir ${work}\n`);
+const [nats, livekit, postgres] = await Promise.all([
+  startNatsServer(),
+  startLiveKitServer(),
+  store === "postgresql" ? startPostgresServer() : Promise.resolve(undefined),
+]);
 try {
-  await main(nats, livekit);
+  await main(nats, livekit, postgres);
 } finally {
-  await Promise.allSettled([nats.stop(), livekit.stop()]);
+  await Promise.allSettled([nats.stop(), livekit.stop(), postgres?.stop()]);
   if (!process.exitCode) rmSync(work, { recursive: true, force: true });
 }

@@ -1,9 +1,13 @@
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { DescMethod, Message } from "@bufbuild/protobuf";
 import { CallsService } from "../../gen/scaiwave/calls/v1/calls_pb.js";
+import { createPostgresPool } from "../../src/adapters/postgres/pool.js";
+import { openDatabase } from "../../src/adapters/sqlite/database.js";
+import { copySqliteToPostgres } from "../../src/tools/copy-sqlite-to-postgres.js";
 import type { LiveKitServer } from "../../test/support/livekit-server.js";
 import type { NatsServer } from "../../test/support/nats-server.js";
+import { createDatabase, type PostgresEndpoint } from "../../test/support/postgres-server.js";
 import { spawnService, type ServiceProcess } from "../../test/support/service-process.js";
 import { liveKitEnv } from "../../test/support/service.js";
 import { runGrpc, runWrk, writeWrkRequests, type LoadResult, type PreparedRequest } from "./load-generators.js";
@@ -69,6 +73,12 @@ export interface BenchOptions {
   readonly cpuProfDir?: string | undefined;
   /** Only scenarios whose name contains one of these words (floors always run). */
   readonly only?: readonly string[] | undefined;
+  /**
+   * Run the service on this PostgreSQL server instead of SQLite: each store
+   * the scenarios seed (a SQLite file) is copied into a fresh database of it
+   * with the product's own copy command before the service starts.
+   */
+  readonly postgres?: PostgresEndpoint | undefined;
 }
 
 export const TENANT = "bench";
@@ -157,6 +167,7 @@ export class Bench {
     const profiling = cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [];
     const env = {
       DATABASE_PATH: databasePath,
+      ...(this.options.postgres && { DATABASE_URL: await this.postgresCopyOf(databasePath) }),
       AUTH_JWT_SECRET: JWT_SECRET,
       ...liveKitEnv(livekit),
       NATS_URL: nats.url,
@@ -174,6 +185,23 @@ export class Bench {
   async stopService(service: ServiceProcess): Promise<void> {
     service.child.kill("SIGTERM");
     await service.exited;
+  }
+
+  /** A fresh PostgreSQL database holding what the seeded SQLite file holds; its URL. */
+  private async postgresCopyOf(databasePath: string): Promise<string> {
+    const url = await createDatabase(this.options.postgres!);
+    this.progress(`copying ${basename(databasePath)} into PostgreSQL`);
+    const sqlite = openDatabase(databasePath);
+    const pool = createPostgresPool({ url, max: 2, onError: () => undefined });
+    try {
+      const report = await copySqliteToPostgres(sqlite, pool);
+      const different = report.filter((r) => r.sqlite !== r.postgres);
+      if (different.length > 0) throw new Error(`copy into PostgreSQL lost rows: ${JSON.stringify(different)}`);
+    } finally {
+      sqlite.close();
+      await pool.end();
+    }
+    return url;
   }
 
   /** Drains the outbox after a scenario and notes any backlog on that scenario's row. */
