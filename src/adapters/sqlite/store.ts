@@ -25,7 +25,9 @@ export class SqliteStore implements Store {
   readonly transcripts: SqliteTranscriptRepository;
   readonly directory: SqliteDirectoryRepository;
   private readonly bound: StoreTransaction;
-  private tail: Promise<unknown> = Promise.resolve();
+  /** A unit of work is running; the ones asked for meanwhile wait here, in order. */
+  private active = false;
+  private readonly waiting: (() => void)[] = [];
   private readonly stmt: Record<"begin" | "commit" | "rollback" | "savepoint" | "release" | "rollbackTo" | "ping", Statement>;
 
   constructor(
@@ -56,13 +58,20 @@ export class SqliteStore implements Store {
   }
 
   /** Another process holding the write lock past `busy_timeout` fails the unit of work with SW_CALL_STORE_UNAVAILABLE. */
-  transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
-    const run = this.tail.then(() => this.run(work)).catch((err: unknown) => {
+  async transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+    // Usually nothing is running and the unit starts at once; otherwise it waits its turn (handed over in order).
+    if (this.active) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.active = true;
+    try {
+      return await this.run(work);
+    } catch (err) {
       if ((err as { code?: unknown } | null)?.code !== "SQLITE_BUSY") throw err;
       throw new CallError(CallErrorCode.StoreUnavailable, "the database is busy; try again shortly", { cause: err });
-    });
-    this.tail = run.catch(() => undefined);
-    return run;
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active = false;
+    }
   }
 
   ping(): Promise<void> {
