@@ -1,26 +1,11 @@
 import type { CallKey, CallRepository } from "../../app/ports.js";
-import type { Call, CallStatus, CallType, EndReason, InviteState } from "../../domain/call.js";
+import type { Call } from "../../domain/call.js";
 import { callRowChanges } from "../call-changes.js";
+import { callFromColumns, type CallColumns, type InviteeColumns, type ParticipantColumns } from "../rows.js";
 import type { Queryable } from "./queryable.js";
 
-interface CallRow {
-  id: string;
-  tenant_id: string;
-  room_id: string;
-  type: CallType;
-  status: CallStatus;
-  initiator_id: string;
-  started_at: number;
-  ended_at: number | null;
-  end_reason: EndReason | null;
-  ended_by: string | null;
-  end_requested_by: string | null;
-  end_requested_at: number | null;
-  ring_deadline: number;
-  participants: { user_id: string; joined_at: number; audio_on: boolean; video_on: boolean; livekit_sid: string | null }[];
-  invitees: { user_id: string; state: InviteState }[];
-  ended_sessions: string[];
-}
+/** The call with its children as JSON aggregates. */
+type CallRow = CallColumns & { participants: ParticipantColumns[]; invitees: InviteeColumns[]; ended_sessions: string[] };
 
 /** A call with its children in one round trip (JSON aggregates), ordered as SQLite orders them. */
 const SELECT_CALL = `
@@ -179,27 +164,5 @@ export class PostgresCallRepository implements CallRepository {
 }
 
 function hydrate(row: CallRow): Call {
-  return {
-    id: row.id,
-    tenantId: row.tenant_id,
-    roomId: row.room_id,
-    type: row.type,
-    status: row.status,
-    initiatorId: row.initiator_id,
-    startedAt: row.started_at,
-    endedAt: row.ended_at,
-    endReason: row.end_reason,
-    endedBy: row.ended_by,
-    endRequest: row.end_requested_by === null || row.end_requested_at === null ? null : { by: row.end_requested_by, at: row.end_requested_at },
-    ringDeadline: row.ring_deadline,
-    participants: row.participants.map((p) => ({
-      userId: p.user_id,
-      joinedAt: p.joined_at,
-      audioOn: p.audio_on,
-      videoOn: p.video_on,
-      livekitSid: p.livekit_sid,
-    })),
-    invitees: row.invitees.map((i) => ({ userId: i.user_id, state: i.state })),
-    endedSessions: row.ended_sessions,
-  };
+  return callFromColumns(row, { participants: row.participants, invitees: row.invitees, endedSessions: row.ended_sessions });
 }

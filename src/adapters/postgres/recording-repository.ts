@@ -1,34 +1,10 @@
 import type { RecordingRepository } from "../../app/ports.js";
-import type { Recording, RecordingStatus } from "../../domain/recording.js";
+import type { Recording } from "../../domain/recording.js";
+import { recordingFromColumns, type MediaColumns, type RecordingColumns } from "../rows.js";
 import type { Queryable } from "./queryable.js";
 
-interface RecordingRow {
-  id: string;
-  call_id: string;
-  tenant_id: string;
-  room_id: string;
-  status: RecordingStatus;
-  audio: boolean;
-  video: boolean;
-  transcript: boolean;
-  egress_id: string | null;
-  file_key: string;
-  requested_by: string;
-  started_at: number;
-  ended_at: number | null;
-  error: string | null;
-  stop_deadline: number;
-  media: {
-    id: string;
-    bucket: string;
-    key: string;
-    mime_type: string;
-    size_bytes: number;
-    duration_ms: number;
-    started_at: number;
-    ended_at: number;
-  } | null;
-}
+/** The recording with its media entry (`row_to_json`), when it has one. */
+type RecordingRow = RecordingColumns & { media: MediaColumns | null };
 
 const SELECT = `SELECT r.*, (SELECT row_to_json(m) FROM media m WHERE m.recording_id = r.id) AS media FROM recordings r`;
 const ACTIVE = "r.status IN ('starting', 'recording')";
@@ -105,34 +81,5 @@ export class PostgresRecordingRepository implements RecordingRepository {
 }
 
 function hydrate(row: RecordingRow): Recording {
-  const m = row.media;
-  return {
-    id: row.id,
-    callId: row.call_id,
-    tenantId: row.tenant_id,
-    roomId: row.room_id,
-    status: row.status,
-    audio: row.audio,
-    video: row.video,
-    transcript: row.transcript,
-    egressId: row.egress_id,
-    fileKey: row.file_key,
-    requestedBy: row.requested_by,
-    startedAt: row.started_at,
-    endedAt: row.ended_at,
-    error: row.error,
-    stopDeadline: row.stop_deadline,
-    media: m
-      ? {
-          id: m.id,
-          bucket: m.bucket,
-          key: m.key,
-          mimeType: m.mime_type,
-          sizeBytes: m.size_bytes,
-          durationMs: m.duration_ms,
-          startedAt: m.started_at,
-          endedAt: m.ended_at,
-        }
-      : null,
-  };
+  return recordingFromColumns(row, row.media);
 }

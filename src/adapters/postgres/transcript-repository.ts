@@ -1,24 +1,11 @@
 import type { TranscriptRepository, TranscriptResult } from "../../app/ports.js";
 import type { Recording } from "../../domain/recording.js";
-import type { Segment, Transcript, TranscriptStatus } from "../../domain/transcript.js";
+import type { Segment, Transcript } from "../../domain/transcript.js";
+import { transcriptFromColumns, type TranscriptColumns } from "../rows.js";
 import type { Queryable } from "./queryable.js";
 
-interface TranscriptRow {
-  recording_id: string;
-  call_id: string;
-  tenant_id: string;
-  room_id: string;
-  status: TranscriptStatus;
-  engine: string | null;
-  text: string | null;
-  segments: Segment[];
-  vtt_key: string | null;
-  txt_key: string | null;
-  attempts: number;
-  error: string | null;
-  language: string | null;
-  progress: number;
-}
+/** JSONB, parsed by the driver. */
+type TranscriptRow = TranscriptColumns & { segments: Segment[] };
 
 export class PostgresTranscriptRepository implements TranscriptRepository {
   constructor(private readonly db: Queryable) {}
@@ -68,20 +55,5 @@ export class PostgresTranscriptRepository implements TranscriptRepository {
 }
 
 function hydrate(row: TranscriptRow): Transcript {
-  return {
-    recordingId: row.recording_id,
-    callId: row.call_id,
-    tenantId: row.tenant_id,
-    roomId: row.room_id,
-    status: row.status,
-    engine: row.engine,
-    text: row.text,
-    segments: row.segments,
-    vttKey: row.vtt_key,
-    txtKey: row.txt_key,
-    attempts: row.attempts,
-    error: row.error,
-    language: row.language,
-    progress: row.progress,
-  };
+  return transcriptFromColumns(row, row.segments);
 }

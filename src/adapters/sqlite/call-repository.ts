@@ -1,37 +1,14 @@
 import type { Statement } from "better-sqlite3";
 import type { CallKey, CallRepository } from "../../app/ports.js";
-import type { Call, CallStatus, CallType, EndReason, Invitee, InviteState, Participant } from "../../domain/call.js";
+import type { Call } from "../../domain/call.js";
 import { callRowChanges } from "../call-changes.js";
+import { callFromColumns, type CallColumns, type InviteeColumns, type ParticipantColumns } from "../rows.js";
 import type { SqliteDatabase } from "./database.js";
 
-interface CallRow {
-  id: string;
-  tenant_id: string;
-  room_id: string;
-  type: CallType;
-  status: CallStatus;
-  initiator_id: string;
-  started_at: number;
-  ended_at: number | null;
-  end_reason: EndReason | null;
-  ended_by: string | null;
-  end_requested_by: string | null;
-  end_requested_at: number | null;
-  ring_deadline: number;
-}
-
-interface ParticipantRow {
-  user_id: string;
-  joined_at: number;
-  audio_on: number;
-  video_on: number;
-  livekit_sid: string | null;
-}
-
-interface InviteeRow {
-  user_id: string;
-  state: InviteState;
-}
+type CallRow = CallColumns;
+/** Flags are 0/1 in SQLite. */
+type ParticipantRow = ParticipantColumns & { audio_on: number; video_on: number };
+type InviteeRow = InviteeColumns;
 
 /**
  * Calls in SQLite. Writes run inside the store's transaction (SqliteStore):
@@ -171,34 +148,11 @@ export class SqliteCallRepository implements CallRepository {
   }
 
   private hydrate(row: CallRow): Call {
-    return {
-      id: row.id,
-      tenantId: row.tenant_id,
-      roomId: row.room_id,
-      type: row.type,
-      status: row.status,
-      initiatorId: row.initiator_id,
-      startedAt: row.started_at,
-      endedAt: row.ended_at,
-      endReason: row.end_reason,
-      endedBy: row.ended_by,
-      endRequest:
-        row.end_requested_by === null || row.end_requested_at === null
-          ? null
-          : { by: row.end_requested_by, at: row.end_requested_at },
-      ringDeadline: row.ring_deadline,
-      participants: this.stmt.selectParticipants.all(row.id).map(
-        (p): Participant => ({
-          userId: p.user_id,
-          joinedAt: p.joined_at,
-          audioOn: p.audio_on === 1,
-          videoOn: p.video_on === 1,
-          livekitSid: p.livekit_sid,
-        }),
-      ),
-      invitees: this.stmt.selectInvitees.all(row.id).map((i): Invitee => ({ userId: i.user_id, state: i.state })),
+    return callFromColumns(row, {
+      participants: this.stmt.selectParticipants.all(row.id),
+      invitees: this.stmt.selectInvitees.all(row.id),
       endedSessions: this.stmt.selectEndedSessions.all(row.id).map((r) => r.sid),
-    };
+    });
   }
 
   /** Writes only what differs, so a join in a room of thousands touches two rows, not thousands. */

@@ -1,37 +1,12 @@
 import type { Statement } from "better-sqlite3";
 import type { RecordingRepository } from "../../app/ports.js";
-import type { MediaEntry, Recording, RecordingStatus } from "../../domain/recording.js";
+import type { MediaEntry, Recording } from "../../domain/recording.js";
+import { recordingFromColumns, type MediaColumns, type RecordingColumns } from "../rows.js";
 import type { SqliteDatabase } from "./database.js";
 
-interface RecordingRow {
-  id: string;
-  call_id: string;
-  tenant_id: string;
-  room_id: string;
-  status: RecordingStatus;
-  audio: number;
-  video: number;
-  transcript: number;
-  egress_id: string | null;
-  file_key: string;
-  requested_by: string;
-  started_at: number;
-  ended_at: number | null;
-  error: string | null;
-  stop_deadline: number;
-}
-
-interface MediaRow {
-  id: string;
-  recording_id: string;
-  bucket: string;
-  key: string;
-  mime_type: string;
-  size_bytes: number;
-  duration_ms: number;
-  started_at: number;
-  ended_at: number;
-}
+/** Flags are 0/1 in SQLite. */
+type RecordingRow = RecordingColumns & { audio: number; video: number; transcript: number };
+type MediaRow = MediaColumns & { recording_id: string };
 
 const ACTIVE = "status IN ('starting', 'recording')";
 
@@ -128,37 +103,7 @@ export class SqliteRecordingRepository implements RecordingRepository {
   }
 
   private hydrate(row: RecordingRow | undefined): Recording | undefined {
-    if (!row) return undefined;
-    const media = this.stmt.media.get(row.id);
-    return {
-      id: row.id,
-      callId: row.call_id,
-      tenantId: row.tenant_id,
-      roomId: row.room_id,
-      status: row.status,
-      audio: row.audio === 1,
-      video: row.video === 1,
-      transcript: row.transcript === 1,
-      egressId: row.egress_id,
-      fileKey: row.file_key,
-      requestedBy: row.requested_by,
-      startedAt: row.started_at,
-      endedAt: row.ended_at,
-      error: row.error,
-      stopDeadline: row.stop_deadline,
-      media: media
-        ? {
-            id: media.id,
-            bucket: media.bucket,
-            key: media.key,
-            mimeType: media.mime_type,
-            sizeBytes: media.size_bytes,
-            durationMs: media.duration_ms,
-            startedAt: media.started_at,
-            endedAt: media.ended_at,
-          }
-        : null,
-    };
+    return row && recordingFromColumns(row, this.stmt.media.get(row.id));
   }
 }
 

@@ -1,25 +1,12 @@
 import type { Statement } from "better-sqlite3";
 import type { TranscriptRepository, TranscriptResult } from "../../app/ports.js";
 import type { Recording } from "../../domain/recording.js";
-import type { Segment, Transcript, TranscriptStatus } from "../../domain/transcript.js";
+import type { Segment, Transcript } from "../../domain/transcript.js";
+import { transcriptFromColumns, type TranscriptColumns } from "../rows.js";
 import type { SqliteDatabase } from "./database.js";
 
-interface TranscriptRow {
-  recording_id: string;
-  call_id: string;
-  tenant_id: string;
-  room_id: string;
-  status: TranscriptStatus;
-  engine: string | null;
-  text: string | null;
-  segments: string;
-  vtt_key: string | null;
-  txt_key: string | null;
-  attempts: number;
-  error: string | null;
-  language: string | null;
-  progress: number;
-}
+/** JSON text in SQLite. */
+type TranscriptRow = TranscriptColumns & { segments: string };
 
 export class SqliteTranscriptRepository implements TranscriptRepository {
   private readonly stmt: {
@@ -90,20 +77,5 @@ export class SqliteTranscriptRepository implements TranscriptRepository {
 }
 
 function hydrate(row: TranscriptRow): Transcript {
-  return {
-    recordingId: row.recording_id,
-    callId: row.call_id,
-    tenantId: row.tenant_id,
-    roomId: row.room_id,
-    status: row.status,
-    engine: row.engine,
-    text: row.text,
-    segments: JSON.parse(row.segments) as Segment[],
-    vttKey: row.vtt_key,
-    txtKey: row.txt_key,
-    attempts: row.attempts,
-    error: row.error,
-    language: row.language,
-    progress: row.progress,
-  };
+  return transcriptFromColumns(row, JSON.parse(row.segments) as Segment[]);
 }
