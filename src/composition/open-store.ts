@@ -54,7 +54,8 @@ export async function openStore(config: Config, clock: Clock, logger: Logger, ou
       kind: "postgresql",
       store: new PostgresStore(pool, { now: () => clock.now(), onOutboxCommit: outboxWritten }),
       outbox: new PostgresOutboxStore(pool),
-      settle: currentRequestCommitted,
+      // A unit of work has committed when store.transaction resolves: nothing is left to wait for.
+      settle: () => Promise.resolve(),
       db: undefined,
       pool: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, errors }),
       close: () => pool.end(),

@@ -10,7 +10,8 @@ import { liveKitEnv, startService, testStoreEnv, type RunningService } from "../
 import { spawnService } from "../support/service-process.js";
 import { sharedLiveKit } from "../support/shared-servers.js";
 import { queryStore, type StoreEnv } from "../support/store-reader.js";
-import { readStream, type StoredEvent } from "../support/stream-reader.js";
+import { committedEvents, expectExactlyOnceInOrder } from "../support/event-checks.js";
+import { readStream } from "../support/stream-reader.js";
 import { TEST_JWT_SECRET, userToken } from "../support/tokens.js";
 
 /**
@@ -26,33 +27,9 @@ afterAll(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/** The committed events, in commit order, straight from the service's store. */
-async function committedEvents(store: StoreEnv): Promise<{ id: string; callId: string }[]> {
-  const rows = await queryStore<{ id: string; payload: string }>(store, "SELECT id, payload FROM outbox ORDER BY seq");
-  return rows.map((r) => ({ id: r.id, callId: (JSON.parse(r.payload) as { call_id: string }).call_id }));
-}
-
 async function unsentCount(store: StoreEnv): Promise<number> {
   const [row] = await queryStore<{ n: number }>(store, "SELECT CAST(count(*) AS INTEGER) AS n FROM outbox WHERE sent_at IS NULL");
   return row?.n ?? -1;
-}
-
-/** Per call, the ids in order. */
-function byCall(events: readonly { id: string; callId: string }[]): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const e of events) out.set(e.callId, [...(out.get(e.callId) ?? []), e.id]);
-  return out;
-}
-
-function expectExactlyOnceInOrder(committed: { id: string; callId: string }[], stream: StoredEvent[]): void {
-  const streamIds = stream.map((e) => e.msgId);
-  expect(new Set(streamIds).size, "no duplicates in the stream").toBe(streamIds.length);
-  expect([...streamIds].sort(), "every committed event is in the stream, nothing else").toEqual(
-    committed.map((e) => e.id).sort(),
-  );
-  expect(byCall(stream.map((e) => ({ id: e.msgId, callId: e.callId }))), "per call in commit order").toEqual(
-    byCall(committed),
-  );
 }
 
 describe("events survive NATS outages and service crashes", () => {

@@ -5,7 +5,8 @@ import { startNatsServer, type NatsServer } from "../support/nats-server.js";
 import { startPostgresServer, type PostgresServer } from "../support/postgres-server.js";
 import { startService, type RunningService } from "../support/service.js";
 import { sharedLiveKit } from "../support/shared-servers.js";
-import { queryStore } from "../support/store-reader.js";
+import { queryStore, type StoreEnv } from "../support/store-reader.js";
+import { committedEvents, expectExactlyOnceInOrder } from "../support/event-checks.js";
 import { readStream } from "../support/stream-reader.js";
 import { userToken } from "../support/tokens.js";
 
@@ -33,6 +34,9 @@ afterAll(async () => {
   await nats?.stop();
   await postgres?.stop();
 });
+
+/** The service's PostgreSQL database, read directly. */
+const database = (): StoreEnv => ({ DATABASE_PATH: "", DATABASE_URL: databaseUrl });
 
 interface Outcome {
   readonly step: string;
@@ -98,7 +102,8 @@ describe("PostgreSQL restarted under load", () => {
 
     // Every answer is a success or the store's own 503: nothing else, nothing hung.
     const failed = outcomes.filter((o) => o.status !== 200);
-    expect(new Set(failed.map((o) => `${o.status} ${o.code}`)).size <= 1).toBe(true);
+    // The restart happens while the clients keep sending: requests in the gap are answered, not dropped.
+    expect(failed.length, "requests answered during the restart").toBeGreaterThan(0);
     for (const o of failed) expect(`${o.status} ${o.code}`).toBe("503 SW_CALL_STORE_UNAVAILABLE");
     // Bounded: a request in the gap waits for a connection at most DATABASE's connect timeout (2 s), plus the
     // LiveKit call of an end; never the length of the outage.
@@ -106,7 +111,7 @@ describe("PostgreSQL restarted under load", () => {
 
     // Every acknowledged initiate and end is in the store.
     const stored = new Map(
-      (await queryStore<{ id: string; status: string; end_reason: string | null }>({ DATABASE_PATH: "", DATABASE_URL: databaseUrl }, "SELECT id, status, end_reason FROM calls")).map(
+      (await queryStore<{ id: string; status: string; end_reason: string | null }>(database(), "SELECT id, status, end_reason FROM calls")).map(
         (r) => [r.id, r],
       ),
     );
@@ -118,20 +123,8 @@ describe("PostgreSQL restarted under load", () => {
     // The outbox resumed: everything committed reached the stream once, per call in commit order.
     await tap.settle(service);
     await tap.close();
-    const committed = await queryStore<{ id: string; payload: string }>(
-      { DATABASE_PATH: "", DATABASE_URL: databaseUrl },
-      "SELECT id, payload FROM outbox ORDER BY seq",
-    );
-    const stream = await readStream(nats.url, "SWP_CALLS");
-    expect(stream.map((e) => e.msgId).sort()).toEqual(committed.map((e) => e.id).sort());
-    const perCall = (events: { id: string; callId: string }[]) => {
-      const out = new Map<string, string[]>();
-      for (const e of events) out.set(e.callId, [...(out.get(e.callId) ?? []), e.id]);
-      return out;
-    };
-    expect(perCall(stream.map((e) => ({ id: e.msgId, callId: e.callId })))).toEqual(
-      perCall(committed.map((r) => ({ id: r.id, callId: (JSON.parse(r.payload) as { call_id: string }).call_id }))),
-    );
+    const committed = await committedEvents(database());
+    expectExactlyOnceInOrder(committed, await readStream(nats.url, "SWP_CALLS"));
     console.log(
       `PostgreSQL restart under load: ${outcomes.length} requests, ${failed.length} answered 503 SW_CALL_STORE_UNAVAILABLE ` +
         `(${gapErrors} initiates), slowest ${Math.round(Math.max(...outcomes.map((o) => o.ms)))} ms, ${committed.length} events relayed in order`,

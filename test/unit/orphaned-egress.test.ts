@@ -113,15 +113,23 @@ beforeEach(async () => {
 
 afterEach(() => db.close());
 
+/**
+ * A start on `recordings` whose egress LiveKit has created but whose answer
+ * is held back until `answer.open()`; resolves once the egress exists.
+ */
+async function heldStart(recordings: RecordingsUseCases) {
+  const answer = gate();
+  livekit.startAnswers = answer.promise;
+  const created = livekit.nextCreated();
+  const starting = recordings.start(admin, CALL_ID, OPTIONS);
+  return { answer, starting, ours: await created };
+}
+
 describe("stopOrphanedEgress", () => {
   it("keeps the egress of a start still waiting for LiveKit, even after a webhook made its recording adopt an orphan", async () => {
     const recordings = instance();
     const orphan = livekit.create(ROOM);
-    const answer = gate();
-    livekit.startAnswers = answer.promise;
-    const created = livekit.nextCreated();
-    const starting = recordings.start(admin, CALL_ID, OPTIONS);
-    const ours = await created;
+    const { answer, starting, ours } = await heldStart(recordings);
     // The orphan's egress_updated arrives first: the starting recording, with no egress id yet, takes it for its own.
     expect(await recordings.onEgress("wh-1", { egressId: orphan, roomName: ROOM, status: "active", error: "" })).toBe("processed");
     expect((await store.recordings.findActive(CALL_ID))?.egressId).toBe(orphan);
@@ -141,11 +149,7 @@ describe("stopOrphanedEgress", () => {
   it("a starting recording adopts only the egress writing its own file: an orphan's report (another file) is ignored", async () => {
     const recordings = instance();
     const orphan = livekit.create(ROOM);
-    const answer = gate();
-    livekit.startAnswers = answer.promise;
-    const created = livekit.nextCreated();
-    const starting = recordings.start(admin, CALL_ID, OPTIONS);
-    const ours = await created;
+    const { answer, starting, ours } = await heldStart(recordings);
     const fileKey = (await store.recordings.findActive(CALL_ID))?.fileKey;
 
     const elsewhere = { roomName: ROOM, status: "active" as const, error: "", filepath: "recordings/call-1/an-earlier-start.mp4" };
@@ -163,11 +167,7 @@ describe("stopOrphanedEgress", () => {
 
   it("keeps the egress of a start in flight on another instance sharing the store", async () => {
     const [starter, reconciler] = [instance(), instance()];
-    const answer = gate();
-    livekit.startAnswers = answer.promise;
-    const created = livekit.nextCreated();
-    const starting = starter.start(admin, CALL_ID, OPTIONS);
-    const ours = await created;
+    const { answer, starting, ours } = await heldStart(starter);
 
     expect(await reconciler.stopOrphanedEgress()).toBe(0);
     answer.open();
