@@ -83,23 +83,30 @@ export function url(protocols: readonly string[], options: { readonly hostOnly?:
   return {
     accepts: options.hostOnly ? `${kind} of a scheme, host and port only` : kind,
     parse(raw) {
+      // A refused URL is quoted in the error: never with the password or token it may carry.
+      const shown = withoutCredentials(raw);
       let parsed: URL;
       try {
         parsed = new URL(raw);
       } catch {
-        throw new InvalidValue("not a URL");
+        throw new InvalidValue("not a URL", shown);
       }
-      if (!protocols.includes(parsed.protocol)) throw new InvalidValue(`must be ${kind}`);
+      if (!protocols.includes(parsed.protocol)) throw new InvalidValue(`must be ${kind}`, shown);
       const normalised = parsed.href.replace(/\/+$/, "");
-      if (options.hostOnly && normalised !== parsed.origin) throw new InvalidValue("must be a scheme, host and port only, no path");
+      if (options.hostOnly && normalised !== parsed.origin) throw new InvalidValue("must be a scheme, host and port only, no path", shown);
       return normalised;
     },
   };
 }
 
-/** Comma-separated entries, each read by `item` (blank entries skipped); a bad entry is quoted on its own. */
-export function list<T>(item: Parser<T>): Parser<T[]> {
-  const accepts = `a comma-separated list of ${item.accepts}`;
+/**
+ * Comma-separated entries, each read by `item` (blank entries skipped); a bad
+ * entry is quoted on its own (as `item` shows it). `items` names the entries
+ * in the plural ("nats:// URLs"; default: `item`'s phrase); `atLeastOne`
+ * refuses a list of blanks.
+ */
+export function list<T>(item: Parser<T>, options: { readonly items?: string; readonly atLeastOne?: boolean } = {}): Parser<T[]> {
+  const accepts = `a comma-separated list of ${options.items ?? item.accepts}`;
   return {
     accepts,
     parse(raw) {
@@ -107,14 +114,24 @@ export function list<T>(item: Parser<T>): Parser<T[]> {
         .split(",")
         .map((entry) => entry.trim())
         .filter(Boolean);
+      if (options.atLeastOne && entries.length === 0) throw new InvalidValue(`must be ${accepts}, at least one`);
       return entries.map((entry) => {
         try {
           return item.parse(entry);
         } catch (err) {
-          if (err instanceof InvalidValue) throw new InvalidValue(`must be ${accepts}`, entry);
+          if (err instanceof InvalidValue) throw new InvalidValue(`must be ${accepts}`, err.got ?? entry);
           throw err;
         }
       });
     },
   };
+}
+
+/**
+ * `text` (a URL, or a comma-separated list of them) with every `user:password@`
+ * or `token@` replaced: what logs and errors may show. Errs on the safe side:
+ * a password may hold a `/`, so anything between `//` and an `@` goes.
+ */
+export function withoutCredentials(text: string): string {
+  return text.replace(/\/\/[^@,\s]*@/g, "//[credentials]@");
 }

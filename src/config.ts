@@ -98,19 +98,19 @@ export const VARIABLES = {
   RATE_LIMIT_INITIATE_PER_MINUTE: {
     parse: RATE_LIMIT_PER_MINUTE,
     default: "30",
-    description: "InitiateCall requests one user (tenant + user id) may make per minute on one instance (a token bucket); 0: no limit",
+    description: "InitiateCall requests one user (tenant + user id) may make per minute, counted for the whole cluster on PostgreSQL (see [Rate limits](operations.md#rate-limits)); 0: no limit",
   },
   RATE_LIMIT_INITIATE_BURST: { parse: RATE_LIMIT_BURST, default: "10", description: "InitiateCall requests one user may make at once" },
   RATE_LIMIT_RECORDING_PER_MINUTE: {
     parse: RATE_LIMIT_PER_MINUTE,
     default: "10",
-    description: "StartRecording and StopRecording requests (together) one user may make per minute on one instance; 0: no limit",
+    description: "StartRecording and StopRecording requests (together) one user may make per minute, counted for the whole cluster on PostgreSQL; 0: no limit",
   },
   RATE_LIMIT_RECORDING_BURST: { parse: RATE_LIMIT_BURST, default: "5", description: "StartRecording and StopRecording requests one user may make at once" },
   RATE_LIMIT_OTHER_PER_MINUTE: {
     parse: RATE_LIMIT_PER_MINUTE,
     default: "600",
-    description: "every other public RPC (together) one user may make per minute on one instance; 0: no limit (the internal directory is never limited)",
+    description: "every other public RPC (together) one user may make per minute, counted for the whole cluster on PostgreSQL; 0: no limit (the internal directory is never limited)",
   },
   RATE_LIMIT_OTHER_BURST: { parse: RATE_LIMIT_BURST, default: "100", description: "other public RPCs one user may make at once" },
   CORS_ALLOWED_ORIGINS: {
@@ -181,15 +181,22 @@ export const VARIABLES = {
     description: "the text in `swp.call.transcript` is cut past this many characters",
   },
   NATS_URL: {
-    parse: url(["nats:", "tls:"]),
+    parse: list(url(["nats:", "tls:"]), { items: "nats:// or tls:// URLs", atLeastOne: true }),
     default: "nats://127.0.0.1:4222",
-    description: "the NATS server for events and jobs; the service runs without it (events wait in the outbox)",
+    description:
+      "the NATS server for events and jobs, or a cluster's servers comma-separated (`nats://nats-1:4222,nats://nats-2:4222,nats://nats-3:4222`): the service connects to one and moves to another when it goes away; it runs without NATS (events wait in the outbox)",
   },
   NATS_STREAM: {
     // JetStream stream names may not contain whitespace, '.', '*', '>' or path separators.
     parse: text({ accepts: "1-64 characters of A-Z a-z 0-9 _ -", test: (name) => /^[A-Za-z0-9_-]{1,64}$/.test(name) }),
     default: "SWP_CALLS",
     description: "the JetStream stream of the events; transcription jobs go to `<NATS_STREAM>_JOBS`",
+  },
+  NATS_STREAM_REPLICAS: {
+    parse: int(1, 5),
+    default: "1",
+    description:
+      "copies of the events stream and of the jobs stream, each kept by another JetStream server: `3` keeps events and jobs through the loss of any one server, and needs a cluster of at least 3 JetStream servers (JetStream refuses to create the streams on fewer; `/readyz` shows its answer and events wait in the outbox); an existing stream is rescaled at start",
   },
   NATS_STREAM_MAX_AGE_SECONDS: { parse: int(60, 365 * 86_400), default: "86400", description: "how long the stream keeps events" },
   NATS_DUPLICATE_WINDOW_SECONDS: {
@@ -332,8 +339,11 @@ export interface Config {
     readonly eventMaxChars: number;
   };
   readonly nats: {
-    readonly url: string;
+    /** Every server the client may connect to (one, or a cluster's). */
+    readonly servers: readonly string[];
     readonly stream: string;
+    /** `num_replicas` of the events and jobs streams. */
+    readonly replicas: number;
     readonly maxAgeSeconds: number;
     readonly duplicateWindowSeconds: number;
   };
@@ -504,8 +514,9 @@ export function loadConfig(vars: Partial<Record<EnvVar, string>>): Config {
       eventMaxChars: v.TRANSCRIPT_EVENT_MAX_CHARS,
     },
     nats: {
-      url: v.NATS_URL,
+      servers: v.NATS_URL,
       stream: v.NATS_STREAM,
+      replicas: v.NATS_STREAM_REPLICAS,
       maxAgeSeconds: v.NATS_STREAM_MAX_AGE_SECONDS,
       duplicateWindowSeconds: v.NATS_DUPLICATE_WINDOW_SECONDS,
     },

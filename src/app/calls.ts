@@ -29,6 +29,9 @@ export interface JoinTicket {
 }
 
 /** A change of a call: the next state from the current one (it may read in the transaction, e.g. a membership). */
+/** Ring timeouts ended per transaction: bounded, so one sweep never holds many rows for long. */
+const EXPIRY_BATCH = 64;
+
 export type CallChange = (call: Call, tx: StoreTransaction) => Transition | Promise<Transition>;
 
 export interface CallsDeps {
@@ -199,11 +202,22 @@ export class CallsUseCases {
    */
   async expireUnanswered(): Promise<number> {
     let ended = 0;
-    for (const { tenantId, callId } of await this.deps.store.calls.listRingingDue(this.deps.clock.now())) {
-      const call = await this.apply(tenantId, callId, (current) => timeOutCall(current, this.deps.clock.now()));
-      if (call.endReason === "no_answer") ended++;
+    for (;;) {
+      const now = this.deps.clock.now();
+      // Claimed and ended in one transaction: another instance sweeping at the same moment skips these calls.
+      const transitions = await this.deps.store.transaction(async (tx) => {
+        const done: { callId: string; transition: Transition }[] = [];
+        for (const { tenantId, callId } of await tx.calls.claimRingingDue(now, EXPIRY_BATCH)) {
+          done.push({ callId, transition: await this.changeIn(tx, tenantId, callId, (current) => timeOutCall(current, now)) });
+        }
+        return done;
+      });
+      for (const { callId, transition } of transitions) {
+        this.afterCommit(callId, transition);
+        if (transition.call.endReason === "no_answer") ended++;
+      }
+      if (transitions.length < EXPIRY_BATCH) return ended;
     }
-    return ended;
   }
 
   /**

@@ -77,6 +77,7 @@ export interface StoreTransaction {
   readonly webhooks: WebhookLog;
   /** The only way events reach the outbox: in the transaction of the change they describe. */
   readonly outbox: OutboxWriter;
+  readonly schedule: ScheduleClaims;
 }
 
 export interface CallReads {
@@ -89,8 +90,6 @@ export interface CallReads {
   listLiveCallsForMember(tenantId: string, userId: string, limit: number): Promise<Call[]>;
   /** For the live-calls gauge. */
   countLive(): Promise<{ ringing: number; active: number }>;
-  /** Calls still ringing whose ring deadline is at or before `now`. */
-  listRingingDue(now: number): Promise<CallKey[]>;
   /** The earliest ring deadline of any ringing call. */
   nextRingDeadline(): Promise<number | undefined>;
 }
@@ -102,6 +101,25 @@ export interface CallRepository extends CallReads {
   insertCall(call: Call): Promise<boolean>;
   /** Stores `after` over `before` (what differs: a join in a room of thousands touches two rows). */
   saveCall(before: Call, after: Call): Promise<void>;
+  /**
+   * Up to `limit` calls still ringing whose ring deadline is at or before
+   * `now`, held for this transaction. PostgreSQL skips calls another
+   * instance holds (`FOR UPDATE SKIP LOCKED`): each due call is claimed by
+   * one instance of the cluster.
+   */
+  claimRingingDue(now: number, limit: number): Promise<CallKey[]>;
+}
+
+/** Periodic work as rows: one run per interval for the whole cluster, whichever instance claims it. */
+export interface ScheduleClaims {
+  /** Makes the job known, first due at `firstRunAt`; a job already known keeps its schedule. */
+  register(job: string, firstRunAt: number): Promise<void>;
+  /**
+   * Claims the run of `job` due at `now`: true (and the next run is moved to
+   * `now + intervalMs`) for exactly one of the instances that ask, false for
+   * the others and until the next run is due.
+   */
+  claim(job: string, now: number, intervalMs: number, holder: string): Promise<boolean>;
 }
 
 export interface WebhookLog {
@@ -124,15 +142,31 @@ export interface OutboxEntry {
   readonly createdAt: number;
 }
 
-/** The relay's side of the outbox: committed events only, in commit order. */
+/**
+ * The relay's side of the outbox. One instance of the cluster at a time
+ * publishes it: the one holding the relay lease.
+ */
 export interface OutboxStore {
-  /** The oldest unsent events, in commit order. */
+  /**
+   * Tries to become the one publisher; undefined while another instance is.
+   * The lease lasts until released or until this instance's connection to
+   * the store is lost (a process that dies loses it at once). `onWritten` is
+   * told, while the lease is held, when any instance commits events.
+   */
+  acquireRelay(onWritten: () => void): Promise<OutboxRelayLease | undefined>;
+  backlog(): Promise<{ readonly pending: number; readonly oldestCreatedAt: number | undefined }>;
+}
+
+/** What only the publisher does to the outbox; every call fails once the lease is lost. */
+export interface OutboxRelayLease {
+  /** The oldest unsent events, in commit order: committed events only. */
   pending(limit: number): Promise<OutboxEntry[]>;
   /** Marks events sent (one transaction). */
   markSent(seqs: readonly number[], at: number): Promise<void>;
-  backlog(): Promise<{ readonly pending: number; readonly oldestCreatedAt: number | undefined }>;
   /** Deletes events sent before `before`; returns how many. */
   pruneSent(before: number): Promise<number>;
+  /** Gives the role up (another instance may take it at once). Idempotent; never throws. */
+  release(): Promise<void>;
 }
 
 export interface TenantPolicy {

@@ -25,21 +25,16 @@ export interface ReconcilerDeps {
  * repaired: ghosts removed, missed joins added, media state corrected, calls
  * whose room is gone ended. Repairs go through the same transitions as
  * webhooks, so they emit the same events. If LiveKit cannot be asked, nothing
- * is changed.
+ * is changed. One pass per interval runs for the whole cluster (a claimed
+ * periodic job, see ClusterSchedule).
  */
 export class Reconciler {
-  private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | undefined;
 
   constructor(private readonly deps: ReconcilerDeps) {}
 
-  start(intervalMs: number): void {
-    this.timer = setInterval(() => void this.runOnce().catch(() => undefined), intervalMs);
-    this.timer.unref();
-  }
-
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
+  /** Resolves when no pass is running (shutdown waits for it). */
+  async idle(): Promise<void> {
     await this.running?.catch(() => undefined);
   }
 

@@ -1,3 +1,5 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { create } from "@bufbuild/protobuf";
 import type { Logger as PinoLogger } from "pino";
 import { CallSchema, CallsService, RecordingSchema } from "../../gen/scaiwave/calls/v1/calls_pb.js";
@@ -19,6 +21,7 @@ import { CallsUseCases } from "../app/calls.js";
 import { DirectoryUseCases } from "../app/directory.js";
 import { CallEventFactory, EVENT_SUBJECTS, JOB_SUBJECTS } from "../app/events.js";
 import type { Authenticator, Clock, EgressService, LiveKitRooms, LiveKitTokens, ObjectStore, OutboxStore, Store, TranscriptionEngine } from "../app/ports.js";
+import { ClusterSchedule } from "../app/cluster-schedule.js";
 import { Reconciler } from "../app/reconciler.js";
 import { RecordingsUseCases } from "../app/recordings.js";
 import { RingTimer } from "../app/ring-timer.js";
@@ -30,13 +33,13 @@ import type { Recording } from "../domain/recording.js";
 import { createLogger } from "../logger.js";
 import { cachedProbe, CheckFailed, Health } from "../transport/health.js";
 import { Metrics } from "../transport/metrics.js";
-import { RateLimiter } from "../transport/rate-limiter.js";
 import { messageToRestJson } from "../transport/rest/rest-json.js";
 import { callToProto, recordingToProto } from "../transport/rpc/call-mapping.js";
 import { callsRegistration } from "../transport/rpc/calls-handlers.js";
 import { directoryRegistration } from "../transport/rpc/directory-handlers.js";
 import { RpcRegistry } from "../transport/rpc/registry.js";
 import { openStore } from "./open-store.js";
+import { createRateLimiter } from "./rate-limiter.js";
 import { Signal } from "./signal.js";
 import { timed } from "./timed.js";
 
@@ -83,6 +86,10 @@ export interface AppContext extends AsyncDisposable {
   readonly ringTimer: RingTimer;
   /** Compares live calls with LiveKit; tests run passes on demand. */
   readonly reconciler: Reconciler;
+  /** Periodic work run once per interval for the whole cluster (reconcile, the recording limit). */
+  readonly schedule: ClusterSchedule;
+  /** Names this instance in logs and in the store's claims: host, process id and a random suffix. */
+  readonly instanceId: string;
   readonly recordings: RecordingsUseCases;
   /** Undefined when object storage is not configured. */
   readonly objectStore: ObjectStore & { ensureBucket(): Promise<void> } | undefined;
@@ -99,7 +106,9 @@ export interface AppContext extends AsyncDisposable {
  * overrides. Async only because opening PostgreSQL migrates its schema first.
  */
 export async function createAppContext(config: Config, overrides: AppOverrides = {}): Promise<AppContext> {
-  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const instanceId = `${hostname()}/${process.pid}/${randomBytes(3).toString("hex")}`;
+  // Every line names its instance: with several behind a load balancer, logs are read side by side.
+  const logger = (overrides.logger ?? createLogger(config.logLevel)).child({ instance: instanceId });
   const clock = overrides.clock ?? { now: () => Date.now() };
   const outboxWritten = new Signal();
   const ringDeadlines = new Signal<number>();
@@ -117,6 +126,8 @@ export async function createAppContext(config: Config, overrides: AppOverrides =
   const eventFactory = new CallEventFactory(renderCall, () => clock.now(), renderRecording);
   const metrics = new Metrics({
     liveCalls: () => store.calls.countLive(),
+    // The relay is built below; the gauge reads it only when scraped.
+    relayPublishing: () => relay.role() === "publishing",
     ...(opened.pool && { databasePool: opened.pool }),
     outboxBacklog: async () => {
       const { pending, oldestCreatedAt } = await outbox.backlog();
@@ -128,7 +139,7 @@ export async function createAppContext(config: Config, overrides: AppOverrides =
   // Events: written to the outbox with each change, relayed to NATS JetStream.
   const jobsStream = `${config.nats.stream}_JOBS`;
   const publisher = new JetStreamPublisher({
-    url: config.nats.url,
+    servers: config.nats.servers,
     streams: [
       {
         name: config.nats.stream,
@@ -136,6 +147,7 @@ export async function createAppContext(config: Config, overrides: AppOverrides =
         retention: "limits",
         maxAgeSeconds: config.nats.maxAgeSeconds,
         duplicateWindowSeconds: config.nats.duplicateWindowSeconds,
+        replicas: config.nats.replicas,
       },
       {
         // Durable jobs (transcription): a work queue, each job removed once a worker acknowledged it.
@@ -144,6 +156,7 @@ export async function createAppContext(config: Config, overrides: AppOverrides =
         retention: "workqueue",
         maxAgeSeconds: 7 * 86_400,
         duplicateWindowSeconds: config.nats.duplicateWindowSeconds,
+        replicas: config.nats.replicas,
       },
     ],
     publishTimeoutMs: 2000,
@@ -204,6 +217,7 @@ export async function createAppContext(config: Config, overrides: AppOverrides =
     logger,
     joinGraceMs: config.reconcile.joinGraceSeconds * 1000,
   });
+  const schedule = new ClusterSchedule({ store, clock, logger, holder: instanceId });
   const transcriptionEngine: TranscriptionEngine =
     overrides.transcriptionEngine ??
     (config.transcription.engine === "openai"
@@ -229,18 +243,9 @@ export async function createAppContext(config: Config, overrides: AppOverrides =
     });
 
   // One registry for every transport: it authenticates, authorises and rate-limits each call once.
-  const limits = config.rateLimits;
-  const limiter = new RateLimiter(
-    {
-      initiate: limits.initiate.perMinute > 0 ? limits.initiate : undefined,
-      recording: limits.recording.perMinute > 0 ? limits.recording : undefined,
-      other: limits.other.perMinute > 0 ? limits.other : undefined,
-    },
-    () => clock.now(),
-  );
   const registry = new RpcRegistry({
     authenticator: overrides.authenticator ?? new JwtAuthenticator(config.auth),
-    limiter,
+    limiter: createRateLimiter(config.rateLimits, opened.postgresPool, logger),
     observe: (method, protocol, outcome, seconds) => metrics.observeRpc(method.name, protocol, outcome, seconds),
     settle,
   })
@@ -275,12 +280,17 @@ export async function createAppContext(config: Config, overrides: AppOverrides =
       check: async () => {
         const { pending, oldestCreatedAt } = await outbox.backlog();
         const details = {
+          // "publishing" on the one instance holding the relay lease, "standby" on the others.
+          relay: relay.role(),
           outbox_pending: pending,
           outbox_oldest_age_seconds: oldestCreatedAt === undefined ? 0 : Math.round((clock.now() - oldestCreatedAt) / 1000),
         };
         const status = publisher.status();
         if (!status.connected) throw new CheckFailed(status.lastError ?? "not connected", details);
-        if (!status.streamReady) throw new CheckFailed(`stream ${config.nats.stream} not ready`, details);
+        // With JetStream's last answer: a refusal (e.g. more replicas than servers) is the operator's to fix.
+        if (!status.streamReady) {
+          throw new CheckFailed(`stream ${config.nats.stream} not ready${status.lastError ? `: ${status.lastError}` : ""}`, details);
+        }
         return details;
       },
     },
@@ -311,6 +321,8 @@ export async function createAppContext(config: Config, overrides: AppOverrides =
     ringDeadlines,
     ringTimer,
     reconciler,
+    schedule,
+    instanceId,
     recordings,
     objectStore,
     transcription,

@@ -4,9 +4,11 @@ import type { AppContext } from "./app-context.js";
 
 /**
  * What a process runs besides answering requests:
- * - `service`: the outbox relay (and its NATS connection), the ring timer,
- *   reconciliation with LiveKit, the recording time limit, and the
- *   transcription worker when TRANSCRIPTION_WORKER is `inline`;
+ * - `service`: the outbox relay (and its NATS connection; it publishes while
+ *   this instance holds the relay lease), the ring timer (due calls are
+ *   claimed, so each is ended once), reconciliation with LiveKit and the
+ *   recording time limit (claimed runs: once per interval for the cluster),
+ *   and the transcription worker when TRANSCRIPTION_WORKER is `inline`;
  * - `worker` (`npm run worker`): only the transcription worker. Its events
  *   wait in the shared store for the service's relay, so no event is ever
  *   published by two relays at once.
@@ -28,13 +30,16 @@ export function startBackground(ctx: AppContext, role: Role): AsyncDisposable {
       await ctx.ringTimer.idle();
     });
 
-    if (config.reconcile.intervalSeconds > 0) ctx.reconciler.start(config.reconcile.intervalSeconds * 1000);
-    stops.push(() => ctx.reconciler.stop());
-
-    // Recordings past RECORDING_MAX_MINUTES are stopped within a second.
-    const recordingSweep = setInterval(() => void ctx.recordings.stopOverdue().catch(() => undefined), 1000);
-    recordingSweep.unref();
-    stops.push(() => clearInterval(recordingSweep));
+    // Once per interval for the whole cluster, on whichever instance claims the run.
+    if (config.reconcile.intervalSeconds > 0) {
+      ctx.schedule.every("reconcile", config.reconcile.intervalSeconds * 1000, () => ctx.reconciler.runOnce());
+    }
+    // Recordings past RECORDING_MAX_MINUTES are stopped within about a second.
+    ctx.schedule.every("recording-limit", 1000, () => ctx.recordings.stopOverdue());
+    stops.push(async () => {
+      await ctx.schedule.stop();
+      await ctx.reconciler.idle();
+    });
 
     ctx.objectStore?.ensureBucket().catch((err: unknown) => logger.warn({ err }, "could not check/create the recordings bucket"));
 
@@ -53,7 +58,7 @@ export function startBackground(ctx: AppContext, role: Role): AsyncDisposable {
   if (transcription && (role === "worker" || config.transcription.worker === "inline")) {
     const consumer = new JobConsumer(
       {
-        url: config.nats.url,
+        servers: config.nats.servers,
         stream: ctx.jobsStream,
         subject: TRANSCRIBE_JOB_SUBJECT,
         durable: "transcription",

@@ -1,4 +1,5 @@
-import { createPostgresPool } from "../adapters/postgres/pool.js";
+import type { Pool } from "pg";
+import { createPostgresClient, createPostgresPool } from "../adapters/postgres/pool.js";
 import { migrate } from "../adapters/postgres/migrate.js";
 import { PostgresOutboxStore } from "../adapters/postgres/outbox.js";
 import { PostgresStore } from "../adapters/postgres/store.js";
@@ -22,6 +23,8 @@ export interface OpenedStore {
   readonly db: SqliteDatabase | undefined;
   /** Pool figures for /metrics and /readyz (PostgreSQL). */
   readonly pool: (() => { readonly total: number; readonly idle: number; readonly waiting: number; readonly errors: number }) | undefined;
+  /** The PostgreSQL pool, for what shares the database besides the store (rate limits); undefined on SQLite. */
+  readonly postgresPool: Pool | undefined;
   close(): Promise<void>;
 }
 
@@ -50,15 +53,22 @@ export async function openStore(config: Config, clock: Clock, logger: Logger, ou
       await pool.end();
       throw err;
     }
+    const outbox = new PostgresOutboxStore(pool, () =>
+      createPostgresClient({ url: pg.url, statementTimeoutMs: pg.statementTimeoutMs }),
+    );
     return {
       kind: "postgresql",
       store: new PostgresStore(pool, { now: () => clock.now(), onOutboxCommit: outboxWritten }),
-      outbox: new PostgresOutboxStore(pool),
+      outbox,
       // A unit of work has committed when store.transaction resolves: nothing is left to wait for.
       settle: () => Promise.resolve(),
       db: undefined,
       pool: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, errors }),
-      close: () => pool.end(),
+      postgresPool: pool,
+      close: async () => {
+        await outbox.close();
+        await pool.end();
+      },
     };
   }
 
@@ -77,6 +87,7 @@ export async function openStore(config: Config, clock: Clock, logger: Logger, ou
     },
     db,
     pool: undefined,
+    postgresPool: undefined,
     close: async () => {
       await groupCommit.settled().catch(() => undefined);
       db.close();

@@ -5,6 +5,8 @@ import type { NodeResponse } from "./http-types.js";
 export interface MetricSources {
   liveCalls(): Promise<{ ringing: number; active: number }>;
   outboxBacklog(): Promise<{ pending: number; oldestAgeSeconds: number }>;
+  /** Whether this instance holds the relay lease (publishes the outbox). */
+  relayPublishing(): boolean;
   /** The database connection pool, when the store has one (PostgreSQL). */
   databasePool?: () => { readonly total: number; readonly idle: number; readonly waiting: number; readonly errors: number };
 }
@@ -73,6 +75,14 @@ export class Metrics {
       registers: [this.registry],
       async collect() {
         this.set((await sources.outboxBacklog()).oldestAgeSeconds);
+      },
+    });
+    new Gauge({
+      name: "scaiwave_calls_outbox_relay_publishing",
+      help: "1 on the instance that holds the relay lease and publishes the outbox, 0 on standbys (the cluster's sum should be 1)",
+      registers: [this.registry],
+      collect() {
+        this.set(sources.relayPublishing() ? 1 : 0);
       },
     });
     if (sources.databasePool) this.registerPoolMetrics(sources.databasePool);

@@ -20,10 +20,10 @@ const ids = (stored: { msgId: string }[]) => stored.map((s) => s.msgId);
 beforeAll(async () => {
   nats = await startNatsServer();
   publisher = new JetStreamPublisher({
-    url: nats.url,
+    servers: [nats.url],
     streams: [
-      { name: "EVENTS", subjects: ["swp.user.*.call", "swp.room.*.call"], retention: "limits", maxAgeSeconds: 3600, duplicateWindowSeconds: 120 },
-      { name: "JOBS", subjects: ["swp.jobs.>"], retention: "workqueue", maxAgeSeconds: 3600, duplicateWindowSeconds: 120 },
+      { name: "EVENTS", subjects: ["swp.user.*.call", "swp.room.*.call"], retention: "limits", maxAgeSeconds: 3600, duplicateWindowSeconds: 120, replicas: 1 },
+      { name: "JOBS", subjects: ["swp.jobs.>"], retention: "workqueue", maxAgeSeconds: 3600, duplicateWindowSeconds: 120, replicas: 1 },
     ],
     publishTimeoutMs: 2000,
     logger: createLogger("silent"),

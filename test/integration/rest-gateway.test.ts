@@ -173,7 +173,7 @@ describe("REST gateway", () => {
       dependencies: {
         database: { status: "ok", store: "sqlite" },
         livekit: { status: "ok" },
-        nats: { status: "ok", outbox_pending: 0, outbox_oldest_age_seconds: 0 },
+        nats: { status: "ok", relay: "publishing", outbox_pending: 0, outbox_oldest_age_seconds: 0 },
       },
     });
   });

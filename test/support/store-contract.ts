@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { OutboundEvent } from "../../src/app/events.js";
-import type { OutboxStore, Store } from "../../src/app/ports.js";
+import type { OutboxRelayLease, OutboxStore, Store } from "../../src/app/ports.js";
 import { endCall, joinCall, leaveCall, rejectCall, startCall, timeOutCall, type Call, type Transition } from "../../src/domain/call.js";
 import type { MediaEntry, Recording } from "../../src/domain/recording.js";
 import { CallError, CallErrorCode } from "../../src/domain/errors.js";
@@ -46,11 +46,19 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
 describe(`the ${name} store`, () => {
   let subject: StoreUnderTest;
   let store: Store;
+  /** The outbox as the relay (the lease holder) reads it. */
+  let relay: OutboxRelayLease;
   beforeEach(async () => {
     subject = await open();
     store = subject.store;
+    const lease = await subject.outbox.acquireRelay(() => undefined);
+    if (!lease) throw new Error("a fresh store's relay lease is free");
+    relay = lease;
   });
-  afterEach(() => subject.close());
+  afterEach(async () => {
+    await relay.release();
+    await subject.close();
+  });
 
   /** A new call and its events, as InitiateCall stores them. */
   const insert = (transition: Transition) =>
@@ -210,7 +218,7 @@ describe(`the ${name} store`, () => {
       expect(await store.calls.findCall("t1", "call-2")).toBeUndefined();
       expect(await subject.count("call_participants", "call-2")).toBe(0);
       expect(await subject.count("call_invitees", "call-2")).toBe(0);
-      expect(await subject.outbox.pending(100)).toHaveLength(4);
+      expect(await relay.pending(100)).toHaveLength(4);
       expect((await store.calls.findLiveCallInRoom("t1", "room-1"))?.id).toBe("call-1");
     });
 
@@ -245,7 +253,7 @@ describe(`the ${name} store`, () => {
     it("a change that throws rolls back everything of its transaction, events included", async () => {
       await insert(started());
       const before = await store.calls.findCall("t1", "call-1");
-      const eventsBefore = await subject.outbox.pending(100);
+      const eventsBefore = await relay.pending(100);
       const error = await callErrorOf(
         store.transaction(async (tx) => {
           await tx.directory.putRoom("t1", "room-x", [{ userId: "zed", powerLevel: 0 }]);
@@ -256,7 +264,7 @@ describe(`the ${name} store`, () => {
       expect(error.code).toBe(CallErrorCode.NotRinging);
       expect(await store.calls.findCall("t1", "call-1")).toEqual(before);
       expect(await store.directory.listMemberIds("t1", "room-x")).toEqual([]);
-      expect(await subject.outbox.pending(100)).toEqual(eventsBefore);
+      expect(await relay.pending(100)).toEqual(eventsBefore);
     });
 
     it("a write that fails half-way rolls back the whole change", async () => {
@@ -363,7 +371,7 @@ describe(`the ${name} store`, () => {
     const start = (id: string, now = T0, ringTimeoutMs = 45_000) =>
       startCall({ id, tenantId: "t1", roomId: `room-${id}`, type: "audio", initiatorId: "alice", memberIds: ["alice", "bob"], now, ringTimeoutMs });
 
-    const typesOf = async () => (await subject.outbox.pending(100)).map((e) => (JSON.parse(e.payload) as { type: string }).type);
+    const typesOf = async () => (await relay.pending(100)).map((e) => (JSON.parse(e.payload) as { type: string }).type);
 
     it("keeps a change's events in commit order", async () => {
       await insert(start("c1"));
@@ -385,24 +393,40 @@ describe(`the ${name} store`, () => {
       await insert(start("answered", T0, 5_000));
       await update("t1", "answered", (c) => joinCall(c, "bob", T0 + 1));
       expect(await store.calls.nextRingDeadline()).toBe(T0 + 10_000);
-      expect(await store.calls.listRingingDue(T0 + 9_999)).toEqual([]);
-      expect(await store.calls.listRingingDue(T0 + 30_000)).toEqual([
+      expect(await store.transaction((tx) => tx.calls.claimRingingDue(T0 + 9_999, 10))).toEqual([]);
+      expect(await store.transaction((tx) => tx.calls.claimRingingDue(T0 + 30_000, 10))).toEqual([
         { tenantId: "t1", callId: "early" },
         { tenantId: "t1", callId: "late" },
       ]);
+      expect(await store.transaction((tx) => tx.calls.claimRingingDue(T0 + 30_000, 1))).toEqual([{ tenantId: "t1", callId: "early" }]);
       await update("t1", "early", (c) => timeOutCall(c, T0 + 10_000));
       expect(await store.calls.findCall("t1", "early")).toMatchObject({ status: "ended", endReason: "no_answer" });
       expect(await store.calls.nextRingDeadline()).toBe(T0 + 30_000);
       expect(await store.calls.countLive()).toEqual({ ringing: 1, active: 1 });
     });
 
+    it("claims a periodic job's run once per interval", async () => {
+      const claim = (now: number, holder = "a") => store.transaction((tx) => tx.schedule.claim("reconcile", now, 30_000, holder));
+      expect(await claim(T0)).toBe(false); // not registered
+      await store.transaction((tx) => tx.schedule.register("reconcile", T0));
+      await store.transaction((tx) => tx.schedule.register("reconcile", T0 + 60_000)); // known: keeps its schedule
+      expect(await claim(T0)).toBe(true);
+      expect(await claim(T0, "b")).toBe(false);
+      expect(await claim(T0 + 29_999, "b")).toBe(false);
+      expect(await claim(T0 + 30_000, "b")).toBe(true);
+      expect(await claim(T0 + 30_001)).toBe(false);
+      await store.transaction((tx) => tx.schedule.register("recording-limit", T0 + 1_000));
+      expect(await store.transaction((tx) => tx.schedule.claim("recording-limit", T0 + 999, 1_000, "a"))).toBe(false);
+      expect(await store.transaction((tx) => tx.schedule.claim("recording-limit", T0 + 1_000, 1_000, "a"))).toBe(true);
+    });
+
     it("the outbox reports its backlog, marks events sent and prunes old sent ones", async () => {
       await insert(start("c1"));
       expect(await subject.outbox.backlog()).toEqual({ pending: 3, oldestCreatedAt: T0 });
-      await subject.outbox.markSent((await subject.outbox.pending(2)).map((e) => e.seq), T0 + 100);
+      await relay.markSent((await relay.pending(2)).map((e) => e.seq), T0 + 100);
       expect(await subject.outbox.backlog()).toEqual({ pending: 1, oldestCreatedAt: T0 });
-      expect(await subject.outbox.pruneSent(T0 + 100)).toBe(0);
-      expect(await subject.outbox.pruneSent(T0 + 101)).toBe(2);
+      expect(await relay.pruneSent(T0 + 100)).toBe(0);
+      expect(await relay.pruneSent(T0 + 101)).toBe(2);
     });
   });
 });

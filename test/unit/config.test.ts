@@ -69,7 +69,7 @@ describe("loadConfig defaults", () => {
         timeoutMs: 600_000,
         eventMaxChars: 2_000,
       },
-      nats: { url: "nats://127.0.0.1:4222", stream: "SWP_CALLS", maxAgeSeconds: 86_400, duplicateWindowSeconds: 120 },
+      nats: { servers: ["nats://127.0.0.1:4222"], stream: "SWP_CALLS", replicas: 1, maxAgeSeconds: 86_400, duplicateWindowSeconds: 120 },
       livekit: {
         url: "wss://livekit.example.com",
         apiUrl: "https://livekit.example.com",
@@ -429,6 +429,34 @@ describe("the declared variables", () => {
     expect(problemsOf({ ...MINIMAL, CORS_ALLOWED_ORIGINS: "https://a.example.com,https://b.example.com/app" })).toEqual([
       'CORS_ALLOWED_ORIGINS: must be a comma-separated list of origins like https://app.example.com (or *) (got "https://b.example.com/app")',
     ]);
+  });
+
+  it("reads NATS_URL as one server or a cluster's comma-separated servers, each normalised, credentials kept for the client", () => {
+    expect(load({ ...MINIMAL, NATS_URL: "nats://nats-1:4222" }).nats.servers).toEqual(["nats://nats-1:4222"]);
+    expect(
+      load({ ...MINIMAL, NATS_URL: " NATS://calls:s3cret@nats-1:4222, tls://nats-2:4222/ ,,nats://nats-3:4222 " }).nats.servers,
+    ).toEqual(["nats://calls:s3cret@nats-1:4222", "tls://nats-2:4222", "nats://nats-3:4222"]);
+  });
+
+  it("names the bad NATS_URL entry, never with the credentials it carries", () => {
+    const problems = problemsOf({ ...MINIMAL, NATS_URL: "nats://nats-1:4222,http://calls:s3cret@nats-2:4222,nats://nats-3:4222" });
+    expect(problems).toEqual([
+      'NATS_URL: must be a comma-separated list of nats:// or tls:// URLs (got "http://[credentials]@nats-2:4222")',
+    ]);
+    expect(problemsOf({ ...MINIMAL, NATS_URL: "nats://nats-1:4222, nats://tok3n@[::1" })).toEqual([
+      'NATS_URL: must be a comma-separated list of nats:// or tls:// URLs (got "nats://[credentials]@[::1")',
+    ]);
+    expect(problemsOf({ ...MINIMAL, NATS_URL: " , ," })).toEqual([
+      'NATS_URL: must be a comma-separated list of nats:// or tls:// URLs, at least one (got ", ,")',
+    ]);
+  });
+
+  it("reads NATS_STREAM_REPLICAS from 1 to 5", () => {
+    expect(load({ ...MINIMAL, NATS_STREAM_REPLICAS: "3" }).nats.replicas).toBe(3);
+    expect(problemsOf({ ...MINIMAL, NATS_STREAM_REPLICAS: "0" })).toEqual([
+      'NATS_STREAM_REPLICAS: must be an integer from 1 to 5 (got "0")',
+    ]);
+    expect(problemsOf({ ...MINIMAL, NATS_STREAM_REPLICAS: "6" })).toEqual(['NATS_STREAM_REPLICAS: must be an integer from 1 to 5 (got "6")']);
   });
 
   it("requires TRANSCRIPTION_OPENAI_BASE_URL with the openai engine only", () => {

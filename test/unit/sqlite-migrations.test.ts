@@ -22,13 +22,13 @@ describe("openDatabase and migrations", () => {
   it("brings an in-memory database to the latest schema version", () => {
     const db = openDatabase(":memory:");
     try {
-      expect(LATEST).toBe(7);
+      expect(LATEST).toBe(8);
       expect(db.pragma("user_version", { simple: true })).toBe(LATEST);
       const tables = db
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         .all()
         .map((r) => (r as { name: string }).name);
-      expect(tables).toEqual(["call_ended_sessions", "call_invitees", "call_participants", "calls", "media", "outbox", "recordings", "room_members", "rooms", "sqlite_sequence", "tenant_policies", "transcripts", "webhook_events"]);
+      expect(tables).toEqual(["call_ended_sessions", "call_invitees", "call_participants", "calls", "media", "outbox", "recordings", "room_members", "rooms", "scheduled_jobs", "sqlite_sequence", "tenant_policies", "transcripts", "webhook_events"]);
       expect(db.pragma("foreign_keys", { simple: true })).toBe(1);
     } finally {
       db.close();

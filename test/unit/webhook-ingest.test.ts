@@ -150,10 +150,10 @@ const left = (callId: string, identity: string, sid: string): LiveKitNotice => (
 
 /** Every outbox envelope written so far, in commit order. */
 async function envelopes(): Promise<Envelope[]> {
-  return (await outbox.pending(1_000)).map((e) => JSON.parse(e.payload) as Envelope);
+  return (await (await outbox.acquireRelay()).pending(1_000)).map((e) => JSON.parse(e.payload) as Envelope);
 }
 async function outboxSize(): Promise<number> {
-  return (await outbox.pending(1_000)).length;
+  return (await (await outbox.acquireRelay()).pending(1_000)).length;
 }
 function recordedWebhookIds(): string[] {
   return (db.prepare("SELECT id FROM webhook_events ORDER BY id").all() as { id: string }[]).map((r) => r.id);

@@ -10,6 +10,9 @@ import {
   type StreamConfig,
 } from "nats";
 import type { Logger } from "../../app/ports.js";
+import { withoutCredentials } from "../../config-parsers.js";
+
+export { withoutCredentials };
 
 export interface StreamOptions {
   readonly name: string;
@@ -19,10 +22,13 @@ export interface StreamOptions {
   readonly maxAgeSeconds: number;
   /** JetStream drops a second message with the same Nats-Msg-Id within this window. */
   readonly duplicateWindowSeconds: number;
+  /** `num_replicas`: copies kept on as many servers of a JetStream cluster (1 on a single server). */
+  readonly replicas: number;
 }
 
 export interface JetStreamPublisherOptions {
-  readonly url: string;
+  /** Every server of the cluster (or the one server): the client connects to one, and to another when it goes away. */
+  readonly servers: readonly string[];
   readonly streams: readonly StreamOptions[];
   readonly publishTimeoutMs: number;
   readonly logger: Logger;
@@ -78,8 +84,12 @@ export class JetStreamPublisher implements EventPublisher {
   private connecting: Promise<void> | undefined;
   /** Cuts the reconnect backoff short on close. */
   private readonly closing = new AbortController();
+  /** The servers as logs and errors may show them. */
+  private readonly where: string;
 
-  constructor(private readonly options: JetStreamPublisherOptions) {}
+  constructor(private readonly options: JetStreamPublisherOptions) {
+    this.where = withoutCredentials(options.servers.join(","));
+  }
 
   /** Starts connecting in the background. */
   start(): void {
@@ -92,7 +102,7 @@ export class JetStreamPublisher implements EventPublisher {
 
   async publishInOrder(messages: readonly OutboundMessage[]): Promise<PublishOutcome> {
     const js = this.js;
-    if (!js || !this.connected) return { acked: 0, error: new Error(`not connected to NATS at ${this.options.url}`) };
+    if (!js || !this.connected) return { acked: 0, error: new Error(`not connected to NATS at ${this.where}`) };
     try {
       if (!this.streamReady) await this.ensureStreams();
     } catch (error) {
@@ -139,12 +149,11 @@ export class JetStreamPublisher implements EventPublisher {
 
   private async connectLoop(): Promise<void> {
     const { logger } = this.options;
-    const url = this.options.url;
-    const where = withoutCredentials(url);
+    const where = this.where;
     for (let attempt = 0; !this.closed; attempt++) {
       try {
         const nc = await connect({
-          servers: url,
+          servers: [...this.options.servers],
           name: "scaiwave-calls",
           reconnect: true,
           maxReconnectAttempts: -1,
@@ -160,9 +169,10 @@ export class JetStreamPublisher implements EventPublisher {
         this.nc = nc;
         this.js = nc.jetstream();
         this.connected = true;
-        logger.info({ nats: where }, "connected to NATS");
+        logger.info({ nats: where, server: nc.getServer() }, "connected to NATS");
         void this.watch(nc);
         await this.ensureStreams().catch((err: unknown) => {
+          this.lastError = err instanceof Error ? err.message : String(err);
           logger.warn({ err }, "could not create the NATS streams yet; will retry");
         });
         return;
@@ -180,11 +190,12 @@ export class JetStreamPublisher implements EventPublisher {
     for await (const s of nc.status()) {
       if (s.type === "disconnect") {
         this.connected = false;
-        this.options.logger.warn({ nats: withoutCredentials(this.options.url) }, "disconnected from NATS; reconnecting");
+        this.options.logger.warn({ nats: this.where }, "disconnected from NATS; reconnecting");
       } else if (s.type === "reconnect") {
         this.connected = true;
         this.streamReady = false;
-        this.options.logger.info({ nats: withoutCredentials(this.options.url) }, "reconnected to NATS");
+        // Possibly to another server of the cluster (host:port only, never credentials).
+        this.options.logger.info({ nats: this.where, server: nc.getServer() }, "reconnected to NATS");
       }
     }
   }
@@ -194,11 +205,13 @@ export class JetStreamPublisher implements EventPublisher {
     const nc = this.nc;
     if (!nc) throw new Error("not connected");
     const jsm = await nc.jetstreamManager({ timeout: this.options.publishTimeoutMs });
-    for (const { name, subjects, maxAgeSeconds, duplicateWindowSeconds, retention } of this.options.streams) {
+    for (const { name, subjects, maxAgeSeconds, duplicateWindowSeconds, retention, replicas } of this.options.streams) {
       const config: Partial<StreamConfig> = {
         subjects: [...subjects],
         max_age: nanos(maxAgeSeconds * 1000),
         duplicate_window: nanos(duplicateWindowSeconds * 1000),
+        // JetStream refuses more replicas than it has servers ("no suitable peers for placement"): the error reaches /readyz.
+        num_replicas: replicas,
       };
       try {
         await jsm.streams.info(name);
@@ -232,9 +245,4 @@ export function subjectMatches(pattern: string, subject: string): boolean {
 function isStreamNotFound(err: unknown): boolean {
   const e = err as { api_error?: { err_code?: number }; message?: string };
   return e?.api_error?.err_code === 10059 || /stream not found/i.test(e?.message ?? "");
-}
-
-/** The server list as logs may show it: a `user:password@` in a URL is a secret. */
-export function withoutCredentials(servers: string): string {
-  return servers.replace(/\/\/[^/@,]*@/g, "//[credentials]@");
 }

@@ -3,7 +3,8 @@ import { AckPolicy, connect, DeliverPolicy, nanos, type JsMsg, type NatsConnecti
 import type { Logger } from "../../app/ports.js";
 
 export interface JobConsumerOptions {
-  readonly url: string;
+  /** Every server of the cluster (or the one server). */
+  readonly servers: readonly string[];
   readonly stream: string;
   readonly subject: string;
   /** Durable consumer name: every worker process shares it, so each job goes to one of them. */
@@ -65,7 +66,7 @@ export class JobConsumer {
 
   private async consume(): Promise<void> {
     const o = this.options;
-    this.nc ??= await connect({ servers: o.url, name: `scaiwave-calls-${o.durable}`, reconnect: true, maxReconnectAttempts: -1 });
+    this.nc ??= await connect({ servers: [...o.servers], name: `scaiwave-calls-${o.durable}`, reconnect: true, maxReconnectAttempts: -1 });
     const jsm = await this.nc.jetstreamManager();
     await jsm.consumers.add(o.stream, {
       durable_name: o.durable,

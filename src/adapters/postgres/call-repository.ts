@@ -100,10 +100,11 @@ export class PostgresCallRepository implements CallRepository {
     return { ringing: rows.find((r) => r.status === "ringing")?.n ?? 0, active: rows.find((r) => r.status === "active")?.n ?? 0 };
   }
 
-  async listRingingDue(now: number): Promise<CallKey[]> {
+  /** Rows another instance holds are skipped, not waited for: that instance is expiring them. */
+  async claimRingingDue(now: number, limit: number): Promise<CallKey[]> {
     const { rows } = await this.db.query<{ tenant_id: string; id: string }>(
-      "SELECT tenant_id, id FROM calls WHERE status = 'ringing' AND ring_deadline <= $1 ORDER BY ring_deadline",
-      [now],
+      "SELECT tenant_id, id FROM calls WHERE status = 'ringing' AND ring_deadline <= $1 ORDER BY ring_deadline LIMIT $2 FOR UPDATE SKIP LOCKED",
+      [now, limit],
     );
     return rows.map((r) => ({ tenantId: r.tenant_id, callId: r.id }));
   }

@@ -37,17 +37,29 @@ export function parseInt8(text: string): number {
 
 /** A node-postgres pool with the store's type parsing; the parsers are this pool's own, pg's globals are untouched. */
 export function createPostgresPool(options: PostgresPoolOptions): pg.Pool {
-  const pool = new pg.Pool({
+  const pool = new pg.Pool({ ...clientConfig(options), max: options.max ?? 10, ...(options.pipeline ? { pipeline: true } : {}) });
+  pool.on("error", options.onError);
+  return pool;
+}
+
+/**
+ * A connection of its own, outside the pool, with the pool's settings: for
+ * what lives as long as its session (the relay lease is a session advisory
+ * lock; LISTEN hears only on the connection that asked). TCP keepalive makes
+ * a silently dropped network fail the connection instead of hanging it.
+ */
+export function createPostgresClient(options: Omit<PostgresPoolOptions, "max" | "pipeline" | "onError">): pg.Client {
+  return new pg.Client({ ...clientConfig(options), keepAlive: true });
+}
+
+function clientConfig(options: Omit<PostgresPoolOptions, "max" | "pipeline" | "onError">): pg.ClientConfig {
+  return {
     connectionString: options.url,
-    max: options.max ?? 10,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 2000,
     ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
-    ...(options.pipeline ? { pipeline: true } : {}),
     types: {
       getTypeParser: ((oid: number, format?: "text" | "binary") =>
         oid === INT8_OID && format !== "binary" ? parseInt8 : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig["getTypeParser"],
     },
-  });
-  pool.on("error", options.onError);
-  return pool;
+  };
 }

@@ -6,6 +6,7 @@ import { PostgresDirectoryRepository } from "./directory-repository.js";
 import { PostgresOutboxWriter, PostgresWebhookLog } from "./outbox.js";
 import type { Queryable } from "./queryable.js";
 import { PostgresRecordingRepository } from "./recording-repository.js";
+import { PostgresScheduleClaims } from "./schedule-claims.js";
 import { PostgresTranscriptRepository } from "./transcript-repository.js";
 
 /**
@@ -91,6 +92,7 @@ export class PostgresStore implements Store {
         directory: new PostgresDirectoryRepository(client, this.options.now),
         webhooks: new PostgresWebhookLog(client),
         outbox,
+        schedule: new PostgresScheduleClaims(client),
       },
     };
   }

@@ -32,7 +32,7 @@ export class SqliteCallRepository implements CallRepository {
     upsertParticipant: Statement<ParticipantRow & { call_id: string }>;
     deleteParticipant: Statement<[string, string]>;
     upsertInvitee: Statement<InviteeRow & { call_id: string }>;
-    selectDueRinging: Statement<[number], { tenant_id: string; id: string }>;
+    selectDueRinging: Statement<[number, number], { tenant_id: string; id: string }>;
     selectNextDeadline: Statement<[], { deadline: number | null }>;
   };
 
@@ -75,7 +75,7 @@ export class SqliteCallRepository implements CallRepository {
          ON CONFLICT (call_id, user_id) DO UPDATE SET state = excluded.state`,
       ),
       selectDueRinging: db.prepare(
-        "SELECT tenant_id, id FROM calls WHERE status = 'ringing' AND ring_deadline <= ? ORDER BY ring_deadline",
+        "SELECT tenant_id, id FROM calls WHERE status = 'ringing' AND ring_deadline <= ? ORDER BY ring_deadline LIMIT ?",
       ),
       selectNextDeadline: db.prepare("SELECT min(ring_deadline) AS deadline FROM calls WHERE status = 'ringing'"),
     };
@@ -134,8 +134,9 @@ export class SqliteCallRepository implements CallRepository {
     return Promise.resolve(this.stmt.selectLive.all().map((row) => this.hydrate(row)));
   }
 
-  listRingingDue(now: number): Promise<CallKey[]> {
-    return Promise.resolve(this.stmt.selectDueRinging.all(now).map((r) => ({ tenantId: r.tenant_id, callId: r.id })));
+  /** One connection, one writer: inside a unit of work nobody else can take these calls. */
+  claimRingingDue(now: number, limit: number): Promise<CallKey[]> {
+    return Promise.resolve(this.stmt.selectDueRinging.all(now, limit).map((r) => ({ tenantId: r.tenant_id, callId: r.id })));
   }
 
   nextRingDeadline(): Promise<number | undefined> {

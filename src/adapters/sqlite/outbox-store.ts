@@ -1,6 +1,6 @@
 import type { Statement } from "better-sqlite3";
 import type { OutboundEvent } from "../../app/events.js";
-import type { OutboxEntry, OutboxStore, OutboxWriter } from "../../app/ports.js";
+import type { OutboxRelayLease, OutboxStore, OutboxWriter } from "../../app/ports.js";
 import type { SqliteDatabase } from "./database.js";
 
 interface OutboxRow {
@@ -28,7 +28,9 @@ export class SqliteOutboxWriter implements OutboxWriter {
 /**
  * The outbox table as the relay sees it: unsent rows in `seq` (commit) order.
  * Reads wait until no group commit is open (`readCommitted`), so the relay
- * never publishes an event whose change could still roll back.
+ * never publishes an event whose change could still roll back. SQLite serves
+ * one instance, so the relay lease is always this process's: acquiring it
+ * always succeeds and releasing it does nothing.
  */
 export class SqliteOutboxStore implements OutboxStore {
   private readonly stmt: {
@@ -38,45 +40,44 @@ export class SqliteOutboxStore implements OutboxStore {
     prune: Statement<[number]>;
   };
 
-  private readonly markSentAll: (seqs: readonly number[], at: number) => void;
+  private readonly lease: OutboxRelayLease;
 
   constructor(
     db: SqliteDatabase,
-    private readonly readCommitted: <T>(read: () => T) => Promise<T> = (read) => Promise.resolve(read()),
+    readCommitted: <T>(read: () => T) => Promise<T> = (read) => Promise.resolve(read()),
   ) {
-    this.stmt = {
+    const stmt = (this.stmt = {
       pending: db.prepare(
         "SELECT seq, id, subject, payload, created_at FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT ?",
       ),
       markSent: db.prepare("UPDATE outbox SET sent_at = ? WHERE seq = ?"),
       backlog: db.prepare("SELECT count(*) AS pending, min(created_at) AS oldest FROM outbox WHERE sent_at IS NULL"),
       prune: db.prepare("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?"),
-    };
-    this.markSentAll = db.transaction((seqs: readonly number[], at: number) => {
-      for (const seq of seqs) this.stmt.markSent.run(at, seq);
     });
+    // One transaction for the whole batch, not one per event (a savepoint when a group is open).
+    const markSentAll = db.transaction((seqs: readonly number[], at: number) => {
+      for (const seq of seqs) stmt.markSent.run(at, seq);
+    });
+    this.lease = {
+      pending: (limit) =>
+        readCommitted(() =>
+          stmt.pending.all(limit).map((r) => ({ seq: r.seq, id: r.id, subject: r.subject, payload: r.payload, createdAt: r.created_at })),
+        ),
+      markSent: (seqs, at) => {
+        markSentAll(seqs, at);
+        return Promise.resolve();
+      },
+      pruneSent: (before) => Promise.resolve(stmt.prune.run(before).changes),
+      release: () => Promise.resolve(),
+    };
   }
 
-  pending(limit: number): Promise<OutboxEntry[]> {
-    return this.readCommitted(() =>
-      this.stmt.pending
-        .all(limit)
-        .map((r) => ({ seq: r.seq, id: r.id, subject: r.subject, payload: r.payload, createdAt: r.created_at })),
-    );
-  }
-
-  /** One transaction for the whole batch, not one per event (a savepoint when a group is open). */
-  markSent(seqs: readonly number[], at: number): Promise<void> {
-    this.markSentAll(seqs, at);
-    return Promise.resolve();
+  acquireRelay(): Promise<OutboxRelayLease> {
+    return Promise.resolve(this.lease);
   }
 
   backlog(): Promise<{ pending: number; oldestCreatedAt: number | undefined }> {
     const row = this.stmt.backlog.get();
     return Promise.resolve({ pending: row?.pending ?? 0, oldestCreatedAt: row?.oldest ?? undefined });
-  }
-
-  pruneSent(before: number): Promise<number> {
-    return Promise.resolve(this.stmt.prune.run(before).changes);
   }
 }

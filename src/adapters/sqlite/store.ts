@@ -7,6 +7,7 @@ import { SqliteDirectoryRepository } from "./directory-repository.js";
 import type { GroupCommit } from "./group-commit.js";
 import { SqliteOutboxWriter } from "./outbox-store.js";
 import { SqliteRecordingRepository } from "./recording-repository.js";
+import { SqliteScheduleClaims } from "./schedule-claims.js";
 import { SqliteTranscriptRepository } from "./transcript-repository.js";
 import { SqliteWebhookLog } from "./webhook-log.js";
 
@@ -45,6 +46,7 @@ export class SqliteStore implements Store {
       directory: this.directory,
       webhooks: new SqliteWebhookLog(db),
       outbox: new SqliteOutboxWriter(db),
+      schedule: new SqliteScheduleClaims(db),
     };
     this.stmt = {
       begin: db.prepare("BEGIN IMMEDIATE"),

@@ -1,7 +1,7 @@
 import { create, type DescMessage, type DescMethod, type DescMethodUnary, type DescService, type Message, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { Authenticator, Principal } from "../../app/ports.js";
 import { isCallError } from "../../domain/errors.js";
-import type { RateClass } from "../rate-limiter.js";
+import type { RateClass, RateLimiter } from "../rate-limiter.js";
 import { validateRequest } from "./request-validation.js";
 
 /** What a transport knows of one call before the registry takes it over. */
@@ -33,7 +33,7 @@ export interface Registration<S extends DescService, C> {
   /** Turns a verified principal into the caller the handlers take, or throws (401/403). */
   readonly access: (principal: Principal) => C;
   /**
-   * Per-caller rate limits: each caller's bucket key, and the class of each
+   * Per-caller rate limits: each caller's budget key, and the class of each
    * method (unnamed methods: `other`). Absent: the service is never limited
    * (internal callers).
    */
@@ -46,8 +46,8 @@ export interface Registration<S extends DescService, C> {
 export interface RegistryDeps {
   /** Every call's bearer token is verified here, once, whatever the transport. */
   readonly authenticator: Authenticator;
-  /** Takes one token from the caller's bucket of a class or throws SW_CALL_RATE_LIMITED. */
-  readonly limiter?: { take(key: string, rateClass: RateClass): void };
+  /** Takes one request from the caller's budget of a class or rejects with SW_CALL_RATE_LIMITED. */
+  readonly limiter?: RateLimiter;
   /** Told the outcome (`ok` or the SW_CALL_* code) and duration of every call, a refused token included. */
   readonly observe?: (method: DescMethod, protocol: string, outcome: string, seconds: number) => void;
   /** Awaited before a result is returned: resolves once what the call wrote or read is committed (group commit). */
@@ -58,7 +58,7 @@ export interface RegisteredMethod {
   readonly service: DescService;
   readonly method: DescMethod;
   /**
-   * Authenticates, checks access, takes a rate-limit token, decodes the input
+   * Authenticates, checks access, takes one request from its rate limit, decodes the input
    * (lazily: an anonymous caller learns nothing about its request), checks it
    * against its `buf.validate` rules, runs the handler and waits for its
    * writes to commit. Throws CallError.
@@ -93,7 +93,7 @@ export class RpcRegistry {
           let outcome = "ok";
           try {
             const caller = access(await authenticator.authenticate(request.authorization));
-            if (rateLimit && limiter) limiter.take(rateLimit.key(caller), rateClass);
+            if (rateLimit && limiter) await limiter.take(rateLimit.key(caller), rateClass);
             const message = await input();
             validateRequest(method.input, message);
             const output = await impl(message, { caller, signal: request.signal, protocol: request.protocol });
