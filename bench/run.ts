@@ -13,6 +13,7 @@ import { freePort } from "../test/support/ports.js";
 import { Bench, FULL_SIZE, SMOKE_SIZE } from "./lib/bench.js";
 import type { ProfileFrame } from "./lib/cpu-profile.js";
 import { formatTable } from "./lib/report.js";
+import { cluster } from "./scenarios/cluster.js";
 import { floors } from "./scenarios/floors.js";
 import { initiates } from "./scenarios/initiates.js";
 import { JoinSeed } from "./scenarios/join-seed.js";
@@ -89,6 +90,8 @@ async function main(nats: NatsServer, livekit: LiveKitServer, postgres: Postgres
   } finally {
     await b.stopService(service);
   }
+  // Several instances need one shared database: PostgreSQL only.
+  if (postgres) await cluster(b, seed);
   if (!smoke) profile = await profileJoin(b, seed, joinDb);
   await getCalls(b);
   await liveCallsMemory(b);

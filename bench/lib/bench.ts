@@ -29,6 +29,8 @@ export interface BenchSize {
   readonly liveCalls: number;
   readonly getCallSmall: number;
   readonly getCallLarge: number;
+  /** Relay takeovers (SIGKILL of the lease holder) measured by the cluster scenarios. */
+  readonly takeovers: number;
 }
 
 export const FULL_SIZE: BenchSize = {
@@ -43,6 +45,7 @@ export const FULL_SIZE: BenchSize = {
   liveCalls: 10_000,
   getCallSmall: 1_000,
   getCallLarge: 1_000_000,
+  takeovers: 5,
 };
 
 /** Only proves the harness works: the test command runs it. */
@@ -58,6 +61,7 @@ export const SMOKE_SIZE: BenchSize = {
   liveCalls: 200,
   getCallSmall: 1_000,
   getCallLarge: 20_000,
+  takeovers: 1,
 };
 
 export interface BenchOptions {
@@ -79,6 +83,17 @@ export interface BenchOptions {
    * with the product's own copy command before the service starts.
    */
   readonly postgres?: PostgresEndpoint | undefined;
+}
+
+/** A service the bench started; `databaseUrl` is its PostgreSQL database (with `--store postgresql`). */
+export interface BenchService extends ServiceProcess {
+  readonly databaseUrl?: string | undefined;
+}
+
+/** A process wrk drives and the meter reads. */
+export interface LoadTarget {
+  readonly baseUrl: string;
+  readonly pid: number;
 }
 
 export const TENANT = "bench";
@@ -145,12 +160,31 @@ export class Bench {
 
   /** wrk over prepared requests: a warm-up on one slice, then the measured run on another. */
   async wrk(baseUrl: string, pid: number, name: string, warm: PreparedRequest[], measure: PreparedRequest[]) {
-    const warmFile = join(this.work, `${name}.warm.tsv`);
-    const measureFile = join(this.work, `${name}.tsv`);
-    writeWrkRequests(warmFile, warm);
-    writeWrkRequests(measureFile, measure);
-    await runWrk(baseUrl, warmFile, warm.length, { connections: HTTP_CONNECTIONS, seconds: this.size.warmupSeconds });
-    return this.measured(pid, () => runWrk(baseUrl, measureFile, measure.length, { connections: HTTP_CONNECTIONS, seconds: this.size.seconds }));
+    const [only] = await this.wrkEach([{ baseUrl, pid }], name, warm, measure);
+    return only!;
+  }
+
+  /**
+   * wrk against several processes at once (instances of one service): one wrk
+   * process each, with an equal share of the connections and its own
+   * contiguous share of `warm` and `measure` (no request goes to two of them).
+   * All warm up together, then all are measured together, each one metered.
+   */
+  async wrkEach(targets: readonly LoadTarget[], name: string, warm: PreparedRequest[], measure: PreparedRequest[]): Promise<{ load: LoadResult; usage: ProcessUsage }[]> {
+    const connections = Math.floor(HTTP_CONNECTIONS / targets.length);
+    const share = (requests: PreparedRequest[], i: number) =>
+      requests.slice(Math.floor((i * requests.length) / targets.length), Math.floor(((i + 1) * requests.length) / targets.length));
+    const jobs = targets.map((target, i) => {
+      const file = (part: string) => join(this.work, `${name}${targets.length > 1 ? `.${i}` : ""}${part}.tsv`);
+      const job = { target, warm: share(warm, i), measure: share(measure, i), warmFile: file(".warm"), measureFile: file("") };
+      writeWrkRequests(job.warmFile, job.warm);
+      writeWrkRequests(job.measureFile, job.measure);
+      return job;
+    });
+    await Promise.all(jobs.map((j) => runWrk(j.target.baseUrl, j.warmFile, j.warm.length, { connections, seconds: this.size.warmupSeconds })));
+    const meters = jobs.map((j) => meterProcess(j.target.pid));
+    const loads = await Promise.all(jobs.map((j) => runWrk(j.target.baseUrl, j.measureFile, j.measure.length, { connections, seconds: this.size.seconds })));
+    return loads.map((load, i) => ({ load, usage: meters[i]!.stop() }));
   }
 
   /** gRPC over HTTP/2: a warm-up on one list of messages, then the measured run on another. */
@@ -161,13 +195,19 @@ export class Bench {
     return this.measured(pid, () => runGrpc(load(measure), { ...options, seconds: this.size.seconds, name }));
   }
 
-  /** The built service, started as `npm start` starts it, on `databasePath`. */
-  async startService(databasePath: string, extra: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ServiceProcess> {
+  /**
+   * The built service, started as `npm start` starts it, on `databasePath`
+   * (with `--store postgresql`: on a fresh PostgreSQL copy of it, unless
+   * `extra.DATABASE_URL` names the database to run on, e.g. another
+   * instance's `databaseUrl`: then no copy is made).
+   */
+  async startService(databasePath: string, extra: Record<string, string> = {}, nodeArgs: string[] = []): Promise<BenchService> {
     const { livekit, nats, cpuProfDir, serviceRoot } = this.options;
     const profiling = cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`] : [];
+    const databaseUrl = this.options.postgres ? (extra["DATABASE_URL"] ?? (await this.postgresCopyOf(databasePath))) : undefined;
     const env = {
       DATABASE_PATH: databasePath,
-      ...(this.options.postgres && { DATABASE_URL: await this.postgresCopyOf(databasePath) }),
+      ...(databaseUrl !== undefined && { DATABASE_URL: databaseUrl }),
       AUTH_JWT_SECRET: JWT_SECRET,
       ...liveKitEnv(livekit),
       NATS_URL: nats.url,
@@ -179,7 +219,8 @@ export class Bench {
       RECONCILE_INTERVAL_SECONDS: "0",
       ...extra,
     };
-    return spawnService(env, "service", { nodeArgs: [...this.productionNodeFlags(), ...profiling, ...nodeArgs], root: serviceRoot, compiled: true });
+    const service = await spawnService(env, "service", { nodeArgs: [...this.productionNodeFlags(), ...profiling, ...nodeArgs], root: serviceRoot, compiled: true });
+    return { ...service, databaseUrl };
   }
 
   async stopService(service: ServiceProcess): Promise<void> {

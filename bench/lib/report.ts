@@ -4,9 +4,10 @@ import type { ProcessUsage } from "./process-meter.js";
 export interface ScenarioResult {
   readonly id: string;
   readonly title: string;
-  /** Throughput in the scenario's own unit. */
+  /** Throughput in the scenario's own unit; NaN on a duration row. */
   readonly rate: number;
-  readonly unit: "req/s" | "cycles/s" | "events/s" | "initiates/s";
+  /** "ms": a duration row (e.g. a relay takeover), no throughput: its figures are p50Ms and maxMs. */
+  readonly unit: "req/s" | "cycles/s" | "events/s" | "initiates/s" | "ms";
   readonly p50Ms: number;
   readonly p99Ms: number;
   /** Of the process under test (the service or the floor server). */
@@ -20,6 +21,8 @@ export interface ScenarioResult {
   readonly target?: string;
   readonly met?: boolean;
   readonly note?: string;
+  /** Duration rows: the longest of the repeats (the table shows it in the p99 column as "max …"). */
+  readonly maxMs?: number;
   /** RSS scenario: resident memory with the calls live, after the load, MiB. */
   readonly settledRssMiB?: number;
 }
@@ -38,7 +41,7 @@ export function formatTable(results: readonly ScenarioResult[]): string {
     fixed(r.rate),
     r.unit,
     fixed(r.p50Ms, 2),
-    fixed(r.p99Ms, 2),
+    r.maxMs === undefined ? fixed(r.p99Ms, 2) : `max ${fixed(r.maxMs, 2)}`,
     fixed(r.usage.cpuPercent),
     fixed(r.usage.peakRssMiB, 1),
     r.ratio === undefined ? "" : `${r.ratio.toFixed(2)}× ${r.floor}`,

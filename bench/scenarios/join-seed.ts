@@ -7,6 +7,8 @@ export type JoinPair = { readonly callId: string; readonly userId: string };
 
 // REST, Connect, gRPC (connect-node), gRPC (grpc-js), the floors' requests, the profiled REST run.
 const JOIN_RUNS = 6;
+// On PostgreSQL only: the cluster scenarios' REST joins (1 and 2 instances share one run: see alternatingRuns).
+const CLUSTER_JOIN_RUNS = 1;
 const USERS = 2_000;
 const WEBHOOK_CALLS = 10_000;
 const joiner = (run: number) => `joiner${run}`;
@@ -24,15 +26,18 @@ export class JoinSeed {
   readonly cycleRooms: LoadgenRoom[];
   readonly inviteRooms: LoadgenRoom[];
   private nextRun = 0;
+  private readonly runs: number;
 
   constructor(
     private readonly bench: Bench,
-    path: string,
+    /** The seeded SQLite file. */
+    readonly path: string,
   ) {
     const { size } = bench;
     const inviteRooms = size.inviteRates.reduce((sum, rate) => sum + rate * size.inviteSeconds, 0);
     const seeder = new StoreSeeder(path, TENANT);
-    const joiners = Array.from({ length: JOIN_RUNS }, (_, run) => joiner(run));
+    this.runs = JOIN_RUNS + (bench.options.postgres ? CLUSTER_JOIN_RUNS : 0);
+    const joiners = Array.from({ length: this.runs }, (_, run) => joiner(run));
     const room = (prefix: string, i: number, n: number, extra: string[] = []) => {
       const members = [...Array.from({ length: n }, (_, j) => user(i * n + j)), ...extra];
       seeder.room(`${prefix}${i}`, members);
@@ -65,10 +70,21 @@ export class JoinSeed {
   /** The joins of one run: its own joiner into every seeded call, never a repeat. */
   joinRun(): { warm: JoinPair[]; measure: JoinPair[] } {
     const userId = joiner(this.nextRun++);
-    if (this.nextRun > JOIN_RUNS) throw new Error("more join runs than seeded joiners");
+    if (this.nextRun > this.runs) throw new Error("more join runs than seeded joiners");
     const { joinWarmPool, joinPool } = this.bench.size;
     const pairs = this.calls.map((callId) => ({ callId, userId }));
     return { warm: pairs.slice(0, joinWarmPool), measure: pairs.slice(joinWarmPool, joinWarmPool + joinPool) };
+  }
+
+  /**
+   * Two runs out of one joiner's: the first takes the even calls, the second
+   * the odd ones, so both join calls in the same state (nobody else joined
+   * them yet) and neither repeats a join of the other.
+   */
+  alternatingRuns(): [{ warm: JoinPair[]; measure: JoinPair[] }, { warm: JoinPair[]; measure: JoinPair[] }] {
+    const { warm, measure } = this.joinRun();
+    const half = (parity: number) => ({ warm: warm.filter((_, i) => i % 2 === parity), measure: measure.filter((_, i) => i % 2 === parity) });
+    return [half(0), half(1)];
   }
 
   restJoin = (p: JoinPair): PreparedRequest => ({
