@@ -12,6 +12,7 @@ const onBothStores = [
   "transcription",
   "shutdown",
   "event-durability",
+  "ringing",
 ].map((name) => `test/integration/${name}.test.ts`);
 
 // Three tiers. `vitest run --project unit` (or a path) runs one; the real

@@ -20,6 +20,7 @@ import { JoinSeed } from "./scenarios/join-seed.js";
 import { joins } from "./scenarios/joins.js";
 import { startPostgresServer, type PostgresServer } from "../test/support/postgres-server.js";
 import { profileJoin } from "./scenarios/profile.js";
+import { callHistory } from "./scenarios/history.js";
 import { getCalls, liveCallsMemory } from "./scenarios/stores.js";
 import { webhooks } from "./scenarios/webhooks.js";
 
@@ -94,6 +95,7 @@ async function main(nats: NatsServer, livekit: LiveKitServer, postgres: Postgres
   if (postgres) await cluster(b, seed);
   if (!smoke) profile = await profileJoin(b, seed, joinDb);
   await getCalls(b);
+  await callHistory(b);
   await liveCallsMemory(b);
 
   const profileText = profile.length ? `\nCPU profile of REST join (self time):\n${profile.map((f) => `  ${f.selfPercent.toFixed(1).padStart(5)} %  ${f.frame}`).join("\n")}` : "";

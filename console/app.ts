@@ -11,6 +11,13 @@ interface Participant {
   video_on: boolean;
 }
 
+interface Invitee {
+  user_id: string;
+  /** ringing, answered, rejected, missed, busy or canceled. */
+  state: string;
+  ring_deadline: string | null;
+}
+
 interface CallState {
   id: string;
   room_id: string;
@@ -18,6 +25,28 @@ interface CallState {
   status: string;
   end_reason?: string | null;
   participants: Participant[];
+  invitees: Invitee[];
+}
+
+interface HistoryEntry {
+  call_id: string;
+  room_id: string;
+  type: string;
+  status: string;
+  direction: "outgoing" | "incoming" | null;
+  /** answered, missed, declined, busy, canceled; null while it still rings. */
+  outcome: string | null;
+  started_at: string;
+  /** Proto JSON duration ("12.5s"); null while the call is live. */
+  duration: string | null;
+  participant_count: number;
+  missed_unseen: boolean;
+}
+
+interface HistoryPage {
+  entries: HistoryEntry[];
+  next_cursor: string;
+  unseen_missed_count: number;
 }
 
 interface Ticket {
@@ -115,7 +144,10 @@ function renderSignedIn(): void {
   $("signed-in-panel").hidden = token === null;
   $("sign-out").hidden = token === null;
   $("whoami").textContent = token === null ? "" : `signed in as ${subjectOf(token)}`;
-  if (token !== null) startListPolling();
+  if (token !== null) {
+    startListPolling();
+    refreshHistory().catch(showError);
+  }
 }
 
 $("sign-in").addEventListener("click", () => {
@@ -146,10 +178,79 @@ function startListPolling(): void {
 async function refreshList(): Promise<void> {
   try {
     renderList(await api<CallState[]>("GET", "/v1/calls"));
+    await refreshHistory();
   } catch (err) {
     showError(err);
   }
 }
+
+// --- call history ----------------------------------------------------------
+
+/** Older pages the user asked for stay shown; the first page is refreshed with the list. */
+let olderEntries: HistoryEntry[] = [];
+let olderCursor = "";
+
+async function refreshHistory(): Promise<void> {
+  const first = await api<HistoryPage>("GET", "/v1/calls/history?page_size=20");
+  const badge = $("unseen-missed");
+  badge.textContent = String(first.unseen_missed_count);
+  badge.hidden = first.unseen_missed_count === 0;
+  $("mark-seen").hidden = first.unseen_missed_count === 0;
+  const shownIds = new Set(first.entries.map((e) => e.call_id));
+  const entries = [...first.entries, ...olderEntries.filter((e) => !shownIds.has(e.call_id))];
+  const cursor = olderEntries.length > 0 ? olderCursor : first.next_cursor;
+  renderHistory(entries, cursor);
+}
+
+function renderHistory(entries: HistoryEntry[], nextCursor: string): void {
+  $("history-empty").hidden = entries.length > 0;
+  $("history").hidden = entries.length === 0;
+  const older = $("history-older");
+  older.hidden = nextCursor === "";
+  older.dataset["cursor"] = nextCursor;
+  $("history-body").replaceChildren(
+    ...entries.map((entry) => {
+      const tr = document.createElement("tr");
+      tr.dataset["testid"] = "history-row";
+      tr.dataset["callId"] = entry.call_id;
+      tr.dataset["outcome"] = entry.outcome ?? "ringing";
+      if (entry.outcome === "missed") tr.classList.add("missed");
+      const cells = [
+        entry.direction === "outgoing" ? "↗" : "↙",
+        new Date(entry.started_at).toLocaleString(),
+        entry.room_id,
+        entry.type,
+        (entry.outcome ?? "ringing") + (entry.missed_unseen ? " (new)" : ""),
+        entry.duration === null ? "live" : `${Math.round(Number.parseFloat(entry.duration))} s`,
+        String(entry.participant_count),
+      ];
+      for (const text of cells) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        tr.append(td);
+      }
+      return tr;
+    }),
+  );
+}
+
+$("history-older").addEventListener("click", () => {
+  const cursor = $("history-older").dataset["cursor"] ?? "";
+  if (!cursor) return;
+  void (async () => {
+    const page = await api<HistoryPage>("GET", `/v1/calls/history?page_size=20&cursor=${encodeURIComponent(cursor)}`);
+    olderEntries = [...olderEntries, ...page.entries];
+    olderCursor = page.next_cursor;
+    await refreshHistory();
+  })().catch(showError);
+});
+
+$("mark-seen").addEventListener("click", () => {
+  void (async () => {
+    await api<unknown>("POST", "/v1/calls/history/seen", {});
+    await refreshHistory();
+  })().catch(showError);
+});
 
 function renderList(calls: CallState[]): void {
   $("calls-empty").hidden = calls.length > 0;
@@ -289,6 +390,7 @@ async function refreshCurrent(): Promise<void> {
   const status = $("current-status");
   status.textContent = call.end_reason ? `${call.status} (${call.end_reason})` : call.status;
   status.dataset["status"] = call.status;
+  renderInvitees(call);
   $("participants").replaceChildren(
     ...call.participants.map((p) => {
       const li = document.createElement("li");
@@ -305,5 +407,49 @@ async function refreshCurrent(): Promise<void> {
     await disconnectMedia();
   }
 }
+
+// --- ringing: who was rung, and ringing them again ----------------------------
+
+function renderInvitees(call: CallState): void {
+  const live = call.status !== "ended";
+  $("ring-again").hidden = !live;
+  $("invitees").replaceChildren(
+    ...call.invitees.map((i) => {
+      const li = document.createElement("li");
+      li.dataset["testid"] = `invitee-${i.user_id}`;
+      li.dataset["state"] = i.state;
+      li.textContent = `${i.user_id}: ${i.state} `;
+      // Someone whose phone stopped without them in the call can be rung again.
+      if (live && i.ring_deadline === null && i.state !== "answered") {
+        const ring = document.createElement("button");
+        ring.type = "button";
+        ring.textContent = "Ring";
+        ring.dataset["userId"] = i.user_id;
+        ring.dataset["testid"] = `ring-${i.user_id}`;
+        li.append(ring);
+      }
+      return li;
+    }),
+  );
+}
+
+/** Rings `userIds`, or (none) every member of the room who is neither in the call nor ringing. */
+async function ringAgain(userIds: string[]): Promise<void> {
+  if (!current) return;
+  await api<unknown>("POST", `/v1/calls/${encodeURIComponent(current.callId)}/ring`, { user_ids: userIds });
+  await refreshCurrent();
+}
+
+$("ring-again").addEventListener("click", () => {
+  clearError();
+  ringAgain([]).catch(showError);
+});
+
+$("invitees").addEventListener("click", (ev) => {
+  const { userId } = (ev.target as HTMLElement).dataset;
+  if (!userId) return;
+  clearError();
+  ringAgain([userId]).catch(showError);
+});
 
 renderSignedIn();

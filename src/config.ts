@@ -63,7 +63,16 @@ export const VARIABLES = {
     description: "largest request body on every protocol; larger ones get `SW_CALL_PAYLOAD_TOO_LARGE`",
   },
   LOG_LEVEL: { parse: oneOf(LOG_LEVELS), default: "info", description: "pino log level (logs are JSON lines on stdout)" },
-  RING_TIMEOUT_SECONDS: { parse: int(1, 3_600), default: "45", description: "a call nobody answered ends as `no_answer` after this" },
+  RING_TIMEOUT_SECONDS: {
+    parse: int(1, 3_600),
+    default: "45",
+    description: "how long a member's phone rings (from the invite, or from RingCall) before it stops unanswered; a call nobody answered then ends as `no_answer`",
+  },
+  CALL_HISTORY_RETENTION_DAYS: {
+    parse: int(0, 36_500),
+    default: "365",
+    description: "ended calls older than this are deleted with their participants, invitees and history entries (calls with recordings are kept); 0: keep forever",
+  },
   RECONCILE_INTERVAL_SECONDS: {
     parse: int(0, 86_400),
     default: "30",
@@ -107,6 +116,12 @@ export const VARIABLES = {
     description: "StartRecording and StopRecording requests (together) one user may make per minute, counted for the whole cluster on PostgreSQL; 0: no limit",
   },
   RATE_LIMIT_RECORDING_BURST: { parse: RATE_LIMIT_BURST, default: "5", description: "StartRecording and StopRecording requests one user may make at once" },
+  RATE_LIMIT_RING_PER_MINUTE: {
+    parse: RATE_LIMIT_PER_MINUTE,
+    default: "20",
+    description: "RingCall requests (ringing members again) one user may make per minute, counted for the whole cluster on PostgreSQL; 0: no limit",
+  },
+  RATE_LIMIT_RING_BURST: { parse: RATE_LIMIT_BURST, default: "5", description: "RingCall requests one user may make at once" },
   RATE_LIMIT_OTHER_PER_MINUTE: {
     parse: RATE_LIMIT_PER_MINUTE,
     default: "600",
@@ -312,7 +327,9 @@ export interface Config {
     readonly downloadUrlTtlSeconds: number;
   };
   /** Per user and RPC class, per instance; perMinute 0 turns a class's limit off. */
-  readonly rateLimits: Readonly<Record<"initiate" | "recording" | "other", { readonly perMinute: number; readonly burst: number }>>;
+  readonly rateLimits: Readonly<Record<"initiate" | "recording" | "ring" | "other", { readonly perMinute: number; readonly burst: number }>>;
+  /** Ended calls are deleted after this (0: never). */
+  readonly callHistoryRetentionMs: number;
   /** Browser origins allowed to call the API (CORS); empty: no cross-origin access. */
   readonly corsAllowedOrigins: readonly string[];
   readonly transcription: {
@@ -476,6 +493,7 @@ export function loadConfig(vars: Partial<Record<EnvVar, string>>): Config {
     logLevel: v.LOG_LEVEL,
     auth: { key, issuer: v.AUTH_ISSUER, audience: v.AUTH_AUDIENCE },
     ringTimeoutSeconds: v.RING_TIMEOUT_SECONDS,
+    callHistoryRetentionMs: v.CALL_HISTORY_RETENTION_DAYS * 86_400_000,
     s3,
     recordings: {
       maxDurationMs: v.RECORDING_MAX_MINUTES,
@@ -488,6 +506,7 @@ export function loadConfig(vars: Partial<Record<EnvVar, string>>): Config {
     rateLimits: {
       initiate: { perMinute: v.RATE_LIMIT_INITIATE_PER_MINUTE, burst: v.RATE_LIMIT_INITIATE_BURST },
       recording: { perMinute: v.RATE_LIMIT_RECORDING_PER_MINUTE, burst: v.RATE_LIMIT_RECORDING_BURST },
+      ring: { perMinute: v.RATE_LIMIT_RING_PER_MINUTE, burst: v.RATE_LIMIT_RING_BURST },
       other: { perMinute: v.RATE_LIMIT_OTHER_PER_MINUTE, burst: v.RATE_LIMIT_OTHER_BURST },
     },
     corsAllowedOrigins: v.CORS_ALLOWED_ORIGINS ?? [],

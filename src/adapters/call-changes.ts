@@ -6,8 +6,23 @@ export interface CallRowChanges {
   readonly upsertParticipants: readonly Participant[];
   readonly deleteParticipants: readonly string[];
   readonly addEndedSessions: readonly string[];
-  /** Invitees that are new or changed state. */
+  /** Invitees that are new, or whose state or ring deadline changed. */
   readonly upsertInvitees: readonly Invitee[];
+  /** The users' rows of the call's history (call_parties) to insert or update. */
+  readonly upsertParties: readonly PartyChange[];
+}
+
+/**
+ * One user's part in a call, as history needs it: a row per initiator,
+ * invitee and anyone who joined. Insert it if new (flags false unless given);
+ * otherwise `joined` only ever turns true, and `missedUnseen` changes only
+ * when given.
+ */
+export interface PartyChange {
+  readonly userId: string;
+  readonly joined: boolean;
+  /** true: they just missed a ring; false: they joined (nothing missed to show); undefined: unchanged. */
+  readonly missedUnseen: boolean | undefined;
 }
 
 /**
@@ -29,11 +44,34 @@ export function callRowChanges(before: Call | undefined, after: Call): CallRowCh
     if (!same) upsertParticipants.push(p);
   }
   const known = new Set(before?.endedSessions);
-  const oldStates = new Map(before?.invitees.map((i) => [i.userId, i.state]));
+  const oldInvitees = new Map(before?.invitees.map((i) => [i.userId, i]));
+  const upsertInvitees = after.invitees.filter((i) => {
+    const old = oldInvitees.get(i.userId);
+    return !old || old.state !== i.state || old.ringDeadline !== i.ringDeadline || old.changedAt !== i.changedAt;
+  });
   return {
     upsertParticipants,
     deleteParticipants: [...oldParticipants.keys()],
     addEndedSessions: after.endedSessions.filter((sid) => !known.has(sid)),
-    upsertInvitees: after.invitees.filter((i) => oldStates.get(i.userId) !== i.state),
+    upsertInvitees,
+    upsertParties: partyChanges(before, after, oldInvitees, upsertInvitees),
   };
+}
+
+function partyChanges(before: Call | undefined, after: Call, oldInvitees: ReadonlyMap<string, Invitee>, changed: readonly Invitee[]): PartyChange[] {
+  const parties = new Map<string, PartyChange>();
+  const put = (userId: string, change: Partial<Omit<PartyChange, "userId">>) => {
+    const current = parties.get(userId) ?? { userId, joined: false, missedUnseen: undefined };
+    parties.set(userId, { userId, joined: current.joined || (change.joined ?? false), missedUnseen: change.missedUnseen ?? current.missedUnseen });
+  };
+  if (!before) put(after.initiatorId, { joined: true });
+  for (const i of changed) {
+    const wasRinging = oldInvitees.get(i.userId)?.ringDeadline != null;
+    // The ring ended without their answer: a missed call to show (busy members saw it as call waiting).
+    const missedNow = wasRinging && i.ringDeadline === null && (i.state === "missed" || i.state === "canceled");
+    put(i.userId, missedNow ? { missedUnseen: true } : {});
+  }
+  const wereIn = new Set(before?.participants.map((p) => p.userId));
+  for (const p of after.participants) if (!wereIn.has(p.userId)) put(p.userId, { joined: true, missedUnseen: false });
+  return [...parties.values()];
 }

@@ -1,4 +1,5 @@
 import type { Call, CallStatus, CallType, EndReason, Invitee, InviteState, Participant } from "../domain/call.js";
+import type { CallHistoryRecord } from "../domain/history.js";
 import type { MediaEntry, Recording, RecordingStatus } from "../domain/recording.js";
 import type { Segment, Transcript, TranscriptStatus } from "../domain/transcript.js";
 
@@ -38,6 +39,8 @@ export interface ParticipantColumns {
 export interface InviteeColumns {
   user_id: string;
   state: InviteState;
+  changed_at: number;
+  ring_deadline: number | null;
 }
 
 export function callFromColumns(
@@ -66,8 +69,41 @@ export function callFromColumns(
         livekitSid: p.livekit_sid,
       }),
     ),
-    invitees: children.invitees.map((i): Invitee => ({ userId: i.user_id, state: i.state })),
+    invitees: children.invitees.map((i): Invitee => ({ userId: i.user_id, state: i.state, changedAt: i.changed_at, ringDeadline: i.ring_deadline })),
     endedSessions: [...children.endedSessions],
+  };
+}
+
+/** One row of a user's history: the call, and the user's own part in it (call_parties, call_invitees). */
+export interface HistoryColumns {
+  id: string;
+  room_id: string;
+  type: CallType;
+  status: CallStatus;
+  initiator_id: string;
+  started_at: number;
+  ended_at: number | null;
+  end_reason: EndReason | null;
+  participant_count: number;
+  invite_state: InviteState | null;
+  joined: Flag;
+  missed_unseen: Flag;
+}
+
+export function historyFromColumns(row: HistoryColumns): CallHistoryRecord {
+  return {
+    callId: row.id,
+    roomId: row.room_id,
+    type: row.type,
+    status: row.status,
+    initiatorId: row.initiator_id,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    endReason: row.end_reason,
+    participantCount: row.participant_count,
+    inviteState: row.invite_state,
+    joined: flag(row.joined),
+    missedUnseen: flag(row.missed_unseen),
   };
 }
 

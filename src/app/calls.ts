@@ -5,8 +5,10 @@ import {
   joinCall,
   leaveCall,
   mediaChanged,
+  nextRingAt,
   rejectCall,
   requestEnd,
+  ringAgain,
   startCall,
   timeOutCall,
   type Call,
@@ -28,10 +30,10 @@ export interface JoinTicket {
   readonly livekitRoom: string;
 }
 
-/** A change of a call: the next state from the current one (it may read in the transaction, e.g. a membership). */
 /** Ring timeouts ended per transaction: bounded, so one sweep never holds many rows for long. */
 const EXPIRY_BATCH = 64;
 
+/** A change of a call: the next state from the current one (it may read in the transaction, e.g. a membership). */
 export type CallChange = (call: Call, tx: StoreTransaction) => Transition | Promise<Transition>;
 
 export interface CallsDeps {
@@ -74,22 +76,25 @@ export class CallsUseCases {
     await rooms.createRoom(roomName);
 
     const started = await store.transaction(async (tx) => {
+      const memberIds = await tx.directory.listMemberIds(caller.tenantId, roomId);
       const transition = startCall({
         id: callId,
         tenantId: caller.tenantId,
         roomId,
         type,
         initiatorId: caller.userId,
-        memberIds: await tx.directory.listMemberIds(caller.tenantId, roomId),
+        memberIds,
         now: clock.now(),
         ringTimeoutMs: this.deps.ringTimeoutMs,
+        // Members talking in another call now are rung as call waiting.
+        busyIds: await tx.calls.findBusy(caller.tenantId, memberIds.filter((id) => id !== caller.userId)),
       });
       if (!(await tx.calls.insertCall(transition.call))) return undefined;
       await tx.outbox.append(this.deps.events.fromTransition(transition));
       return transition;
     });
     if (started) {
-      this.deps.onRingDeadline?.(started.call.ringDeadline);
+      this.announceRingDeadline(started.call);
       return this.ticket(caller, callId);
     }
 
@@ -158,6 +163,32 @@ export class CallsUseCases {
     // A report that ended the call first already stopped its recording.
     if (completed.events.length > 0) this.deps.onCallEnded?.(callId);
     return completed.call;
+  }
+
+  /**
+   * A participant rings members of the room again: `userIds`, or (empty)
+   * every member who is neither in the call nor ringing now. Each gets a
+   * fresh ring deadline of their own; members in another live call ring as
+   * call waiting (`busy`). A user who is not a member of the room is refused.
+   */
+  async ring(caller: Caller, callId: string, userIds: readonly string[]): Promise<Call> {
+    const call = await this.apply(caller.tenantId, callId, async (current, tx) => {
+      await this.requireMember(caller, current.roomId, tx);
+      const members = await tx.directory.listMemberIds(caller.tenantId, current.roomId);
+      const ringingNow = new Set(current.invitees.filter((i) => i.ringDeadline !== null).map((i) => i.userId));
+      const targets =
+        userIds.length > 0 ? [...new Set(userIds)] : members.filter((id) => !isParticipant(current, id) && !ringingNow.has(id));
+      const memberSet = new Set(members);
+      const strangers = targets.filter((id) => !memberSet.has(id));
+      if (strangers.length > 0) {
+        throw new CallError(CallErrorCode.InvalidArgument, `not members of room ${current.roomId}: ${strangers.slice(0, 5).join(", ")}`);
+      }
+      const busy = await tx.calls.findBusy(caller.tenantId, targets);
+      const now = this.deps.clock.now();
+      return ringAgain(current, caller.userId, targets.map((userId) => ({ userId, busy: busy.has(userId) })), now, this.deps.ringTimeoutMs);
+    });
+    this.announceRingDeadline(call);
+    return call;
   }
 
   /**
@@ -259,6 +290,12 @@ export class CallsUseCases {
     const transition = await this.deps.store.transaction((tx) => this.changeIn(tx, tenantId, callId, change));
     this.afterCommit(callId, transition);
     return transition.call;
+  }
+
+  /** The ring timer arms for the call's next ring deadline (a poll would find it a little later anyway). */
+  private announceRingDeadline(call: Call): void {
+    const next = nextRingAt(call);
+    if (next !== null) this.deps.onRingDeadline?.(next);
   }
 
   /** What follows a committed change outside the store: a call it ended loses its LiveKit room and its recording. */

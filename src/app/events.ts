@@ -137,8 +137,24 @@ function describe(event: CallEvent, call: Call, state: unknown): { subject: stri
       return {
         subject: userSubject(event.userId),
         type: "swp.call.invite",
-        data: { caller_id: call.initiatorId, type: call.type, call: state },
+        // busy: the member is in another live call, so this rings as call waiting.
+        data: { caller_id: call.initiatorId, type: call.type, busy: event.busy, call: state },
       };
+    case "missed":
+      // What a push service or the WebSocket tier turns into a missed-call notification (once per ring).
+      return {
+        subject: userSubject(event.userId),
+        type: "swp.call.missed",
+        data: { caller_id: call.initiatorId, type: call.type, reason: event.reason, call: state },
+      };
+    case "invitee_updated": {
+      const invitee = call.invitees.find((i) => i.userId === event.userId);
+      return {
+        subject: room,
+        type: "swp.call.invitee_updated",
+        data: { user_id: event.userId, state: invitee?.state ?? null, call: state },
+      };
+    }
     case "participant_joined":
       return { subject: room, type: "swp.call.participant_joined", data: { participant_id: event.userId, call: state } };
     case "active":

@@ -1,3 +1,4 @@
+import type { CallHistoryRecord, HistoryPage } from "../domain/history.js";
 import type { Call } from "../domain/call.js";
 import type { Membership } from "../domain/permissions.js";
 import type { Recording } from "../domain/recording.js";
@@ -80,7 +81,7 @@ export interface StoreTransaction {
   readonly schedule: ScheduleClaims;
 }
 
-export interface CallReads {
+export interface CallReads extends CallHistoryReads {
   findCall(tenantId: string, callId: string): Promise<Call | undefined>;
   findLiveCallInRoom(tenantId: string, roomId: string): Promise<Call | undefined>;
   /** Where any tenant's call lives: for LiveKit's webhooks, which know the room name only. */
@@ -92,6 +93,21 @@ export interface CallReads {
   countLive(): Promise<{ ringing: number; active: number }>;
   /** The earliest ring deadline of any ringing call. */
   nextRingDeadline(): Promise<number | undefined>;
+}
+
+/**
+ * The calls a user was in or was rung for, newest first (by start, then
+ * id), strictly older than `page.before`: an index walk, as fast with a
+ * million calls stored as with a thousand. Tenants never see each other's.
+ */
+export interface CallHistoryReads {
+  listHistory(tenantId: string, userId: string, page: HistoryPage): Promise<CallHistoryRecord[]>;
+  /** How many calls the user missed and has not marked seen. */
+  countUnseenMissed(tenantId: string, userId: string): Promise<number>;
+  /** A room's calls, live and ended, newest first (by start, then id), strictly older than `page.before`. */
+  listRoomCalls(tenantId: string, roomId: string, page: HistoryPage): Promise<Call[]>;
+  /** Which of `userIds` are participants of a live call of the tenant now (they ring as call waiting). */
+  findBusy(tenantId: string, userIds: readonly string[]): Promise<Set<string>>;
 }
 
 export interface CallRepository extends CallReads {
@@ -108,6 +124,13 @@ export interface CallRepository extends CallReads {
    * one instance of the cluster.
    */
   claimRingingDue(now: number, limit: number): Promise<CallKey[]>;
+  /** Marks every call the user missed as seen; returns how many were unseen. */
+  markHistorySeen(tenantId: string, userId: string): Promise<number>;
+  /**
+   * Deletes up to `limit` calls that ended before `before` and have no
+   * recordings, with their participants, invitees and history; returns how many.
+   */
+  deleteEndedBefore(before: number, limit: number): Promise<number>;
 }
 
 /** Periodic work as rows: one run per interval for the whole cluster, whichever instance claims it. */

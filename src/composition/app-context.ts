@@ -21,6 +21,7 @@ import { CallsUseCases } from "../app/calls.js";
 import { DirectoryUseCases } from "../app/directory.js";
 import { CallEventFactory, EVENT_SUBJECTS, JOB_SUBJECTS } from "../app/events.js";
 import type { Authenticator, Clock, EgressService, LiveKitRooms, LiveKitTokens, ObjectStore, OutboxStore, Store, TranscriptionEngine } from "../app/ports.js";
+import { CallHistoryUseCases } from "../app/call-history.js";
 import { ClusterSchedule } from "../app/cluster-schedule.js";
 import { Reconciler } from "../app/reconciler.js";
 import { RecordingsUseCases } from "../app/recordings.js";
@@ -86,8 +87,10 @@ export interface AppContext extends AsyncDisposable {
   readonly ringTimer: RingTimer;
   /** Compares live calls with LiveKit; tests run passes on demand. */
   readonly reconciler: Reconciler;
-  /** Periodic work run once per interval for the whole cluster (reconcile, the recording limit). */
+  /** Periodic work run once per interval for the whole cluster (reconcile, the recording limit, history retention). */
   readonly schedule: ClusterSchedule;
+  /** Users' call history and rooms' call logs; its retention sweep runs as a periodic job. */
+  readonly history: CallHistoryUseCases;
   /** Names this instance in logs and in the store's claims: host, process id and a random suffix. */
   readonly instanceId: string;
   readonly recordings: RecordingsUseCases;
@@ -218,6 +221,7 @@ export async function createAppContext(config: Config, overrides: AppOverrides =
     joinGraceMs: config.reconcile.joinGraceSeconds * 1000,
   });
   const schedule = new ClusterSchedule({ store, clock, logger, holder: instanceId });
+  const history = new CallHistoryUseCases({ store, clock, logger, retentionMs: config.callHistoryRetentionMs });
   const transcriptionEngine: TranscriptionEngine =
     overrides.transcriptionEngine ??
     (config.transcription.engine === "openai"
@@ -249,7 +253,7 @@ export async function createAppContext(config: Config, overrides: AppOverrides =
     observe: (method, protocol, outcome, seconds) => metrics.observeRpc(method.name, protocol, outcome, seconds),
     settle,
   })
-    .register(CallsService, callsRegistration(callsUseCases, recordings))
+    .register(CallsService, callsRegistration(callsUseCases, recordings, history))
     .register(DirectoryService, directoryRegistration(new DirectoryUseCases(store)));
 
   const livekitProbe = cachedProbe(rooms.ping?.bind(rooms) ?? (() => liveKitRooms.ping()), 5_000);
@@ -322,6 +326,7 @@ export async function createAppContext(config: Config, overrides: AppOverrides =
     ringTimer,
     reconciler,
     schedule,
+    history,
     instanceId,
     recordings,
     objectStore,

@@ -36,6 +36,8 @@ export function startBackground(ctx: AppContext, role: Role): AsyncDisposable {
     }
     // Recordings past RECORDING_MAX_MINUTES are stopped within about a second.
     ctx.schedule.every("recording-limit", 1000, () => ctx.recordings.stopOverdue());
+    // Ended calls past CALL_HISTORY_RETENTION_DAYS go, hourly.
+    ctx.schedule.every("history-retention", 60 * 60 * 1000, () => ctx.history.deleteExpired());
     stops.push(async () => {
       await ctx.schedule.stop();
       await ctx.reconciler.idle();

@@ -31,8 +31,18 @@ export interface EndRequest {
  */
 export const END_REQUEST_TTL_MS = 60_000;
 
-/** Where a rung member stands: still ringing, answered, declined, or no longer rung because the call ended. */
-export type InviteState = "ringing" | "joined" | "rejected" | "stopped";
+/**
+ * Where a rung member stands. `ringing`: their phone rings. `busy`: it rings
+ * as call waiting, because they are in another live call (and stays `busy`
+ * if that ring ends unanswered). `answered`: they joined. `rejected`: they
+ * declined. `missed`: the ring ended without their answer (it timed out, or
+ * the call ended while it rang). `canceled`: the caller gave up before anyone
+ * answered.
+ */
+export type InviteState = "ringing" | "answered" | "rejected" | "missed" | "busy" | "canceled";
+
+/** Why a member's ring ended without their answer (`swp.call.missed`). */
+export type MissedReason = "timeout" | "canceled" | "ended";
 
 export interface Participant {
   readonly userId: string;
@@ -50,6 +60,10 @@ export interface Participant {
 export interface Invitee {
   readonly userId: string;
   readonly state: InviteState;
+  /** When `state` last changed (Unix ms). */
+  readonly changedAt: number;
+  /** While their phone rings (`ringing`, or `busy` as call waiting): when it stops unanswered. Null once it stopped. */
+  readonly ringDeadline: number | null;
 }
 
 export interface Call {
@@ -72,11 +86,15 @@ export interface Call {
    * the request is fresh, whatever ends the call ends it as the asked-for end.
    */
   readonly endRequest: EndRequest | null;
-  /** Unix ms after which a call still ringing (nobody answered) ends with `no_answer`. */
+  /**
+   * Unix ms after which a call nobody answered ends with `no_answer`: the
+   * latest ring deadline given while it was ringing (a call with nobody to
+   * ring ends then too).
+   */
   readonly ringDeadline: number;
   /** Who is in the call now (empty once it ended). */
   readonly participants: readonly Participant[];
-  /** Every member rung when the call started, and where they stand. */
+  /** Every member rung (when the call started, or rung again since), and where they stand. */
   readonly invitees: readonly Invitee[];
   /**
    * LiveKit sessions (`sid`) known to have ended: a `participant_joined` of one
@@ -90,7 +108,9 @@ export type RingStopReason = "answered" | "rejected" | "ended" | "timeout";
 
 export type CallEvent =
   | { readonly type: "started" }
-  | { readonly type: "invited"; readonly userId: string }
+  | { readonly type: "invited"; readonly userId: string; readonly busy: boolean }
+  | { readonly type: "missed"; readonly userId: string; readonly reason: MissedReason }
+  | { readonly type: "invitee_updated"; readonly userId: string }
   | { readonly type: "participant_joined"; readonly userId: string }
   | { readonly type: "active" }
   | { readonly type: "participant_left"; readonly userId: string }
@@ -110,6 +130,37 @@ export function isLive(call: Call): boolean {
 
 export function isParticipant(call: Call, userId: string): boolean {
   return call.participants.some((p) => p.userId === userId);
+}
+
+/** Whether the member's phone rings for this call now (as a ring, or as call waiting). */
+export function isRinging(invitee: Invitee): boolean {
+  return invitee.ringDeadline !== null;
+}
+
+/**
+ * The earliest moment something of this call rings out: a member's ring
+ * deadline, or the call's own while nobody answered. Null when nothing
+ * rings. The store keeps it beside the call, for the ring timer.
+ */
+export function nextRingAt(call: Call): number | null {
+  if (!isLive(call)) return null;
+  let next = call.status === "ringing" ? call.ringDeadline : Number.POSITIVE_INFINITY;
+  for (const i of call.invitees) if (i.ringDeadline !== null && i.ringDeadline < next) next = i.ringDeadline;
+  return Number.isFinite(next) ? next : null;
+}
+
+function ringing(userId: string, busy: boolean, now: number, ringTimeoutMs: number): Invitee {
+  return { userId, state: busy ? "busy" : "ringing", changedAt: now, ringDeadline: now + ringTimeoutMs };
+}
+
+/** The ring ends: `busy` stays busy (the caller learned why), anyone else takes `state`. */
+function ringEnded(invitee: Invitee, state: "missed" | "canceled", now: number): Invitee {
+  return { userId: invitee.userId, state: invitee.state === "busy" ? "busy" : state, changedAt: now, ringDeadline: null };
+}
+
+/** A missed call for the member, unless they were busy: they saw it as call waiting and the caller saw them busy. */
+function missedEvents(invitee: Invitee, reason: MissedReason): CallEvent[] {
+  return invitee.state === "busy" ? [] : [{ type: "missed", userId: invitee.userId, reason }];
 }
 
 function assertLive(call: Call): void {
@@ -132,12 +183,14 @@ export interface StartCallInput {
   readonly now: number;
   /** How long the call may ring unanswered. */
   readonly ringTimeoutMs: number;
+  /** Members who are in another live call now: rung as call waiting (`busy`). */
+  readonly busyIds?: ReadonlySet<string>;
 }
 
 export function startCall(input: StartCallInput): Transition {
   const invitees = [...new Set(input.memberIds)]
     .filter((id) => id !== input.initiatorId)
-    .map((userId): Invitee => ({ userId, state: "ringing" }));
+    .map((userId) => ringing(userId, input.busyIds?.has(userId) ?? false, input.now, input.ringTimeoutMs));
   const call: Call = {
     id: input.id,
     tenantId: input.tenantId,
@@ -160,13 +213,13 @@ export function startCall(input: StartCallInput): Transition {
     events: [
       { type: "started" },
       { type: "participant_joined", userId: input.initiatorId },
-      ...invitees.map((i): CallEvent => ({ type: "invited", userId: i.userId })),
+      ...invitees.map((i): CallEvent => ({ type: "invited", userId: i.userId, busy: i.state === "busy" })),
     ],
   };
 }
 
-function withInviteState(call: Call, userId: string, state: InviteState): readonly Invitee[] {
-  return call.invitees.map((i) => (i.userId === userId ? { userId, state } : i));
+function withInvitee(call: Call, invitee: Invitee): readonly Invitee[] {
+  return call.invitees.map((i) => (i.userId === invitee.userId ? invitee : i));
 }
 
 /** Joining twice (another device) changes nothing; the caller just gets a fresh token. */
@@ -176,7 +229,7 @@ export function joinCall(call: Call, userId: string, now: number): Transition {
 
   const events: CallEvent[] = [{ type: "participant_joined", userId }];
   const invitee = call.invitees.find((i) => i.userId === userId);
-  if (invitee?.state === "ringing") events.push({ type: "ring_stopped", userId, reason: "answered" });
+  if (invitee && isRinging(invitee)) events.push({ type: "ring_stopped", userId, reason: "answered" });
   let status = call.status;
   if (status === "ringing" && userId !== call.initiatorId) {
     status = "active";
@@ -186,7 +239,7 @@ export function joinCall(call: Call, userId: string, now: number): Transition {
     ...call,
     status,
     participants: [...call.participants, joined(userId, now)],
-    invitees: invitee ? withInviteState(call, userId, "joined") : call.invitees,
+    invitees: invitee ? withInvitee(call, { userId, state: "answered", changedAt: now, ringDeadline: null }) : call.invitees,
   };
   return { call: next, events };
 }
@@ -205,36 +258,93 @@ export function leaveCall(call: Call, userId: string, now: number): Transition {
 }
 
 /**
- * A rung member declines. When everyone rung has declined and nobody answered
+ * A rung member declines. When nobody rings any more and nobody answered
  * (every 1:1 reject), the call ends; otherwise only this member stops ringing.
  */
 export function rejectCall(call: Call, userId: string, now: number): Transition {
   assertLive(call);
   const invitee = call.invitees.find((i) => i.userId === userId);
   if (invitee?.state === "rejected") return noChange(call);
-  if (invitee?.state !== "ringing") {
+  if (!invitee || !isRinging(invitee)) {
     throw new CallError(CallErrorCode.NotRinging, `call ${call.id} is not ringing for you`);
   }
 
-  const next: Call = { ...call, invitees: withInviteState(call, userId, "rejected") };
+  const next: Call = { ...call, invitees: withInvitee(call, { userId, state: "rejected", changedAt: now, ringDeadline: null }) };
   const events: CallEvent[] = [
     { type: "rejected", userId },
     { type: "ring_stopped", userId, reason: "rejected" },
   ];
-  const everyoneDeclined = next.invitees.every((i) => i.state === "rejected");
-  if (next.status !== "ringing" || !everyoneDeclined) return { call: next, events };
+  return endIfNobodyRings({ call: next, events }, now);
+}
 
-  const ending = endCall(next, "rejected", now);
+/**
+ * Ring deadlines passed: each member whose ring is due stops ringing and has
+ * missed the call (a busy one stays busy); a call nobody answered ends as
+ * `no_answer` once nobody rings, or at its own deadline.
+ */
+export function timeOutCall(call: Call, now: number): Transition {
+  if (!isLive(call)) return noChange(call);
+  const due = call.invitees.filter((i) => i.ringDeadline !== null && i.ringDeadline <= now);
+  const callDue = call.status === "ringing" && call.ringDeadline <= now;
+  if (due.length === 0 && !callDue) return noChange(call);
+
+  const stopped = new Map(due.map((i) => [i.userId, ringEnded(i, "missed", now)]));
+  const next: Call = { ...call, invitees: call.invitees.map((i) => stopped.get(i.userId) ?? i) };
+  const events: CallEvent[] = due.flatMap((i): CallEvent[] => [
+    { type: "ring_stopped", userId: i.userId, reason: "timeout" },
+    ...missedEvents(i, "timeout"),
+    { type: "invitee_updated", userId: i.userId },
+  ]);
+  const ended = callDue && next.status === "ringing" ? chain({ call: next, events }, endCall(next, "no_answer", now)) : endIfNobodyRings({ call: next, events }, now);
+  // When the call ends with these rings, the `ended` event's call shows every member's final state.
+  return isLive(ended.call) ? ended : { call: ended.call, events: ended.events.filter((e) => e.type !== "invitee_updated") };
+}
+
+function chain(first: Transition, second: Transition): Transition {
+  return { call: second.call, events: [...first.events, ...second.events] };
+}
+
+/** A call nobody answered ends once nobody rings: `rejected` if everyone rung declined, else `no_answer`. */
+function endIfNobodyRings(transition: Transition, now: number): Transition {
+  const { call, events } = transition;
+  if (call.status !== "ringing" || call.invitees.length === 0 || call.invitees.some(isRinging)) return transition;
+  const reason: EndReason = call.invitees.every((i) => i.state === "rejected") ? "rejected" : "no_answer";
+  const ending = endCall(call, reason, now);
   return { call: ending.call, events: [...events, ...ending.events] };
 }
 
 /**
- * The ring timeout fired: a call nobody answered ends as `no_answer` (a missed
- * call). A call that was answered, or has ended meanwhile, is left alone.
+ * `byUserId`, in the live call, rings members again: each of `targets` gets a
+ * fresh ring deadline of its own (`busy` ones ring as call waiting). Members
+ * in the call already are skipped. The room hears each new ring.
  */
-export function timeOutCall(call: Call, now: number): Transition {
-  if (call.status !== "ringing" || now < call.ringDeadline) return noChange(call);
-  return endCall(call, "no_answer", now);
+export function ringAgain(
+  call: Call,
+  byUserId: string,
+  targets: readonly { readonly userId: string; readonly busy: boolean }[],
+  now: number,
+  ringTimeoutMs: number,
+): Transition {
+  assertLive(call);
+  if (!isParticipant(call, byUserId)) {
+    throw new CallError(CallErrorCode.Forbidden, `only a participant of call ${call.id} may ring members`);
+  }
+  const rung = targets.filter((t) => !isParticipant(call, t.userId) && t.userId !== byUserId);
+  if (rung.length === 0) return noChange(call);
+  const fresh = new Map(rung.map((t) => [t.userId, ringing(t.userId, t.busy, now, ringTimeoutMs)]));
+  const known = new Set(call.invitees.map((i) => i.userId));
+  const next: Call = {
+    ...call,
+    invitees: [...call.invitees.map((i) => fresh.get(i.userId) ?? i), ...[...fresh.values()].filter((i) => !known.has(i.userId))],
+    ringDeadline: call.status === "ringing" ? Math.max(call.ringDeadline, now + ringTimeoutMs) : call.ringDeadline,
+  };
+  return {
+    call: next,
+    events: [...fresh.values()].flatMap((i): CallEvent[] => [
+      { type: "invited", userId: i.userId, busy: i.state === "busy" },
+      { type: "invitee_updated", userId: i.userId },
+    ]),
+  };
 }
 
 /**
@@ -246,22 +356,27 @@ export function endCall(call: Call, reason: EndReason, now: number, endedBy: str
   assertLive(call);
   const request = pendingEndRequest(call, now);
   const finalReason: EndReason = request ? "ended" : reason;
-  const stillRinging = call.invitees.filter((i) => i.state === "ringing");
+  const finalEndedBy = request ? request.by : finalReason === "ended" ? endedBy : null;
+  // The caller giving up before anyone answered cancels the ring; any other end of a ringing phone misses it.
+  const canceled = call.status === "ringing" && (finalReason === "canceled" || (finalReason === "ended" && finalEndedBy === call.initiatorId));
+  const missed: MissedReason = canceled ? "canceled" : finalReason === "no_answer" ? "timeout" : "ended";
+  const stillRinging = call.invitees.filter(isRinging);
   const ringStop: RingStopReason = finalReason === "no_answer" ? "timeout" : "ended";
   const next: Call = {
     ...call,
     status: "ended",
     endedAt: now,
     endReason: finalReason,
-    endedBy: request ? request.by : finalReason === "ended" ? endedBy : null,
+    endedBy: finalEndedBy,
     endRequest: null,
     participants: [],
-    invitees: call.invitees.map((i) => (i.state === "ringing" ? { userId: i.userId, state: "stopped" } : i)),
+    invitees: call.invitees.map((i) => (isRinging(i) ? ringEnded(i, canceled ? "canceled" : "missed", now) : i)),
   };
+  // No invitee_updated here: the `ended` event's call shows every member's final state.
   return {
     call: next,
     events: [
-      ...stillRinging.map((i): CallEvent => ({ type: "ring_stopped", userId: i.userId, reason: ringStop })),
+      ...stillRinging.flatMap((i): CallEvent[] => [{ type: "ring_stopped", userId: i.userId, reason: ringStop }, ...missedEvents(i, missed)]),
       { type: "ended", reason: finalReason },
     ],
   };

@@ -9,8 +9,8 @@ import { openDatabase, type SqliteDatabase } from "../adapters/sqlite/database.j
  *
  *   npm run db:copy-to-postgres -- --from ./data/calls.db --to postgres://user:pw@host/db
  *
- * Copies every table (directory, policies, calls with participants, invitees
- * and ended sessions, webhook ids, recordings, media, transcripts, and the
+ * Copies every table (directory, policies, calls with participants, invitees,
+ * ended sessions and their users' history rows, webhook ids, recordings, media, transcripts, and the
  * events still waiting in the outbox) into an empty, migrated PostgreSQL
  * database in one transaction, then compares the row counts. Stop the
  * service first: a change written during the copy would be left behind.
@@ -25,6 +25,7 @@ const TABLES: readonly { readonly name: string; readonly where?: string; readonl
   { name: "call_participants", order: "call_id, user_id" },
   { name: "call_invitees", order: "call_id, user_id" },
   { name: "call_ended_sessions", order: "call_id, sid" },
+  { name: "call_parties", order: "call_id, user_id" },
   { name: "webhook_events", order: "id" },
   { name: "recordings", order: "started_at, id" },
   { name: "media", order: "id" },

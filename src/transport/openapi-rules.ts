@@ -1,6 +1,6 @@
 import { getOption, hasOption, isFieldSet, type DescField } from "@bufbuild/protobuf";
 import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
-import { field as validateField, Ignore, StringRulesSchema, type FieldRules } from "../../gen/buf/validate/validate_pb.js";
+import { field as validateField, Ignore, RepeatedRulesSchema, StringRulesSchema, type FieldRules } from "../../gen/buf/validate/validate_pb.js";
 
 /**
  * A request field's `buf.validate` rules in JSON Schema terms, so that
@@ -9,8 +9,9 @@ import { field as validateField, Ignore, StringRulesSchema, type FieldRules } fr
  * and one that breaks it always is.
  *
  * Translated: `required`; string `len`, `min_len`, `max_len`, `pattern`;
- * numeric `gt`, `gte`, `lt`, `lte`; enum `defined_only`, `in`, `not_in`.
- * Other rules are enforced but not documented here.
+ * numeric `gt`, `gte`, `lt`, `lte`; enum `defined_only`, `in`, `not_in`;
+ * repeated `min_items`, `max_items`, `unique` and the string or numeric
+ * rules of their `items`. Other rules are enforced but not documented here.
  */
 export interface FieldConstraints {
   /**
@@ -18,7 +19,11 @@ export interface FieldConstraints {
    * REST dialect reads an absent implicit-presence field as its zero value).
    */
   readonly required: boolean;
-  /** Keywords for the field's value: minLength, maxLength, pattern, minimum, exclusiveMaximum… */
+  /**
+   * Keywords for the field's value: minLength, maxLength, pattern, minimum,
+   * exclusiveMaximum…; for a repeated field minItems, maxItems, uniqueItems
+   * and `items`, the keywords of each element.
+   */
   readonly keywords: Readonly<Record<string, unknown>>;
   /** Enum fields only: the numbers the rules accept, in declaration order. */
   readonly enumNumbers?: readonly number[];
@@ -32,7 +37,7 @@ export function fieldConstraints(field: DescField): FieldConstraints {
   if (rules.ignore === Ignore.ALWAYS) return NONE;
   // Absent means the zero value only without explicit presence (not `optional`, not a message).
   const implicit = field.fieldKind !== "message" && field.presence === FeatureSet_FieldPresence.IMPLICIT;
-  const keywords = rules.type.case === "string" ? stringKeywords(rules, implicit) : rangeKeywords(rules.type.value);
+  const keywords = rules.type.case === "repeated" ? repeatedKeywords(rules) : valueKeywords(rules, implicit);
   const enumNumbers = field.fieldKind === "enum" ? acceptedEnumNumbers(field, rules) : undefined;
   const zeroChecked = implicit && rules.ignore !== Ignore.IF_ZERO_VALUE;
   const required = rules.required || (zeroChecked && !zeroAccepted(keywords, enumNumbers));
@@ -45,6 +50,7 @@ function zeroAccepted(keywords: Record<string, unknown>, enumNumbers: readonly n
   const n = (key: string) => keywords[key] as number | undefined;
   return !(
     (n("minLength") ?? 0) > 0 ||
+    (n("minItems") ?? 0) > 0 ||
     !matchesEmpty(keywords["pattern"]) ||
     (n("minimum") ?? -Infinity) > 0 ||
     (n("exclusiveMinimum") ?? -Infinity) >= 0 ||
@@ -61,6 +67,24 @@ function matchesEmpty(pattern: unknown): boolean {
   } catch {
     return true;
   }
+}
+
+/** Keywords of one value (a field, or an element of a repeated field): string rules or a numeric range. */
+function valueKeywords(rules: FieldRules, implicit: boolean): Record<string, unknown> {
+  return rules.type.case === "string" ? stringKeywords(rules, implicit) : rangeKeywords(rules.type.value);
+}
+
+function repeatedKeywords(rules: FieldRules): Record<string, unknown> {
+  if (rules.type.case !== "repeated") return {};
+  const repeated = rules.type.value;
+  const keywords: Record<string, unknown> = {};
+  if (isFieldSet(repeated, RepeatedRulesSchema.field.minItems)) keywords["minItems"] = Number(repeated.minItems);
+  if (isFieldSet(repeated, RepeatedRulesSchema.field.maxItems)) keywords["maxItems"] = Number(repeated.maxItems);
+  if (repeated.unique) keywords["uniqueItems"] = true;
+  // An element is always present, so `required` (not empty) and the zero value are checked like any value.
+  const items = repeated.items ? valueKeywords(repeated.items, true) : {};
+  if (Object.keys(items).length > 0) keywords["items"] = items;
+  return keywords;
 }
 
 function stringKeywords(rules: FieldRules, implicit: boolean): Record<string, unknown> {

@@ -16,9 +16,10 @@ const commentOf = (fullName: string): string | undefined => COMMENTS[fullName];
  * drift from what is served. Schemas follow the REST JSON dialect of
  * `rest/rest-json.ts`: proto field names, `null` for unset messages and the
  * zero enum value, enums lower case without their prefix, int64 as numbers,
- * timestamps as RFC 3339 strings. Request fields carry their `buf.validate`
- * rules (openapi-rules.ts), and operations answering with a `call_id` link to
- * the operations that take one, so a stateful fuzzer can follow a call.
+ * timestamps as RFC 3339 strings. Request fields (in the body, or query
+ * parameters of a GET) carry their `buf.validate` rules (openapi-rules.ts),
+ * and answers link their ids (`call_id`, a call's `room_id`) to the
+ * operations that take them, so a stateful fuzzer can follow a call.
  *
  * protobuf-es embeds descriptors without `source_code_info`, so the proto
  * comments come from proto-comments.json, which `npm run generate` extracts
@@ -60,7 +61,7 @@ function operation(route: RestRoute, components: SchemaComponents, routes: Route
     tags: [service.name],
     security: [{ [SECURITY_SCHEME]: [] }],
   };
-  const parameters = pathParameters(route);
+  const parameters = [...pathParameters(route), ...queryParameters(route, components)];
   if (parameters.length > 0) op["parameters"] = parameters;
   if (route.bodyIsRequest) op["requestBody"] = requestBody(route, components);
   op["responses"] = { "200": successResponse(route, components, routes), ...errorResponseRefs() };
@@ -92,6 +93,26 @@ function pathParameters(route: RestRoute): Schema[] {
     required: true,
     schema: { ...scalarSchema(ScalarType.STRING), ...fieldConstraints(field).keywords },
   }));
+}
+
+/**
+ * Without a body, the other request fields are query parameters (rest/query.ts),
+ * with their rules; a repeated one is given by repeating its name.
+ */
+function queryParameters(route: RestRoute, components: SchemaComponents): Schema[] {
+  const input = route.target.method.input;
+  return route.queryFields.map((field) => {
+    const description = commentOf(`${input.typeName}.${field.name}`);
+    return {
+      name: field.name,
+      in: "query",
+      required: fieldConstraints(field).required,
+      ...(description && { description }),
+      // A query parameter is a value or absent: the `null` of a JSON body has no spelling here.
+      schema: withoutNull(requestFieldSchema(field, components)),
+      ...(field.fieldKind === "list" && { style: "form", explode: true }),
+    };
+  });
 }
 
 /**
@@ -248,8 +269,23 @@ function requestFieldSchema(field: DescField, components: SchemaComponents): Sch
   const { required, keywords, enumNumbers } = fieldConstraints(field);
   if (field.fieldKind === "enum") return requestEnumSchema(field.enum, enumNumbers ?? field.enum.values.map((v) => v.number));
   if (field.fieldKind === "message") return required ? messageValueSchema(field.message, components) : fieldSchema(field, components);
-  const schema = { ...fieldSchema(field, components), ...keywords };
+  const base = fieldSchema(field, components);
+  const itemKeywords = keywords["items"] as Schema | undefined;
+  // A repeated field's element rules narrow the element schema.
+  const schema = { ...base, ...keywords, ...(itemKeywords && { items: { ...(base["items"] as Schema), ...itemKeywords } }) };
   return required ? schema : nullable(schema);
+}
+
+/** The schema without the `null` alternative `nullable` (or an enum's zero value) added. */
+function withoutNull(schema: Schema): Schema {
+  const type = schema["type"];
+  if (Array.isArray(type)) {
+    const types = type.filter((t) => t !== "null");
+    return { ...schema, type: types.length === 1 ? types[0] : types };
+  }
+  const anyOf = schema["anyOf"];
+  if (Array.isArray(anyOf)) return { ...schema, anyOf: anyOf.filter((s: Schema) => s["type"] !== "null") };
+  return schema;
 }
 
 /** Whether the REST dialect always writes the field (see restifyMessage). */

@@ -2,7 +2,7 @@ import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from "rat
 import { CallError, CallErrorCode } from "../domain/errors.js";
 
 /** Classes of RPCs with their own budget: starting calls and recordings are costly (LiveKit rooms, egress). */
-export type RateClass = "initiate" | "recording" | "other";
+export type RateClass = "initiate" | "recording" | "ring" | "other";
 
 export interface RateLimit {
   /** Sustained requests per minute (0: no limit). */

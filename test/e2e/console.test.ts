@@ -61,13 +61,13 @@ afterAll(async () => {
 });
 
 /** A page of its own (separate context: no shared storage), signed in with the user's token. */
-async function signedIn(userId: string): Promise<Page> {
+async function signedIn(userId: string, on: RunningService = service): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1000, height: 760 } });
   contexts.push(context);
   const page = await context.newPage();
   page.on("pageerror", (err) => pageErrors.push(`${userId}: ${err.message}`));
   if (process.env["CONSOLE_TEST_DEBUG"]) page.on("console", (m) => console.log(`[${userId}] ${m.type()}: ${m.text()}`));
-  await page.goto(`${service.baseUrl}/console`);
+  await page.goto(`${on.baseUrl}/console`);
   await page.fill("#token", await userToken(userId));
   await page.click("#sign-in");
   await page.waitForSelector("#signed-in-panel:not([hidden])", { timeout: STEP_MS });
@@ -119,7 +119,7 @@ describe("web console at /console", () => {
     expect(callId).toMatch(/^call-/);
 
     // Bob sees it in his list of live calls and joins from there.
-    await bob.waitForSelector(`tr[data-call-id="${callId}"]`, { timeout: STEP_MS });
+    await bob.waitForSelector(`#calls-body tr[data-call-id="${callId}"]`, { timeout: STEP_MS });
     await bob.click(`[data-testid="join-${callId}"]`);
     await mediaState(bob, "connected");
 
@@ -150,7 +150,41 @@ describe("web console at /console", () => {
     await mediaState(bob, "disconnected");
     await mediaState(alice, "disconnected");
     expect(await api.get(aliceToken, callId)).toMatchObject({ status: "ended", end_reason: "ended" });
-    await bob.waitForSelector(`tr[data-call-id="${callId}"]`, { state: "detached", timeout: STEP_MS });
+    await bob.waitForSelector(`#calls-body tr[data-call-id="${callId}"]`, { state: "detached", timeout: STEP_MS });
+    expect(pageErrors).toEqual([]);
+  }, 120_000);
+
+  it("shows who was rung, rings a member who missed it again, and marks the missed call in their history", async () => {
+    // Rings that stop in seconds, on a service of its own.
+    await using quick = await startService(sharedLiveKit(), { RECONCILE_INTERVAL_SECONDS: "0", RING_TIMEOUT_SECONDS: "3" });
+    const roomId = await directoryClient(quick.baseUrl).room({ alice: 0, bob: 0, carol: 0 });
+    const [alice, carol] = await Promise.all([signedIn("alice", quick), signedIn("carol", quick)]);
+
+    await alice.fill("#start-room", roomId);
+    await alice.selectOption("#start-type", "audio");
+    await alice.click("#start-call");
+    await mediaState(alice, "connected");
+    const callId = (await alice.textContent("#current-call-id")) ?? "";
+    await restApi(quick.baseUrl).join(await userToken("bob"), callId);
+
+    // Carol lets it ring out: alice's page shows her missed, with a button to ring her again.
+    await alice.waitForSelector('[data-testid="invitee-bob"][data-state="answered"]', { timeout: STEP_MS });
+    await alice.waitForSelector('[data-testid="invitee-carol"][data-state="missed"]', { timeout: STEP_MS });
+    // Carol's history marks it missed and counts it unseen.
+    await carol.waitForSelector(`tr.missed[data-call-id="${callId}"][data-outcome="missed"]`, { timeout: STEP_MS });
+    expect(await carol.textContent("#unseen-missed")).toBe("1");
+
+    await alice.click('[data-testid="ring-carol"]');
+    await alice.waitForSelector('[data-testid="invitee-carol"][data-state="ringing"]', { timeout: STEP_MS });
+    await carol.waitForSelector(`tr[data-call-id="${callId}"][data-outcome="ringing"]`, { timeout: STEP_MS });
+
+    await carol.click("#mark-seen");
+    await carol.waitForSelector("#unseen-missed[hidden]", { state: "attached", timeout: STEP_MS });
+    await mkdir(ARTIFACTS, { recursive: true });
+    await alice.screenshot({ path: `${ARTIFACTS}/console-ringing-alice.png`, fullPage: true });
+    await carol.screenshot({ path: `${ARTIFACTS}/console-history-carol.png`, fullPage: true });
+    await alice.click(`[data-testid="end-${callId}"]`);
+    await mediaState(alice, "disconnected");
     expect(pageErrors).toEqual([]);
   }, 120_000);
 });

@@ -106,7 +106,7 @@ describe("copying a SQLite database into PostgreSQL", () => {
         .filter((cols) => cols.length === 3)
         .map(([table, sqlite, postgres]) => [table, { sqlite: Number(sqlite), postgres: Number(postgres) }]),
     );
-    for (const table of ["tenant_policies", "rooms", "room_members", "calls", "call_participants", "call_invitees", "webhook_events", "recordings", "media", "transcripts", "outbox"]) {
+    for (const table of ["tenant_policies", "rooms", "room_members", "calls", "call_participants", "call_invitees", "call_parties", "webhook_events", "recordings", "media", "transcripts", "outbox"]) {
       expect(counts[table]?.sqlite, table).toBeGreaterThan(0);
       expect(counts[table]?.postgres, table).toBe(counts[table]?.sqlite);
     }

@@ -77,7 +77,8 @@ describe("call events on NATS", () => {
     expect(invite).toMatchObject({ tenant_id: "acme", room_id: roomId, call_id, subject: user("bob") });
     expect(invite?.id).toMatch(/^evt-[0-9a-z]{26}$/);
     expect(Date.parse(invite?.ts ?? "")).not.toBeNaN();
-    expect(invite?.data).toMatchObject({ caller_id: "alice", type: "audio" });
+    // busy: false, bob is in no other call (a ring as call waiting says true).
+    expect(invite?.data).toMatchObject({ caller_id: "alice", type: "audio", busy: false });
     // The call state, exactly as GetCall shows it.
     expect(invite?.data["call"]).toEqual(await api.get(await token("alice"), call_id));
     const ids = tap.forCall(call_id).map((e) => e.id);
@@ -133,7 +134,8 @@ describe("call events on NATS", () => {
 
     expect(tap.sequence(user("bob"), call_id)).toEqual(["swp.call.invite", "swp.call.ring_stopped(rejected)"]);
     expect(tap.sequence(user("carol"), call_id)).toEqual(["swp.call.invite", "swp.call.ring_stopped(answered)"]);
-    expect(tap.sequence(user("dave"), call_id)).toEqual(["swp.call.invite", "swp.call.ring_stopped(ended)"]);
+    // Dave's phone still rang when the call ended: he missed it.
+    expect(tap.sequence(user("dave"), call_id)).toEqual(["swp.call.invite", "swp.call.ring_stopped(ended)", "swp.call.missed(ended)"]);
     expect(tap.sequence(room(roomId), call_id)).toEqual([
       "swp.call.started",
       "swp.call.participant_joined(alice)",
@@ -163,7 +165,7 @@ describe("call events on NATS", () => {
     await api.end(await token("alice"), first.call_id);
   });
 
-  it("ring timeout: nobody answers, the call ends as no_answer and ringing stops everywhere", async () => {
+  it("ring timeout: nobody answers, each callee missed it, the call ends as no_answer and ringing stops everywhere", async () => {
     const roomId = await directoryClient(quickRing.baseUrl).room({ alice: 0, bob: 0, carol: 0 });
     const quick = restApi(quickRing.baseUrl);
     const { call_id } = await quick.initiate(await token("alice"), roomId, "audio");
@@ -177,13 +179,18 @@ describe("call events on NATS", () => {
     await tap.settle(quickRing);
 
     for (const callee of ["bob", "carol"]) {
-      expect(tap.sequence(user(callee), call_id)).toEqual(["swp.call.invite", "swp.call.ring_stopped(timeout)"]);
+      expect(tap.sequence(user(callee), call_id)).toEqual(["swp.call.invite", "swp.call.ring_stopped(timeout)", "swp.call.missed(timeout)"]);
     }
+    // No invitee_updated: the rings ran out with the call, and the end's call shows where everyone stands.
     expect(tap.sequence(room(roomId), call_id)).toEqual([
       "swp.call.started",
       "swp.call.participant_joined(alice)",
       "swp.call.ended(no_answer)",
     ]);
+    const ended = tap.forCall(call_id).find((e) => e.type === "swp.call.ended");
+    expect((ended?.data["call"] as { invitees: { state: string }[] }).invitees.map((i) => i.state)).toEqual(["missed", "missed"]);
+    const missed = tap.forCall(call_id).find((e) => e.type === "swp.call.missed" && e.subject === user("bob"));
+    expect(missed?.data).toMatchObject({ caller_id: "alice", type: "audio", reason: "timeout" });
   });
 
   it("end by a moderator who is not in the call", async () => {
@@ -193,8 +200,8 @@ describe("call events on NATS", () => {
     await api.end(await token("mod"), call_id);
     await tap.settle(service);
 
-    expect(tap.sequence(user("carol"), call_id)).toEqual(["swp.call.invite", "swp.call.ring_stopped(ended)"]);
-    expect(tap.sequence(user("mod"), call_id)).toEqual(["swp.call.invite", "swp.call.ring_stopped(ended)"]);
+    expect(tap.sequence(user("carol"), call_id)).toEqual(["swp.call.invite", "swp.call.ring_stopped(ended)", "swp.call.missed(ended)"]);
+    expect(tap.sequence(user("mod"), call_id)).toEqual(["swp.call.invite", "swp.call.ring_stopped(ended)", "swp.call.missed(ended)"]);
     expect(tap.sequence(room(roomId), call_id)).toEqual([
       "swp.call.started",
       "swp.call.participant_joined(alice)",
@@ -224,6 +231,23 @@ describe("call events on NATS", () => {
     ]);
   });
 
+  it("the caller gives up before anyone answers: each callee missed it, as canceled", async () => {
+    const roomId = await directory.room({ alice: 0, bob: 0 });
+    const { call_id } = await api.initiate(await token("alice"), roomId, "video");
+    const canceled = await api.leave(await token("alice"), call_id);
+    expect(canceled).toMatchObject({ status: "ended", end_reason: "canceled" });
+    expect(canceled.invitees).toEqual([expect.objectContaining({ user_id: "bob", state: "canceled", ring_deadline: null })]);
+    await tap.settle(service);
+
+    expect(tap.sequence(user("bob"), call_id)).toEqual(["swp.call.invite", "swp.call.ring_stopped(ended)", "swp.call.missed(canceled)"]);
+    expect(tap.sequence(room(roomId), call_id)).toEqual([
+      "swp.call.started",
+      "swp.call.participant_joined(alice)",
+      "swp.call.participant_left(alice)",
+      "swp.call.ended(canceled)",
+    ]);
+  });
+
   it("the ring deadline is durable: a restart during ringing still ends the call on time", async () => {
     const dir = mkdtempSync(join(tmpdir(), "scaiwave-calls-ring-"));
     // The same store for both lives of the service (a SQLite file, or one PostgreSQL database).
@@ -243,7 +267,7 @@ describe("call events on NATS", () => {
         expect(ringMs).toBeGreaterThanOrEqual(2000);
         expect(ringMs).toBeLessThan(2000 + LATE_MS);
         await tap.settle(after);
-        expect(tap.sequence(user("bob"), call_id)).toEqual(["swp.call.invite", "swp.call.ring_stopped(timeout)"]);
+        expect(tap.sequence(user("bob"), call_id)).toEqual(["swp.call.invite", "swp.call.ring_stopped(timeout)", "swp.call.missed(timeout)"]);
       } finally {
         await after.stop();
       }

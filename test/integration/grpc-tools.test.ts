@@ -307,9 +307,9 @@ describe("health and reflection details, over a gRPC client", () => {
       "scaiwave/calls/v1/calls.proto",
       "buf/validate/validate.proto",
       "google/api/annotations.proto",
+      "google/protobuf/duration.proto",
       "google/protobuf/timestamp.proto",
       "google/protobuf/descriptor.proto",
-      "google/protobuf/duration.proto",
       "google/protobuf/field_mask.proto",
       "google/api/http.proto",
     ]);

@@ -1,8 +1,6 @@
-import { Code } from "@connectrpc/connect";
 import { RoomServiceClient } from "livekit-server-sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  ApiError,
   connectBinaryHttp2,
   connectJsonHttp1,
   grpcJsApi,
@@ -10,6 +8,7 @@ import {
   restApi,
   type CallsApi,
 } from "../support/clients.js";
+import { expectWireError } from "../support/wire-errors.js";
 import { directoryClient } from "../support/directory.js";
 import { startService, type RunningService } from "../support/service.js";
 import { sharedLiveKit } from "../support/shared-servers.js";
@@ -52,17 +51,6 @@ const protocols: { kind: "rest" | "connect" | "grpc"; make: (baseUrl: string) =>
   },
 ];
 
-/** The wire status each SW_CALL_* code must carry, per protocol family. */
-const WIRE: Record<string, { rest: number; connect: Code; grpc: string }> = {
-  SW_CALL_NOT_FOUND: { rest: 404, connect: Code.NotFound, grpc: "NOT_FOUND" },
-  SW_CALL_ENDED: { rest: 410, connect: Code.FailedPrecondition, grpc: "FAILED_PRECONDITION" },
-  SW_CALL_FORBIDDEN: { rest: 403, connect: Code.PermissionDenied, grpc: "PERMISSION_DENIED" },
-  SW_CALL_UNAUTHENTICATED: { rest: 401, connect: Code.Unauthenticated, grpc: "UNAUTHENTICATED" },
-  SW_CALL_INVALID_ARGUMENT: { rest: 400, connect: Code.InvalidArgument, grpc: "INVALID_ARGUMENT" },
-  SW_CALL_NOT_RINGING: { rest: 409, connect: Code.FailedPrecondition, grpc: "FAILED_PRECONDITION" },
-  SW_CALL_RECORDING_DISABLED: { rest: 403, connect: Code.FailedPrecondition, grpc: "FAILED_PRECONDITION" },
-};
-
 async function liveKitRoomExists(name: string): Promise<boolean> {
   return (await lkRooms.listRooms([name])).some((r) => r.name === name);
 }
@@ -73,16 +61,7 @@ describe.each(protocols)("lifecycle over $make.name", ({ kind, make }) => {
     api = make(service.baseUrl);
   });
 
-  async function expectError(promise: Promise<unknown>, code: string): Promise<void> {
-    const err = await promise.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err, `expected ${code}`).toBeInstanceOf(ApiError);
-    const apiError = err as ApiError;
-    expect(apiError.code).toBe(code);
-    expect(apiError.protocolStatus).toBe(WIRE[code]?.[kind]);
-  }
+  const expectError = (promise: Promise<unknown>, code: string, message?: string | RegExp) => expectWireError(kind, promise, code, message);
 
   it("initiate creates the LiveKit room, join makes the call active, end deletes the room", async () => {
     const roomId = await directory.room({ alice: 100, bob: 0 });

@@ -79,9 +79,10 @@ async function documented(
   method: string,
   template: string,
   params: Record<string, string>,
-  options: { user?: string; body?: string } = {},
+  options: { user?: string; body?: string; query?: Record<string, string> } = {},
 ): Promise<{ status: number; json: Json }> {
-  const path = template.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? ""));
+  const query = options.query ? `?${new URLSearchParams(options.query).toString()}` : "";
+  const path = template.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? "")) + query;
   const res = await fetch(`${service.baseUrl}${path}`, {
     method,
     headers: options.user ? { authorization: `Bearer ${tokens[options.user]}` } : {},
@@ -131,6 +132,39 @@ describe("OpenAPI document against the real service", () => {
     // The schemas are closed: a field the document does not list is a failure.
     expect(validate("GET", "/v1/calls/{call_id}", 200, { data: { ...data(final), undocumented: true } }).valid).toBe(false);
     expect(validate("GET", "/v1/calls/{call_id}", 200, { data: { ...data(final), status: "CALL_STATUS_ENDED" } }).valid).toBe(false);
+  });
+
+  it("describes the answers of ringing and history: RingCall, ListCallHistory, MarkCallHistorySeen, ListRoomCalls", async () => {
+    const group = await directoryClient(service.baseUrl).room({ alice: 0, bob: 0, carol: 0 });
+    const initiated = await documented("POST", "/v1/calls/initiate", {}, { user: "alice", body: JSON.stringify({ room_id: group, type: "audio" }) });
+    const call_id = String(data(initiated)["call_id"]);
+    await documented("POST", "/v1/calls/{call_id}/reject", { call_id }, { user: "bob" });
+
+    const rung = await documented("POST", "/v1/calls/{call_id}/ring", { call_id }, { user: "alice", body: JSON.stringify({ user_ids: ["bob"] }) });
+    expect(data(rung)["invitees"]).toContainEqual(expect.objectContaining({ user_id: "bob", state: "ringing" }));
+
+    // A ringing call: no outcome yet, no end, no duration.
+    const ringing = await documented("GET", "/v1/calls/history", {}, { user: "bob", query: { page_size: "1" } });
+    expect(data(ringing)["entries"]).toEqual([
+      expect.objectContaining({ call_id, direction: "incoming", outcome: null, ended_at: null, duration: null }),
+    ]);
+    const ended = await documented("POST", "/v1/calls/{call_id}/end", { call_id }, { user: "alice" });
+    expect(data(ended)).toMatchObject({ status: "ended" });
+    const history = await documented("GET", "/v1/calls/history", {}, { user: "alice" });
+    expect((data(history)["entries"] as Json[])[0]).toMatchObject({ call_id, direction: "outgoing", duration: expect.stringMatching(/s$/) as string });
+
+    const seen = await documented("POST", "/v1/calls/history/seen", {}, { user: "bob" });
+    expect(Object.keys(data(seen))).toEqual(["marked"]);
+
+    const roomCalls = await documented("GET", "/v1/rooms/{room_id}/calls", { room_id: group }, { user: "carol", query: { page_size: "10" } });
+    expect(data(roomCalls)).toMatchObject({ calls: [expect.objectContaining({ id: call_id })], next_cursor: "" });
+
+    const outsider = await documented("GET", "/v1/rooms/{room_id}/calls", { room_id: roomId }, { user: "carol" });
+    expect([outsider.status, errorCode(outsider)]).toEqual([403, "SW_CALL_FORBIDDEN"]);
+    const badCursor = await documented("GET", "/v1/calls/history", {}, { user: "bob", query: { cursor: "nonsense" } });
+    expect([badCursor.status, errorCode(badCursor)]).toEqual([400, "SW_CALL_INVALID_ARGUMENT"]);
+    const stranger = await documented("POST", "/v1/calls/{call_id}/ring", { call_id }, { user: "alice", body: JSON.stringify({ user_ids: ["mallory"] }) });
+    expect(stranger.status).toBe(400);
   });
 
   it("describes the error answers: 404 unknown call, 401 no token, 400 bad body, 403 not a member", async () => {

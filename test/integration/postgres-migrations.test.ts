@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { migrate } from "../../src/adapters/postgres/migrate.js";
 import { migrations, type PostgresMigration } from "../../src/adapters/postgres/migrations/index.js";
 import { createPostgresPool } from "../../src/adapters/postgres/pool.js";
+import { PostgresStore } from "../../src/adapters/postgres/store.js";
 import { databaseUrl } from "../support/postgres-server.js";
 import { sharedPostgres } from "../support/shared-servers.js";
 
@@ -48,6 +49,7 @@ describe("migrate()", () => {
       "call_ended_sessions",
       "call_invitees",
       "call_participants",
+      "call_parties",
       "calls",
       "media",
       "outbox",
@@ -182,12 +184,109 @@ describe("the PostgreSQL schema", () => {
     expect(onConflict.rowCount).toBe(0);
   });
 
-  it("rejects values the store never writes (unknown statuses)", async () => {
+  it("rejects values the store never writes (unknown statuses, old invitee states)", async () => {
     const db = await migrated();
     await expect(insertCall(db, "call-1", "room-1", "paused" as "active")).rejects.toMatchObject({
       code: "23514",
       constraint: "calls_status_check",
     });
+    await insertCall(db, "call-1", "room-1", "ringing");
+    await expect(
+      db.query("INSERT INTO call_invitees (call_id, user_id, state, changed_at) VALUES ('call-1', 'bob', 'stopped', $1)", [NOW]),
+    ).rejects.toMatchObject({ code: "23514", constraint: "call_invitees_state_check" });
+  });
+
+  it("every table of a call's rows is deleted with the call", async () => {
+    const db = await migrated();
+    const { rows } = await db.query<{ child: string; on_delete: string }>(
+      `SELECT conrelid::regclass::text AS child, confdeltype AS on_delete FROM pg_constraint
+       WHERE contype = 'f' AND confrelid = 'calls'::regclass ORDER BY child`,
+    );
+    expect(rows).toEqual(
+      ["call_ended_sessions", "call_invitees", "call_participants", "call_parties", "recordings"].map((child) => ({ child, on_delete: "c" })),
+    );
+  });
+
+  it("maps an existing database's calls to per-member rings and history (migration 5)", async () => {
+    const T = NOW;
+    const db = await freshPool();
+    await migrate(db, migrations.filter((m) => m.version <= 4));
+    const call = (id: string, roomId: string, status: string, startedAt: number, endedAt: number | null, endReason: string | null, ringDeadline: number) =>
+      db.query(
+        `INSERT INTO calls (id, tenant_id, room_id, type, status, initiator_id, started_at, ended_at, end_reason, ring_deadline)
+         VALUES ($1, 't1', $2, 'audio', $3, 'alice', $4, $5, $6, $7)`,
+        [id, roomId, status, startedAt, endedAt, endReason, ringDeadline],
+      );
+    const invitee = (callId: string, userId: string, state: string) =>
+      db.query("INSERT INTO call_invitees (call_id, user_id, state) VALUES ($1, $2, $3)", [callId, userId, state]);
+    const participant = (callId: string, userId: string, at: number) =>
+      db.query("INSERT INTO call_participants (call_id, user_id, joined_at, audio_on, video_on) VALUES ($1, $2, $3, false, false)", [callId, userId, at]);
+    await call("canceled", "r1", "ended", T, T + 5_000, "canceled", T + 45_000);
+    await invitee("canceled", "bob", "stopped");
+    await invitee("canceled", "carol", "rejected");
+    await call("no-answer", "r2", "ended", T + 1, T + 45_001, "no_answer", T + 45_001);
+    await invitee("no-answer", "bob", "stopped");
+    await call("answered", "r3", "ended", T + 2, T + 60_000, "all_left", T + 45_002);
+    await invitee("answered", "bob", "joined");
+    await invitee("answered", "carol", "stopped");
+    await call("ringing", "r4", "ringing", T + 3, null, null, T + 45_003);
+    await invitee("ringing", "bob", "ringing");
+    await invitee("ringing", "carol", "rejected");
+    await participant("ringing", "alice", T + 3);
+    await call("active", "r5", "active", T + 4, null, null, T + 45_004);
+    await invitee("active", "bob", "joined");
+    await invitee("active", "carol", "ringing");
+    await participant("active", "alice", T + 4);
+    await participant("active", "bob", T + 5);
+    await participant("active", "dave", T + 6);
+
+    expect(await migrate(db)).toMatchObject({ from: 4, applied: [5] });
+    expect((await db.query("SELECT call_id, user_id, state, changed_at, ring_deadline FROM call_invitees ORDER BY call_id, user_id")).rows).toEqual([
+      { call_id: "active", user_id: "bob", state: "answered", changed_at: T + 4, ring_deadline: null },
+      { call_id: "active", user_id: "carol", state: "ringing", changed_at: T + 4, ring_deadline: T + 45_004 },
+      { call_id: "answered", user_id: "bob", state: "answered", changed_at: T + 60_000, ring_deadline: null },
+      { call_id: "answered", user_id: "carol", state: "missed", changed_at: T + 60_000, ring_deadline: null },
+      { call_id: "canceled", user_id: "bob", state: "canceled", changed_at: T + 5_000, ring_deadline: null },
+      { call_id: "canceled", user_id: "carol", state: "rejected", changed_at: T + 5_000, ring_deadline: null },
+      { call_id: "no-answer", user_id: "bob", state: "missed", changed_at: T + 45_001, ring_deadline: null },
+      { call_id: "ringing", user_id: "bob", state: "ringing", changed_at: T + 3, ring_deadline: T + 45_003 },
+      { call_id: "ringing", user_id: "carol", state: "rejected", changed_at: T + 3, ring_deadline: null },
+    ]);
+    expect((await db.query("SELECT id, next_ring_at FROM calls ORDER BY id")).rows).toEqual([
+      { id: "active", next_ring_at: T + 45_004 },
+      { id: "answered", next_ring_at: null },
+      { id: "canceled", next_ring_at: null },
+      { id: "no-answer", next_ring_at: null },
+      { id: "ringing", next_ring_at: T + 45_003 },
+    ]);
+    const parties = await db.query<{ call_id: string; user_id: string; joined: boolean; missed_unseen: boolean }>(
+      "SELECT call_id, user_id, joined, missed_unseen FROM call_parties ORDER BY call_id, user_id",
+    );
+    expect(parties.rows.map((p) => `${p.call_id}/${p.user_id}${p.joined ? " joined" : ""}${p.missed_unseen ? " unseen" : ""}`)).toEqual([
+      "active/alice joined",
+      "active/bob joined",
+      "active/carol",
+      "active/dave joined",
+      "answered/alice joined",
+      "answered/bob joined",
+      "answered/carol",
+      "canceled/alice joined",
+      "canceled/bob",
+      "canceled/carol",
+      "no-answer/alice joined",
+      "no-answer/bob",
+      "ringing/alice joined",
+      "ringing/bob",
+      "ringing/carol",
+    ]);
+    const store = new PostgresStore(db, { now: () => T });
+    expect(await store.calls.nextRingDeadline()).toBe(T + 45_003);
+    expect((await store.calls.listHistory("t1", "carol", { limit: 10 })).map((r) => [r.callId, r.inviteState, r.participantCount])).toEqual([
+      ["active", "ringing", 3],
+      ["ringing", "rejected", 1],
+      ["answered", "missed", 2],
+      ["canceled", "rejected", 1],
+    ]);
   });
 
   it("hands back Unix ms and the outbox seq as numbers, flags as booleans, segments as JSON", async () => {

@@ -117,7 +117,7 @@ describe("ended windows are deleted by requests", () => {
       const start = Date.now();
       const limiter = createRateLimiter(
         // 1 a second: a 1-second window.
-        { initiate: { perMinute: 0, burst: 1 }, recording: { perMinute: 60, burst: 1 }, other: { perMinute: 0, burst: 1 } },
+        { initiate: { perMinute: 0, burst: 1 }, recording: { perMinute: 60, burst: 1 }, ring: { perMinute: 0, burst: 1 }, other: { perMinute: 0, burst: 1 } },
         pool,
         { info: () => {}, warn: () => {}, error: () => {} },
       );
@@ -147,7 +147,7 @@ describe("PostgreSQL away", () => {
     const pool = createPostgresPool({ url: `postgres://nobody:none@127.0.0.1:${port}/nothing`, connectTimeoutMs: 500, onError: () => {} });
     try {
       const limiter = createRateLimiter(
-        { initiate: { perMinute: 30, burst: 10 }, recording: { perMinute: 0, burst: 1 }, other: { perMinute: 0, burst: 1 } },
+        { initiate: { perMinute: 30, burst: 10 }, recording: { perMinute: 0, burst: 1 }, ring: { perMinute: 0, burst: 1 }, other: { perMinute: 0, burst: 1 } },
         pool,
         { info: () => {}, warn: () => {}, error: () => {} },
       );

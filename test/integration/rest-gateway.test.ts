@@ -60,12 +60,18 @@ describe("REST gateway", () => {
       "recordings",
       "end_reason",
       "livekit_room",
+      "invitees",
     ]);
     expect(call).toMatchObject({ type: "video", status: "ringing", ended_at: null, recordings: [], end_reason: null });
     expect(call["started_at"]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
     expect(call["participants"]).toEqual([
       { participant_id: "alice", joined_at: call["started_at"], video_on: false, audio_on: false },
     ]);
+    // Bob's phone rings until the ring timeout: his deadline is set, as RFC 3339.
+    expect(call["invitees"]).toEqual([{ user_id: "bob", state: "ringing", changed_at: call["started_at"], ring_deadline: expect.any(String) as string }]);
+    const [bob] = call["invitees"] as { ring_deadline: string }[];
+    expect(bob?.ring_deadline).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+    expect(Date.parse(bob?.ring_deadline ?? "") - Date.parse(String(call["started_at"]))).toBe(service.app.config.ringTimeoutSeconds * 1000);
     await request("POST", `/v1/calls/${data["call_id"]}/end`);
   });
 

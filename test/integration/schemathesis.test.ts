@@ -61,12 +61,16 @@ afterAll(async () => {
  * The fuzzer's settings. InitiateCall gets the seeded room half of the time
  * (other rooms are refused with 403), so it joins bob's call and its links lead on.
  * SW_CALL_ENDED (410) answers for the call's state, not for the request, like
- * 409, so it is an expected answer to valid data.
+ * 409, so it is an expected answer to valid data. So is a 400 where validity
+ * depends on the service's state rather than the document: a page cursor the
+ * service never gave out, a user rung who is not a member of the call's room.
  */
 function config(): string {
+  const stateful = `["2xx", "401", "403", "404", "409", "410", "429"]`;
+  const withStateful400 = `["2xx", "400", "401", "403", "404", "409", "410", "429"]`;
   return `
 [checks.positive_data_acceptance]
-expected-statuses = ["2xx", "401", "403", "404", "409", "410", "429"]
+expected-statuses = ${stateful}
 
 [dictionaries.rooms]
 values = ["${roomId}"]
@@ -74,6 +78,19 @@ values = ["${roomId}"]
 [[operations]]
 include-operation-id = "InitiateCall"
 parameters = { "body.room_id" = { dictionary = "rooms", probability = 0.5 } }
+
+[[operations]]
+include-operation-id = "ListRoomCalls"
+parameters = { "path.room_id" = { dictionary = "rooms", probability = 0.5 } }
+checks.positive_data_acceptance.expected-statuses = ${withStateful400}
+
+[[operations]]
+include-operation-id = "ListCallHistory"
+checks.positive_data_acceptance.expected-statuses = ${withStateful400}
+
+[[operations]]
+include-operation-id = "RingCall"
+checks.positive_data_acceptance.expected-statuses = ${withStateful400}
 `;
 }
 

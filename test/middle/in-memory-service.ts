@@ -100,6 +100,7 @@ export async function inMemoryService(env: Partial<Record<EnvVar, string>> = {},
     LIVEKIT_API_SECRET: "in-memory-secret-in-memory-secret-0123",
     RATE_LIMIT_INITIATE_PER_MINUTE: "0",
     RATE_LIMIT_RECORDING_PER_MINUTE: "0",
+    RATE_LIMIT_RING_PER_MINUTE: "0",
     RATE_LIMIT_OTHER_PER_MINUTE: "0",
     ...env,
   });

@@ -1,11 +1,23 @@
 import * as grpc from "@grpc/grpc-js";
-import { anyUnpack, timestampDate } from "@bufbuild/protobuf/wkt";
-import { create, fromBinary, toBinary, type DescMessage, type DescService, type Message } from "@bufbuild/protobuf";
+import { anyUnpack, DurationSchema, timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { create, fromBinary, toBinary, toJson, type DescMessage, type DescService, type Message } from "@bufbuild/protobuf";
 import { ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { StatusSchema } from "../../gen/google/rpc/status_pb.js";
-import { CallsService, CallStatus, CallType, EndReason, type Call } from "../../gen/scaiwave/calls/v1/calls_pb.js";
+import {
+  CallDirection,
+  CallOutcome,
+  CallsService,
+  CallStatus,
+  CallType,
+  EndReason,
+  InviteeState,
+  type Call,
+  type CallHistoryEntry,
+  type ListCallHistoryResponse,
+  type ListRoomCallsResponse,
+} from "../../gen/scaiwave/calls/v1/calls_pb.js";
 
 /** A call as the REST paths show it; the other protocols' answers are normalised to this. */
 export interface ApiCall {
@@ -19,6 +31,47 @@ export interface ApiCall {
   participants: { participant_id: string; joined_at: string; video_on: boolean; audio_on: boolean }[];
   recordings: unknown[];
   end_reason: string | null;
+  invitees: ApiInvitee[];
+}
+
+export interface ApiInvitee {
+  user_id: string;
+  state: string;
+  changed_at: string;
+  ring_deadline: string | null;
+}
+
+/** One entry of ListCallHistory, as the REST paths show it. */
+export interface ApiHistoryEntry {
+  call_id: string;
+  room_id: string;
+  type: string;
+  status: string;
+  direction: string | null;
+  outcome: string | null;
+  initiator_id: string;
+  started_at: string;
+  ended_at: string | null;
+  duration: string | null;
+  participant_count: number;
+  missed_unseen: boolean;
+}
+
+export interface ApiHistoryPage {
+  entries: ApiHistoryEntry[];
+  next_cursor: string;
+  unseen_missed_count: number;
+}
+
+export interface ApiRoomCallsPage {
+  calls: ApiCall[];
+  next_cursor: string;
+}
+
+/** A page request: both optional, as a client may leave them out. */
+export interface PageRequest {
+  readonly pageSize?: number;
+  readonly cursor?: string;
 }
 
 export interface Ticket {
@@ -49,6 +102,19 @@ export interface CallsApi {
   end(token: string, callId: string): Promise<ApiCall>;
   get(token: string, callId: string): Promise<ApiCall>;
   startRecording(token: string, callId: string): Promise<unknown>;
+  ring(token: string, callId: string, userIds?: readonly string[]): Promise<ApiCall>;
+  history(token: string, page?: PageRequest): Promise<ApiHistoryPage>;
+  markHistorySeen(token: string): Promise<{ marked: number }>;
+  roomCalls(token: string, roomId: string, page?: PageRequest): Promise<ApiRoomCallsPage>;
+}
+
+/** A page request as query parameters (`?page_size=…&cursor=…`), empty when neither is given. */
+function pageQuery(page: PageRequest): string {
+  const query = new URLSearchParams();
+  if (page.pageSize !== undefined) query.set("page_size", String(page.pageSize));
+  if (page.cursor !== undefined) query.set("cursor", page.cursor);
+  const text = query.toString();
+  return text === "" ? "" : `?${text}`;
 }
 
 // ---------- REST (plain fetch) ----------
@@ -73,6 +139,10 @@ export function restApi(baseUrl: string): CallsApi {
     end: (t, id) => call(t, "POST", `/v1/calls/${id}/end`),
     get: (t, id) => call(t, "GET", `/v1/calls/${id}`),
     startRecording: (t, id) => call(t, "POST", `/v1/calls/${id}/recording/start`, {}),
+    ring: (t, id, userIds) => call(t, "POST", `/v1/calls/${id}/ring`, userIds === undefined ? {} : { user_ids: userIds }),
+    history: (t, page = {}) => call(t, "GET", `/v1/calls/history${pageQuery(page)}`),
+    markHistorySeen: (t) => call(t, "POST", "/v1/calls/history/seen"),
+    roomCalls: (t, roomId, page = {}) => call(t, "GET", `/v1/rooms/${encodeURIComponent(roomId)}/calls${pageQuery(page)}`),
   };
 }
 
@@ -80,6 +150,8 @@ export function restApi(baseUrl: string): CallsApi {
 
 const enumName = (names: Record<number, string>, value: number, prefix: string): string | null =>
   value === 0 ? null : (names[value] ?? String(value)).replace(prefix, "").toLowerCase();
+
+const time = (t: Timestamp | undefined): string | null => (t ? timestampDate(t).toISOString() : null);
 
 export function normaliseCall(call: Call | undefined): ApiCall {
   if (!call) throw new Error("response carried no call");
@@ -99,8 +171,39 @@ export function normaliseCall(call: Call | undefined): ApiCall {
     })),
     recordings: call.recordings,
     end_reason: enumName(EndReason, call.endReason, ""),
+    invitees: call.invitees.map((i) => ({
+      user_id: i.userId,
+      state: enumName(InviteeState, i.state, "") ?? "",
+      changed_at: time(i.changedAt) ?? "",
+      ring_deadline: time(i.ringDeadline),
+    })),
   };
 }
+
+export function normaliseHistoryEntry(entry: CallHistoryEntry): ApiHistoryEntry {
+  return {
+    call_id: entry.callId,
+    room_id: entry.roomId,
+    type: enumName(CallType, entry.type, "") ?? "",
+    status: enumName(CallStatus, entry.status, "") ?? "",
+    direction: enumName(CallDirection, entry.direction, ""),
+    outcome: enumName(CallOutcome, entry.outcome, ""),
+    initiator_id: entry.initiatorId,
+    started_at: time(entry.startedAt) ?? "",
+    ended_at: time(entry.endedAt),
+    duration: entry.duration ? (toJson(DurationSchema, entry.duration) as string) : null,
+    participant_count: entry.participantCount,
+    missed_unseen: entry.missedUnseen,
+  };
+}
+
+const historyPage = (r: ListCallHistoryResponse): ApiHistoryPage => ({
+  entries: r.entries.map(normaliseHistoryEntry),
+  next_cursor: r.nextCursor,
+  unseen_missed_count: r.unseenMissedCount,
+});
+
+const roomCallsPage = (r: ListRoomCallsResponse): ApiRoomCallsPage => ({ calls: r.calls.map(normaliseCall), next_cursor: r.nextCursor });
 
 const ticket = (r: { callId: string; livekitUrl: string; livekitToken: string; livekitRoom: string }): Ticket => ({
   call_id: r.callId,
@@ -135,6 +238,10 @@ export function connectApi(name: string, transport: Transport): CallsApi {
     end: (t, callId) => wrap(async () => normaliseCall((await client.endCall({ callId }, auth(t))).call)),
     get: (t, callId) => wrap(async () => normaliseCall((await client.getCall({ callId }, auth(t))).call)),
     startRecording: (t, callId) => wrap(() => client.startRecording({ callId }, auth(t))),
+    ring: (t, callId, userIds = []) => wrap(async () => normaliseCall((await client.ringCall({ callId, userIds: [...userIds] }, auth(t))).call)),
+    history: (t, page = {}) => wrap(async () => historyPage(await client.listCallHistory(page, auth(t)))),
+    markHistorySeen: (t) => wrap(async () => ({ marked: (await client.markCallHistorySeen({}, auth(t))).marked })),
+    roomCalls: (t, roomId, page = {}) => wrap(async () => roomCallsPage(await client.listRoomCalls({ roomId, ...page }, auth(t)))),
   };
 }
 
@@ -216,6 +323,12 @@ export function grpcJsApi(address: string): CallsApi & { close(): void } {
     end: (t, callId) => withCall("endCall", callId, t),
     get: (t, callId) => withCall("getCall", callId, t),
     startRecording: (t, callId) => call("startRecording", { callId } as never, t),
+    ring: async (t, callId, userIds = []) =>
+      normaliseCall(((await call("ringCall", { callId, userIds: [...userIds] } as never, t)) as unknown as { call?: Call }).call),
+    history: async (t, page = {}) => historyPage((await call("listCallHistory", page as never, t)) as unknown as ListCallHistoryResponse),
+    markHistorySeen: async (t) => ({ marked: ((await call("markCallHistorySeen", {} as never, t)) as unknown as { marked: number }).marked }),
+    roomCalls: async (t, roomId, page = {}) =>
+      roomCallsPage((await call("listRoomCalls", { roomId, ...page } as never, t)) as unknown as ListRoomCallsResponse),
     close: () => client.close(),
   };
 }

@@ -51,6 +51,7 @@ export async function startServiceCluster(options: ServiceClusterOptions): Promi
     ...liveKitEnv(options.livekit),
     RATE_LIMIT_INITIATE_PER_MINUTE: "0",
     RATE_LIMIT_RECORDING_PER_MINUTE: "0",
+    RATE_LIMIT_RING_PER_MINUTE: "0",
     RATE_LIMIT_OTHER_PER_MINUTE: "0",
     LOG_LEVEL: "info",
     ...(options.env as Record<string, string> | undefined),

@@ -85,6 +85,7 @@ export async function startService(
     // Tests hammer the API as a few users; rate limits are tested on their own.
     RATE_LIMIT_INITIATE_PER_MINUTE: "0",
     RATE_LIMIT_RECORDING_PER_MINUTE: "0",
+    RATE_LIMIT_RING_PER_MINUTE: "0",
     RATE_LIMIT_OTHER_PER_MINUTE: "0",
     ...env,
   });

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { OutboundEvent } from "../../src/app/events.js";
 import type { OutboxRelayLease, OutboxStore, Store } from "../../src/app/ports.js";
-import { endCall, joinCall, leaveCall, rejectCall, startCall, timeOutCall, type Call, type Transition } from "../../src/domain/call.js";
+import { endCall, joinCall, leaveCall, rejectCall, ringAgain, startCall, timeOutCall, type Call, type Transition } from "../../src/domain/call.js";
+import { outcomeOf, type CallHistoryRecord, type HistoryPage } from "../../src/domain/history.js";
 import type { MediaEntry, Recording } from "../../src/domain/recording.js";
 import { CallError, CallErrorCode } from "../../src/domain/errors.js";
 
@@ -17,7 +18,7 @@ export interface StoreUnderTest {
   readonly store: Store;
   readonly outbox: OutboxStore;
   /** Rows in a table of a call (for "nothing of it was stored"). */
-  count(table: "call_participants" | "call_invitees", callId: string): Promise<number>;
+  count(table: "call_participants" | "call_invitees" | "call_ended_sessions" | "call_parties", callId: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -166,7 +167,9 @@ describe(`the ${name} store`, () => {
     });
 
     it("round-trips participants' media state, every invitee state, end requests and ended sessions", async () => {
-      await insert(started("call-1", "room-1", "t1", ["alice", "bob", "carol", "dave"]));
+      await insert(
+        startCall({ id: "call-1", tenantId: "t1", roomId: "room-1", type: "video", initiatorId: "alice", memberIds: ["alice", "bob", "carol", "dave", "erin"], now: T0, ringTimeoutMs: 45_000, busyIds: new Set(["erin"]) }),
+      );
       await update("t1", "call-1", (c) => joinCall(c, "bob", T0 + 1_000));
       await update("t1", "call-1", (c) => rejectCall(c, "carol", T0 + 2_000));
       const { call: expected } = await update("t1", "call-1", (c) => ({
@@ -187,9 +190,10 @@ describe(`the ${name} store`, () => {
           { userId: "bob", joinedAt: T0 + 1_000, audioOn: true, videoOn: true, livekitSid: "PA_bob" },
         ],
         invitees: [
-          { userId: "bob", state: "joined" },
-          { userId: "carol", state: "rejected" },
-          { userId: "dave", state: "ringing" },
+          { userId: "bob", state: "answered", changedAt: T0 + 1_000, ringDeadline: null },
+          { userId: "carol", state: "rejected", changedAt: T0 + 2_000, ringDeadline: null },
+          { userId: "dave", state: "ringing", changedAt: T0, ringDeadline: T0 + 45_000 },
+          { userId: "erin", state: "busy", changedAt: T0, ringDeadline: T0 + 45_000 },
         ],
         endedSessions: ["PA_old"],
         endRequest: { by: "alice", at: T0 + 3_000 },
@@ -238,15 +242,15 @@ describe(`the ${name} store`, () => {
       expect((await store.calls.findCall("t1", "call-1"))?.status).toBe("ended");
     });
 
-    it("stores an ended call: end time, reason, no participants, stopped invitees", async () => {
+    it("stores an ended call: end time, reason, no participants, invitees no longer ringing", async () => {
       await insert(started());
       const { call } = await update("t1", "call-1", (c) => leaveCall(c, "alice", T0 + 9_000));
       const stored = await store.calls.findCall("t1", "call-1");
       expect(stored).toEqual(call);
       expect(stored).toMatchObject({ status: "ended", endedAt: T0 + 9_000, endReason: "canceled", participants: [] });
       expect(stored?.invitees).toEqual([
-        { userId: "bob", state: "stopped" },
-        { userId: "carol", state: "stopped" },
+        { userId: "bob", state: "canceled", changedAt: T0 + 9_000, ringDeadline: null },
+        { userId: "carol", state: "canceled", changedAt: T0 + 9_000, ringDeadline: null },
       ]);
     });
 
@@ -275,7 +279,7 @@ describe(`the ${name} store`, () => {
       await expect(
         update("t1", "call-1", (c) => {
           const ended = endCall(c, "ended", T0 + 1_000).call;
-          const broken: Call = { ...ended, invitees: [{ userId: "bob", state: "bogus" as "ringing" }] };
+          const broken: Call = { ...ended, invitees: [{ userId: "bob", state: "bogus" as "ringing", changedAt: T0 + 1_000, ringDeadline: null }] };
           return { call: broken, events: [] };
         }),
       ).rejects.toThrow(/constraint/i);
@@ -427,6 +431,284 @@ describe(`the ${name} store`, () => {
       expect(await subject.outbox.backlog()).toEqual({ pending: 1, oldestCreatedAt: T0 });
       expect(await relay.pruneSent(T0 + 100)).toBe(0);
       expect(await relay.pruneSent(T0 + 101)).toBe(2);
+    });
+  });
+
+  describe("ring deadlines per member, history and retention", () => {
+    const RING_MS = 45_000;
+    interface Ring {
+      readonly tenantId?: string;
+      readonly roomId?: string;
+      readonly now?: number;
+      readonly initiator?: string;
+      readonly members?: readonly string[];
+      readonly busy?: readonly string[];
+    }
+    const ring = (id: string, o: Ring = {}) =>
+      startCall({
+        id,
+        tenantId: o.tenantId ?? "t1",
+        roomId: o.roomId ?? `room-${id}`,
+        type: "audio",
+        initiatorId: o.initiator ?? "alice",
+        memberIds: o.members ?? ["alice", "bob"],
+        now: o.now ?? T0,
+        ringTimeoutMs: RING_MS,
+        busyIds: new Set(o.busy),
+      });
+    const history = (userId: string, page: HistoryPage = { limit: 50 }, tenantId = "t1") => store.calls.listHistory(tenantId, userId, page);
+    const ids = (records: readonly { callId: string }[]) => records.map((r) => r.callId);
+    const claim = (now: number, limit = 10) => store.transaction((tx) => tx.calls.claimRingingDue(now, limit));
+    /** Where the next page starts: after the last record of this one. */
+    const after = (records: readonly CallHistoryRecord[]): HistoryPage["before"] => {
+      const last = records.at(-1)!;
+      return { startedAt: last.startedAt, callId: last.callId };
+    };
+
+    it("an active call whose member still rings is claimed at that member's deadline, and ringing again moves it", async () => {
+      await insert(ring("c1", { members: ["alice", "bob", "carol"] }));
+      await update("t1", "c1", (c) => joinCall(c, "bob", T0 + 1_000));
+      await update("t1", "c1", (c) => ringAgain(c, "bob", [{ userId: "dave", busy: true }], T0 + 10_000, RING_MS));
+      expect(await store.calls.findCall("t1", "c1")).toMatchObject({
+        status: "active",
+        invitees: [
+          { userId: "bob", state: "answered", changedAt: T0 + 1_000, ringDeadline: null },
+          { userId: "carol", state: "ringing", changedAt: T0, ringDeadline: T0 + RING_MS },
+          { userId: "dave", state: "busy", changedAt: T0 + 10_000, ringDeadline: T0 + 10_000 + RING_MS },
+        ],
+      });
+      // Active, so no longer the call's own deadline: carol's.
+      expect(await store.calls.nextRingDeadline()).toBe(T0 + RING_MS);
+      expect(await claim(T0 + RING_MS - 1)).toEqual([]);
+      expect(await claim(T0 + RING_MS)).toEqual([{ tenantId: "t1", callId: "c1" }]);
+      await update("t1", "c1", (c) => timeOutCall(c, T0 + RING_MS));
+      expect(await store.calls.findCall("t1", "c1")).toMatchObject({
+        status: "active",
+        invitees: [{ userId: "bob" }, { userId: "carol", state: "missed", ringDeadline: null }, { userId: "dave", state: "busy" }],
+      });
+      expect(await store.calls.nextRingDeadline()).toBe(T0 + 10_000 + RING_MS);
+      expect(await claim(T0 + RING_MS)).toEqual([]);
+      await update("t1", "c1", (c) => timeOutCall(c, T0 + 10_000 + RING_MS));
+      expect(await store.calls.nextRingDeadline()).toBeUndefined();
+      expect(await claim(Number.MAX_SAFE_INTEGER)).toEqual([]);
+      expect((await store.calls.findCall("t1", "c1"))?.status).toBe("active");
+    });
+
+    it("ringing again while nobody answered stores the call's later deadline", async () => {
+      await insert(ring("c1"));
+      const { call } = await update("t1", "c1", (c) => ringAgain(c, "alice", [{ userId: "bob", busy: false }], T0 + 30_000, RING_MS));
+      expect(call.ringDeadline).toBe(T0 + 30_000 + RING_MS);
+      expect(await store.calls.findCall("t1", "c1")).toEqual(call);
+      expect(await store.calls.nextRingDeadline()).toBe(T0 + 30_000 + RING_MS);
+      expect(await claim(T0 + RING_MS)).toEqual([]);
+    });
+
+    it("lists a user's calls newest first (then by id), and a page after another stays put while newer calls start", async () => {
+      await insert(ring("h1", { now: T0 }));
+      await insert(ring("h2", { now: T0 + 1_000 }));
+      await insert(ring("h3", { now: T0 + 1_000 }));
+      await insert(ring("h4", { now: T0 + 2_000, initiator: "bob" }));
+      await insert(ring("other", { now: T0 + 5_000, members: ["alice", "carol"], initiator: "carol" }));
+      expect(ids(await history("bob"))).toEqual(["h4", "h3", "h2", "h1"]);
+
+      const first = await history("bob", { limit: 2 });
+      expect(ids(first)).toEqual(["h4", "h3"]);
+      await insert(ring("h5", { now: T0 + 3_000 }));
+      const second = await history("bob", { limit: 2, before: after(first) });
+      expect(ids(second)).toEqual(["h2", "h1"]);
+      expect(await history("bob", { limit: 2, before: after(second) })).toEqual([]);
+      expect(ids(await history("bob", { limit: 1 }))).toEqual(["h5"]);
+      expect(ids(await history("carol"))).toEqual(["other"]);
+      expect(await history("nobody")).toEqual([]);
+    });
+
+    it("keeps tenants apart: the same user id in another tenant has a history of its own", async () => {
+      await insert(ring("a1", { tenantId: "t1", roomId: "room-x" }));
+      await insert(ring("b1", { tenantId: "t2", roomId: "room-x", now: T0 + 1 }));
+      await update("t2", "b1", (c) => endCall(c, "ended", T0 + 2, "alice"));
+      expect(ids(await history("bob", { limit: 10 }, "t1"))).toEqual(["a1"]);
+      expect(ids(await history("bob", { limit: 10 }, "t2"))).toEqual(["b1"]);
+      expect(await store.calls.countUnseenMissed("t1", "bob")).toBe(0);
+      expect(await store.calls.countUnseenMissed("t2", "bob")).toBe(1);
+      expect(await store.transaction((tx) => tx.calls.markHistorySeen("t1", "bob"))).toBe(0);
+      expect(await store.calls.countUnseenMissed("t2", "bob")).toBe(1);
+      expect(await store.calls.listRoomCalls("t1", "room-x", { limit: 10 })).toEqual([await store.calls.findCall("t1", "a1")]);
+    });
+
+    it("records each user's part as the call goes: answered, declined, missed, busy, canceled, rung again", async () => {
+      // answered: bob joins, carol declines, dave joins unrung, erin is still ringing when it ends.
+      await insert(ring("answered", { members: ["alice", "bob", "carol", "erin"] }));
+      await update("t1", "answered", (c) => joinCall(c, "bob", T0 + 1_000));
+      await update("t1", "answered", (c) => rejectCall(c, "carol", T0 + 2_000));
+      await update("t1", "answered", (c) => joinCall(c, "dave", T0 + 3_000));
+      await update("t1", "answered", (c) => endCall(c, "ended", T0 + 4_000, "alice"));
+      // missed: nobody answered in time.
+      await insert(ring("missed", { now: T0 + 10_000 }));
+      await update("t1", "missed", (c) => timeOutCall(c, T0 + 10_000 + RING_MS));
+      // busy: bob was in another call; rung as call waiting, he did not answer.
+      await insert(ring("busy", { now: T0 + 20_000, busy: ["bob"] }));
+      await update("t1", "busy", (c) => timeOutCall(c, T0 + 20_000 + RING_MS));
+      // canceled: alice gave up before anyone answered.
+      await insert(ring("canceled", { now: T0 + 30_000 }));
+      await update("t1", "canceled", (c) => leaveCall(c, "alice", T0 + 31_000));
+      // rung again: carol's ring timed out, bob rang her again and she answered.
+      await insert(ring("again", { now: T0 + 40_000, members: ["alice", "bob", "carol"] }));
+      await update("t1", "again", (c) => joinCall(c, "bob", T0 + 41_000));
+      await update("t1", "again", (c) => timeOutCall(c, T0 + 40_000 + RING_MS));
+      expect(await store.calls.countUnseenMissed("t1", "carol")).toBe(1);
+      await update("t1", "again", (c) => ringAgain(c, "bob", [{ userId: "carol", busy: false }], T0 + 90_000, RING_MS));
+      // Her phone rings again: the missed ring stays unseen until she answers (or marks it seen).
+      expect(await store.calls.countUnseenMissed("t1", "carol")).toBe(1);
+      await update("t1", "again", (c) => joinCall(c, "carol", T0 + 91_000));
+      expect(await store.calls.countUnseenMissed("t1", "carol")).toBe(0);
+
+      const part = async (userId: string, callId: string) => (await history(userId)).find((r) => r.callId === callId);
+      const outcome = async (userId: string, callId: string) => outcomeOf((await part(userId, callId))!, userId);
+
+      expect(await part("alice", "answered")).toEqual({
+        callId: "answered",
+        roomId: "room-answered",
+        type: "audio",
+        status: "ended",
+        initiatorId: "alice",
+        startedAt: T0,
+        endedAt: T0 + 4_000,
+        endReason: "ended",
+        participantCount: 3,
+        inviteState: null,
+        joined: true,
+        missedUnseen: false,
+      });
+      expect(await part("bob", "answered")).toMatchObject({ inviteState: "answered", joined: true, missedUnseen: false, participantCount: 3 });
+      expect(await part("carol", "answered")).toMatchObject({ inviteState: "rejected", joined: false, missedUnseen: false });
+      expect(await part("dave", "answered")).toMatchObject({ inviteState: null, joined: true, missedUnseen: false });
+      expect(await part("erin", "answered")).toMatchObject({ inviteState: "missed", joined: false, missedUnseen: true });
+      expect([await outcome("alice", "answered"), await outcome("bob", "answered"), await outcome("carol", "answered"), await outcome("erin", "answered")]).toEqual([
+        "answered",
+        "answered",
+        "declined",
+        "missed",
+      ]);
+
+      expect(await part("bob", "missed")).toMatchObject({ endReason: "no_answer", inviteState: "missed", joined: false, missedUnseen: true, participantCount: 1 });
+      expect([await outcome("alice", "missed"), await outcome("bob", "missed")]).toEqual(["missed", "missed"]);
+      expect(await part("bob", "busy")).toMatchObject({ inviteState: "busy", joined: false, missedUnseen: false });
+      expect(await outcome("bob", "busy")).toBe("busy");
+      expect(await part("bob", "canceled")).toMatchObject({ endReason: "canceled", inviteState: "canceled", joined: false, missedUnseen: true });
+      expect([await outcome("alice", "canceled"), await outcome("bob", "canceled")]).toEqual(["canceled", "canceled"]);
+      expect(await part("carol", "again")).toMatchObject({ status: "active", inviteState: "answered", joined: true, missedUnseen: false, participantCount: 3 });
+
+      expect(ids(await history("bob"))).toEqual(["again", "canceled", "busy", "missed", "answered"]);
+    });
+
+    it("counts unseen missed calls until the user marks their history seen", async () => {
+      await insert(ring("m1"));
+      await update("t1", "m1", (c) => timeOutCall(c, T0 + RING_MS));
+      await insert(ring("m2", { now: T0 + 1 }));
+      await update("t1", "m2", (c) => endCall(c, "ended", T0 + 2, "alice"));
+      await insert(ring("live", { now: T0 + 3 }));
+      expect(await store.calls.countUnseenMissed("t1", "bob")).toBe(2);
+      expect(await store.calls.countUnseenMissed("t1", "alice")).toBe(0);
+      expect(await store.transaction((tx) => tx.calls.markHistorySeen("t1", "bob"))).toBe(2);
+      expect(await store.calls.countUnseenMissed("t1", "bob")).toBe(0);
+      expect((await history("bob")).map((r) => [r.callId, r.missedUnseen, r.inviteState])).toEqual([
+        ["live", false, "ringing"],
+        ["m2", false, "canceled"],
+        ["m1", false, "missed"],
+      ]);
+      expect(await store.transaction((tx) => tx.calls.markHistorySeen("t1", "bob"))).toBe(0);
+      // A call missed after that is new again.
+      await update("t1", "live", (c) => timeOutCall(c, T0 + 3 + RING_MS));
+      expect(await store.calls.countUnseenMissed("t1", "bob")).toBe(1);
+    });
+
+    it("lists a room's calls newest first as whole calls, page by page, in that tenant only", async () => {
+      await insert(ring("r1", { roomId: "room-1", now: T0 }));
+      await update("t1", "r1", (c) => endCall(c, "ended", T0 + 1, "alice"));
+      await insert(ring("r2", { roomId: "room-1", now: T0 + 10 }));
+      await update("t1", "r2", (c) => joinCall(c, "bob", T0 + 11));
+      await update("t1", "r2", (c) => endCall(c, "ended", T0 + 12, "bob"));
+      await insert(ring("r3", { roomId: "room-1", now: T0 + 20 }));
+      await insert(ring("elsewhere", { roomId: "room-2", now: T0 + 30 }));
+      await insert(ring("other-tenant", { tenantId: "t2", roomId: "room-1", now: T0 + 40 }));
+
+      const first = await store.calls.listRoomCalls("t1", "room-1", { limit: 2 });
+      expect(first).toEqual([await store.calls.findCall("t1", "r3"), await store.calls.findCall("t1", "r2")]);
+      expect(first[1]).toMatchObject({ status: "ended", endedBy: "bob", invitees: [{ userId: "bob", state: "answered" }] });
+      const last = first.at(-1)!;
+      const second = await store.calls.listRoomCalls("t1", "room-1", { limit: 2, before: { startedAt: last.startedAt, callId: last.id } });
+      expect(second.map((c) => c.id)).toEqual(["r1"]);
+      expect((await store.calls.listRoomCalls("t2", "room-1", { limit: 10 })).map((c) => c.id)).toEqual(["other-tenant"]);
+      expect(await store.calls.listRoomCalls("t3", "room-1", { limit: 10 })).toEqual([]);
+    });
+
+    it("finds which users are in a live call of the tenant, from any number of ids", async () => {
+      await insert(ring("live", { members: ["alice", "bob", "carol"] }));
+      await update("t1", "live", (c) => joinCall(c, "bob", T0 + 1));
+      await insert(ring("gone", { initiator: "dave", members: ["dave", "erin"] }));
+      await update("t1", "gone", (c) => joinCall(c, "erin", T0 + 1));
+      await update("t1", "gone", (c) => endCall(c, "ended", T0 + 2, "dave"));
+      await insert(ring("elsewhere", { tenantId: "t2", initiator: "frank", members: ["frank"] }));
+
+      const many = [...Array.from({ length: 1_500 }, (_, i) => `user-${i}`), "alice", "bob", "carol", "dave", "erin", "frank"];
+      // carol only rings (not in the call), dave and erin were in a call that ended, frank is in another tenant's.
+      expect(await store.calls.findBusy("t1", many)).toEqual(new Set(["alice", "bob"]));
+      expect(await store.calls.findBusy("t2", many)).toEqual(new Set(["frank"]));
+      expect(await store.calls.findBusy("t1", [])).toEqual(new Set());
+    });
+
+    it("deletes calls that ended before the cutoff, oldest first and with their rows, but not live, recent or recorded ones", async () => {
+      const ended = async (id: string, endedAt: number) => {
+        await insert(ring(id, { now: endedAt - 10_000 }));
+        await update("t1", id, (c) => joinCall(c, "bob", endedAt - 5_000));
+        await update("t1", id, (c) => ({ call: { ...c, endedSessions: [`PA_${id}`] }, events: [] }));
+        await update("t1", id, (c) => endCall(c, "ended", endedAt, "alice"));
+      };
+      await ended("oldest", T0 + 100_000);
+      await ended("old", T0 + 200_000);
+      await ended("recorded", T0 + 150_000);
+      await ended("recent", T0 + 500_000);
+      await insert(ring("live", { now: T0 }));
+      await store.transaction((tx) =>
+        tx.recordings.insert({
+          id: "rec-1",
+          callId: "recorded",
+          tenantId: "t1",
+          roomId: "room-recorded",
+          status: "failed",
+          audio: true,
+          video: false,
+          transcript: false,
+          egressId: null,
+          fileKey: "recordings/recorded/rec-1.mp4",
+          requestedBy: "alice",
+          startedAt: T0 + 141_000,
+          endedAt: T0 + 142_000,
+          error: "egress failed",
+          stopDeadline: T0 + 200_000,
+          media: null,
+        }),
+      );
+      expect(await subject.count("call_invitees", "oldest")).toBe(1);
+      expect(await subject.count("call_ended_sessions", "oldest")).toBe(1);
+      expect(await subject.count("call_parties", "oldest")).toBe(2);
+
+      const cutoff = T0 + 400_000;
+      expect(await store.transaction((tx) => tx.calls.deleteEndedBefore(cutoff, 1))).toBe(1);
+      expect(await store.calls.findCall("t1", "oldest")).toBeUndefined();
+      expect(await store.calls.findCall("t1", "old")).toBeDefined();
+      expect(await store.transaction((tx) => tx.calls.deleteEndedBefore(cutoff, 10))).toBe(1);
+      expect(await store.transaction((tx) => tx.calls.deleteEndedBefore(cutoff, 10))).toBe(0);
+
+      for (const id of ["oldest", "old"]) {
+        expect(await store.calls.findCall("t1", id)).toBeUndefined();
+        for (const table of ["call_participants", "call_invitees", "call_ended_sessions", "call_parties"] as const) {
+          expect(await subject.count(table, id), `${table} of ${id}`).toBe(0);
+        }
+      }
+      expect(ids(await history("bob"))).toEqual(["recent", "recorded", "live"]);
+      expect((await store.recordings.findById("rec-1"))?.callId).toBe("recorded");
+      expect((await store.calls.findCall("t1", "live"))?.status).toBe("ringing");
     });
   });
 });

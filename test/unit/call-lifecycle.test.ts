@@ -7,18 +7,33 @@ import {
   leaveCall,
   rejectCall,
   requestEnd,
+  ringAgain,
   roomFinished,
   startCall,
   timeOutCall,
   withdrawEndRequest,
   type Call,
+  type Invitee,
+  type InviteState,
   type StartCallInput,
   type Transition,
 } from "../../src/domain/call.js";
-import { CallError, CallErrorCode } from "../../src/domain/errors.js";
+import { CallErrorCode } from "../../src/domain/errors.js";
 import { deepFreeze } from "../support/freeze.js";
+import { expectCallError } from "../support/call-errors.js";
 
 const T0 = 1_700_000_000_000;
+const RING_MS = 45_000;
+
+/** A member whose phone rings since `since`, for the ring timeout. */
+function rings(userId: string, since = T0): Invitee {
+  return { userId, state: "ringing", changedAt: since, ringDeadline: since + RING_MS };
+}
+
+/** A member whose ring stopped at `at`, in `state`. */
+function settled(userId: string, state: InviteState, at: number): Invitee {
+  return { userId, state, changedAt: at, ringDeadline: null };
+}
 
 /** A deep copy to compare against after a transition. */
 function snapshot<T>(value: T): T {
@@ -34,22 +49,9 @@ function start(memberIds: readonly string[], initiatorId = "alice"): Transition 
     initiatorId,
     memberIds,
     now: T0,
-    ringTimeoutMs: 45_000,
+    ringTimeoutMs: RING_MS,
   };
   return startCall(deepFreeze(input));
-}
-
-function expectCallError(fn: () => unknown, code: CallErrorCode): CallError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(CallError);
-  const error = caught as CallError;
-  expect(error.code).toBe(code);
-  return error;
 }
 
 /** A 1:1 call alice → bob, frozen. */
@@ -79,25 +81,19 @@ describe("startCall", () => {
       endRequest: null,
       ringDeadline: T0 + 45_000,
       participants: [{ userId: "alice", joinedAt: T0, audioOn: false, videoOn: false, livekitSid: null }],
-      invitees: [
-        { userId: "bob", state: "ringing" },
-        { userId: "carol", state: "ringing" },
-      ],
+      invitees: [rings("bob"), rings("carol")],
       endedSessions: [],
     });
   });
 
   it("rings every member but the initiator, once each, even when the member list repeats ids", () => {
     const { call, events } = start(["bob", "alice", "carol", "bob", "alice", "carol"]);
-    expect(call.invitees).toEqual([
-      { userId: "bob", state: "ringing" },
-      { userId: "carol", state: "ringing" },
-    ]);
+    expect(call.invitees).toEqual([rings("bob"), rings("carol")]);
     expect(events).toEqual([
       { type: "started" },
       { type: "participant_joined", userId: "alice" },
-      { type: "invited", userId: "bob" },
-      { type: "invited", userId: "carol" },
+      { type: "invited", userId: "bob", busy: false },
+      { type: "invited", userId: "carol", busy: false },
     ]);
   });
 
@@ -107,8 +103,8 @@ describe("startCall", () => {
     expect(events).toEqual([
       { type: "started" },
       { type: "participant_joined", userId: "alice" },
-      { type: "invited", userId: "dave" },
-      { type: "invited", userId: "bob" },
+      { type: "invited", userId: "dave", busy: false },
+      { type: "invited", userId: "bob", busy: false },
     ]);
   });
 
@@ -128,7 +124,7 @@ describe("joinCall", () => {
       { userId: "alice", joinedAt: T0, audioOn: false, videoOn: false, livekitSid: null },
       { userId: "bob", joinedAt: T0 + 5_000, audioOn: false, videoOn: false, livekitSid: null },
     ]);
-    expect(call.invitees).toEqual([{ userId: "bob", state: "joined" }]);
+    expect(call.invitees).toEqual([settled("bob", "answered", T0 + 5_000)]);
     expect(events).toEqual([
       { type: "participant_joined", userId: "bob" },
       { type: "ring_stopped", userId: "bob", reason: "answered" },
@@ -142,9 +138,9 @@ describe("joinCall", () => {
     expect(call.status).toBe("active");
     expect(call.participants.map((p) => p.userId)).toEqual(["alice", "bob", "carol"]);
     expect(call.invitees).toEqual([
-      { userId: "bob", state: "joined" },
-      { userId: "carol", state: "joined" },
-      { userId: "dave", state: "ringing" },
+      settled("bob", "answered", T0 + 1_000),
+      settled("carol", "answered", T0 + 2_000),
+      rings("dave"),
     ]);
     expect(events).toEqual([
       { type: "participant_joined", userId: "carol" },
@@ -155,7 +151,7 @@ describe("joinCall", () => {
   it("a room member who was not rung (joined the room later) can join, without a ring_stopped", () => {
     const { call, events } = joinCall(oneToOne(), "erin", T0 + 1_000);
     expect(call.status).toBe("active");
-    expect(call.invitees).toEqual([{ userId: "bob", state: "ringing" }]);
+    expect(call.invitees).toEqual([rings("bob")]);
     expect(events).toEqual([{ type: "participant_joined", userId: "erin" }, { type: "active" }]);
   });
 
@@ -183,7 +179,7 @@ describe("rejectCall", () => {
     expect(call.endReason).toBe("rejected");
     expect(call.endedAt).toBe(T0 + 3_000);
     expect(call.participants).toEqual([]);
-    expect(call.invitees).toEqual([{ userId: "bob", state: "rejected" }]);
+    expect(call.invitees).toEqual([settled("bob", "rejected", T0 + 3_000)]);
     expect(events).toEqual([
       { type: "rejected", userId: "bob" },
       { type: "ring_stopped", userId: "bob", reason: "rejected" },
@@ -197,11 +193,7 @@ describe("rejectCall", () => {
     expect(call.endedAt).toBeNull();
     expect(call.endReason).toBeNull();
     expect(call.participants.map((p) => p.userId)).toEqual(["alice"]);
-    expect(call.invitees).toEqual([
-      { userId: "bob", state: "ringing" },
-      { userId: "carol", state: "rejected" },
-      { userId: "dave", state: "ringing" },
-    ]);
+    expect(call.invitees).toEqual([rings("bob"), settled("carol", "rejected", T0 + 1_000), rings("dave")]);
     expect(events).toEqual([
       { type: "rejected", userId: "carol" },
       { type: "ring_stopped", userId: "carol", reason: "rejected" },
@@ -263,22 +255,25 @@ describe("rejectCall", () => {
 });
 
 describe("leaveCall", () => {
-  it("the initiator leaving a ringing call alone cancels it and stops everyone's ringing", () => {
+  it("the initiator leaving a ringing call alone cancels it: everyone's ringing stops, as a call canceled", () => {
     const { call, events } = leaveCall(group(), "alice", T0 + 4_000);
     expect(call.status).toBe("ended");
     expect(call.endReason).toBe("canceled");
     expect(call.endedAt).toBe(T0 + 4_000);
     expect(call.participants).toEqual([]);
     expect(call.invitees).toEqual([
-      { userId: "bob", state: "stopped" },
-      { userId: "carol", state: "stopped" },
-      { userId: "dave", state: "stopped" },
+      settled("bob", "canceled", T0 + 4_000),
+      settled("carol", "canceled", T0 + 4_000),
+      settled("dave", "canceled", T0 + 4_000),
     ]);
     expect(events).toEqual([
       { type: "participant_left", userId: "alice" },
       { type: "ring_stopped", userId: "bob", reason: "ended" },
+      { type: "missed", userId: "bob", reason: "canceled" },
       { type: "ring_stopped", userId: "carol", reason: "ended" },
+      { type: "missed", userId: "carol", reason: "canceled" },
       { type: "ring_stopped", userId: "dave", reason: "ended" },
+      { type: "missed", userId: "dave", reason: "canceled" },
       { type: "ended", reason: "canceled" },
     ]);
   });
@@ -293,7 +288,7 @@ describe("leaveCall", () => {
     expect(events).toEqual([{ type: "participant_left", userId: "alice" }]);
   });
 
-  it("the last participant leaving an active call ends it with all_left, stopping members still ringing", () => {
+  it("the last participant leaving an active call ends it with all_left; members still ringing missed it", () => {
     let call = group();
     call = deepFreeze(joinCall(call, "bob", T0 + 1_000).call);
     call = deepFreeze(rejectCall(call, "carol", T0 + 1_500).call);
@@ -304,13 +299,14 @@ describe("leaveCall", () => {
     expect(last.call.endedAt).toBe(T0 + 3_000);
     expect(last.call.participants).toEqual([]);
     expect(last.call.invitees).toEqual([
-      { userId: "bob", state: "joined" },
-      { userId: "carol", state: "rejected" },
-      { userId: "dave", state: "stopped" },
+      settled("bob", "answered", T0 + 1_000),
+      settled("carol", "rejected", T0 + 1_500),
+      settled("dave", "missed", T0 + 3_000),
     ]);
     expect(last.events).toEqual([
       { type: "participant_left", userId: "bob" },
       { type: "ring_stopped", userId: "dave", reason: "ended" },
+      { type: "missed", userId: "dave", reason: "ended" },
       { type: "ended", reason: "all_left" },
     ]);
   });
@@ -324,7 +320,7 @@ describe("leaveCall", () => {
 });
 
 describe("endCall", () => {
-  it("ends a ringing call: endedAt and endReason set, participants emptied, ringing invitees stopped", () => {
+  it("ends a ringing call: endedAt and endReason set, participants emptied, ringing invitees missed it", () => {
     const rung = deepFreeze(rejectCall(group(), "carol", T0 + 500).call);
     const { call, events } = endCall(rung, "no_answer", T0 + 30_000);
     expect(call).toEqual({
@@ -334,26 +330,28 @@ describe("endCall", () => {
       endReason: "no_answer",
       participants: [],
       invitees: [
-        { userId: "bob", state: "stopped" },
-        { userId: "carol", state: "rejected" },
-        { userId: "dave", state: "stopped" },
+        settled("bob", "missed", T0 + 30_000),
+        settled("carol", "rejected", T0 + 500),
+        settled("dave", "missed", T0 + 30_000),
       ],
     });
     expect(events).toEqual([
       { type: "ring_stopped", userId: "bob", reason: "timeout" },
+      { type: "missed", userId: "bob", reason: "timeout" },
       { type: "ring_stopped", userId: "dave", reason: "timeout" },
+      { type: "missed", userId: "dave", reason: "timeout" },
       { type: "ended", reason: "no_answer" },
     ]);
   });
 
-  it("ends an active call with everyone in it, keeping joined invitees as joined", () => {
+  it("ends an active call with everyone in it, keeping answered invitees as answered", () => {
     const active = deepFreeze(joinCall(oneToOne(), "bob", T0 + 1_000).call);
     const { call, events } = endCall(active, "ended", T0 + 60_000);
     expect(call.status).toBe("ended");
     expect(call.endReason).toBe("ended");
     expect(call.endedAt).toBe(T0 + 60_000);
     expect(call.participants).toEqual([]);
-    expect(call.invitees).toEqual([{ userId: "bob", state: "joined" }]);
+    expect(call.invitees).toEqual([settled("bob", "answered", T0 + 1_000)]);
     expect(events).toEqual([{ type: "ended", reason: "ended" }]);
   });
 });
@@ -385,7 +383,7 @@ describe("transitions never mutate their input", () => {
       (call.participants as unknown[]).push({});
     }).toThrow(TypeError);
     expect(() => {
-      (call.invitees[0] as { state: string }).state = "joined";
+      (call.invitees[0] as { state: string }).state = "answered";
     }).toThrow(TypeError);
   });
 
@@ -403,6 +401,10 @@ describe("transitions never mutate their input", () => {
     leaveCall(deepFreeze(leaveCall(active, "alice", T0 + 2_000).call), "bob", T0 + 3_000);
     endCall(ringing, "ended", T0 + 2_000);
     endCall(active, "room_finished", T0 + 2_000);
+    timeOutCall(ringing, T0 + RING_MS);
+    timeOutCall(active, T0 + RING_MS);
+    ringAgain(ringing, "alice", [{ userId: "carol", busy: false }], T0 + 2_000, RING_MS);
+    ringAgain(active, "bob", [{ userId: "carol", busy: true }], T0 + 2_000, RING_MS);
 
     expect(ringing).toEqual(copies.ringing);
     expect(active).toEqual(copies.active);
@@ -414,20 +416,23 @@ describe("transitions never mutate their input", () => {
     const memberIds = deepFreeze(["alice", "bob", "bob"]);
     const { call } = start(memberIds);
     expect(memberIds).toEqual(["alice", "bob", "bob"]);
-    expect(call.invitees).toEqual([{ userId: "bob", state: "ringing" }]);
+    expect(call.invitees).toEqual([rings("bob")]);
   });
 });
 
 describe("ring timeout", () => {
-  it("ends a call nobody answered as no_answer and stops everyone's ringing with reason timeout", () => {
+  it("ends a call nobody answered as no_answer: everyone's ringing stops with reason timeout, each missed it", () => {
     const { call } = start(["alice", "bob", "carol"]);
     expect(call.ringDeadline).toBe(T0 + 45_000);
     expect(timeOutCall(call, T0 + 44_999)).toEqual({ call, events: [] });
     const { call: ended, events } = timeOutCall(call, T0 + 45_000);
     expect(ended).toMatchObject({ status: "ended", endReason: "no_answer", endedAt: T0 + 45_000, participants: [] });
+    expect(ended.invitees).toEqual([settled("bob", "missed", T0 + 45_000), settled("carol", "missed", T0 + 45_000)]);
     expect(events).toEqual([
       { type: "ring_stopped", userId: "bob", reason: "timeout" },
+      { type: "missed", userId: "bob", reason: "timeout" },
       { type: "ring_stopped", userId: "carol", reason: "timeout" },
+      { type: "missed", userId: "carol", reason: "timeout" },
       { type: "ended", reason: "no_answer" },
     ]);
   });

@@ -10,6 +10,8 @@ import {
   roomFinished,
   startCall,
   type Call,
+  type Invitee,
+  type InviteState,
   type Participant,
   type Transition,
 } from "../../src/domain/call.js";
@@ -22,6 +24,17 @@ import { deepFreeze } from "../support/freeze.js";
  */
 
 const T0 = 1_700_000_000_000;
+const RING_MS = 45_000;
+
+/** A member whose phone rings since the call started. */
+function rings(userId: string): Invitee {
+  return { userId, state: "ringing", changedAt: T0, ringDeadline: T0 + RING_MS };
+}
+
+/** A member whose ring stopped at `at`, in `state`. */
+function settled(userId: string, state: InviteState, at: number): Invitee {
+  return { userId, state, changedAt: at, ringDeadline: null };
+}
 
 /** A group call alice → bob, carol, dave (all rung), still ringing, frozen. */
 function ringing(): Call {
@@ -34,7 +47,7 @@ function ringing(): Call {
       initiatorId: "alice",
       memberIds: ["alice", "bob", "carol", "dave"],
       now: T0,
-      ringTimeoutMs: 45_000,
+      ringTimeoutMs: RING_MS,
     }).call,
   );
 }
@@ -79,11 +92,7 @@ describe("mediaJoined", () => {
       { userId: "alice", joinedAt: T0, audioOn: false, videoOn: false, livekitSid: null },
       { userId: "bob", joinedAt: T0 + 2_000, audioOn: false, videoOn: false, livekitSid: "PA_b1" },
     ]);
-    expect(call.invitees).toEqual([
-      { userId: "bob", state: "joined" },
-      { userId: "carol", state: "ringing" },
-      { userId: "dave", state: "ringing" },
-    ]);
+    expect(call.invitees).toEqual([settled("bob", "answered", T0 + 2_000), rings("carol"), rings("dave")]);
   });
 
   it("a second joiner of an active call joins without another active event", () => {
@@ -166,31 +175,40 @@ describe("mediaLeft", () => {
     expect(next.participants.map((p) => p.userId)).toEqual(["alice"]);
   });
 
-  it("the last one out of an active call ends it as all_left, stopping members still ringing", () => {
+  it("the last one out of an active call ends it as all_left; members still ringing missed it", () => {
     let call = activeWithSids();
     call = then(call, (c) => mediaLeft(c, "bob", "PA_b1", T0 + 5_000, T0 + 5_100));
     const { call: next, events } = applyFrozen(call, (c) => mediaLeft(c, "alice", "PA_a1", T0 + 6_000, T0 + 6_100));
     expect(events).toEqual([
       { type: "participant_left", userId: "alice" },
       { type: "ring_stopped", userId: "carol", reason: "ended" },
+      { type: "missed", userId: "carol", reason: "ended" },
       { type: "ring_stopped", userId: "dave", reason: "ended" },
+      { type: "missed", userId: "dave", reason: "ended" },
       { type: "ended", reason: "all_left" },
     ]);
     expect(next).toMatchObject({ status: "ended", endReason: "all_left", endedAt: T0 + 6_100, participants: [] });
   });
 
-  it("the initiator's media leaving a call nobody answered cancels it", () => {
+  it("the initiator's media leaving a call nobody answered cancels it, for every member still ringing", () => {
     const call = then(ringing(), (c) => mediaJoined(c, "alice", "PA_a1", T0 + 500));
     const { call: next, events } = applyFrozen(call, (c) => mediaLeft(c, "alice", "PA_a1", T0 + 3_000, T0 + 3_100));
     expect(events).toEqual([
       { type: "participant_left", userId: "alice" },
       { type: "ring_stopped", userId: "bob", reason: "ended" },
+      { type: "missed", userId: "bob", reason: "canceled" },
       { type: "ring_stopped", userId: "carol", reason: "ended" },
+      { type: "missed", userId: "carol", reason: "canceled" },
       { type: "ring_stopped", userId: "dave", reason: "ended" },
+      { type: "missed", userId: "dave", reason: "canceled" },
       { type: "ended", reason: "canceled" },
     ]);
     expect(next).toMatchObject({ status: "ended", endReason: "canceled", endedAt: T0 + 3_100, participants: [] });
-    expect(next.invitees.map((i) => i.state)).toEqual(["stopped", "stopped", "stopped"]);
+    expect(next.invitees).toEqual([
+      settled("bob", "canceled", T0 + 3_100),
+      settled("carol", "canceled", T0 + 3_100),
+      settled("dave", "canceled", T0 + 3_100),
+    ]);
   });
 
   it("an older session's left (after a reconnect) is ignored, only remembered as ended", () => {
@@ -302,12 +320,15 @@ describe("mediaChanged", () => {
 });
 
 describe("roomFinished", () => {
-  it("ends a ringing call as room_finished, stopping every member still ringing", () => {
+  it("ends a ringing call as room_finished: every member still ringing missed it", () => {
     const { call, events } = applyFrozen(ringing(), (c) => roomFinished(c, T0 + 30_000));
     expect(events).toEqual([
       { type: "ring_stopped", userId: "bob", reason: "ended" },
+      { type: "missed", userId: "bob", reason: "ended" },
       { type: "ring_stopped", userId: "carol", reason: "ended" },
+      { type: "missed", userId: "carol", reason: "ended" },
       { type: "ring_stopped", userId: "dave", reason: "ended" },
+      { type: "missed", userId: "dave", reason: "ended" },
       { type: "ended", reason: "room_finished" },
     ]);
     expect(call).toMatchObject({ status: "ended", endReason: "room_finished", endedAt: T0 + 30_000, participants: [] });
@@ -317,14 +338,16 @@ describe("roomFinished", () => {
     const { call, events } = applyFrozen(activeWithSids(), (c) => roomFinished(c, T0 + 30_000));
     expect(events).toEqual([
       { type: "ring_stopped", userId: "carol", reason: "ended" },
+      { type: "missed", userId: "carol", reason: "ended" },
       { type: "ring_stopped", userId: "dave", reason: "ended" },
+      { type: "missed", userId: "dave", reason: "ended" },
       { type: "ended", reason: "room_finished" },
     ]);
     expect(call).toMatchObject({ status: "ended", endReason: "room_finished", endedAt: T0 + 30_000, participants: [] });
     expect(call.invitees).toEqual([
-      { userId: "bob", state: "joined" },
-      { userId: "carol", state: "stopped" },
-      { userId: "dave", state: "stopped" },
+      settled("bob", "answered", T0 + 1_000),
+      settled("carol", "missed", T0 + 30_000),
+      settled("dave", "missed", T0 + 30_000),
     ]);
   });
 });

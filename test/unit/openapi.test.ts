@@ -10,6 +10,7 @@ import {
   CallsService,
   CallStatus,
   CallType,
+  InviteeState,
   RecordingSchema,
   RecordingStatus,
 } from "../../gen/scaiwave/calls/v1/calls_pb.js";
@@ -100,7 +101,12 @@ describe("OpenAPI document", () => {
       expect(op.operationId).toBe(route.target.method.name);
       const variables = [...route.template.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
       // Every path parameter is an id, with the id rule of its buf.validate options.
-      expect(op.parameters ?? [], route.template).toEqual(variables.map((name) => ({ name, in: "path", required: true, schema: ID_SCHEMA })));
+      const inPath = (op.parameters ?? []).filter((p) => p.in === "path");
+      expect(inPath, route.template).toEqual(variables.map((name) => ({ name, in: "path", required: true, schema: ID_SCHEMA })));
+      // Query parameters only where there is no body: the request fields the path does not bind.
+      const inQuery = (op.parameters ?? []).filter((p) => p.in === "query").map((p) => p.name);
+      expect(inQuery, route.template).toEqual(route.queryFields.map((f) => f.name));
+      if (route.bodyIsRequest) expect(inQuery).toEqual([]);
       expect(op.security).toEqual([{ bearerAuth: [] }]);
       expect(op.requestBody === undefined, route.template).toBe(!route.bodyIsRequest);
     }
@@ -162,6 +168,67 @@ describe("OpenAPI document", () => {
     expect(resolve({ $ref: "#/components/schemas/CallType" })).toMatchObject({ enum: ["audio", "video", null] });
   });
 
+  it("states the paging rules of the history and room-call lists as query parameters", () => {
+    for (const [template, sizeWhat] of [
+      ["/v1/calls/history", "Entries"],
+      ["/v1/rooms/{room_id}/calls", "Calls"],
+    ] as const) {
+      const query = (operation(template, "get").parameters ?? []).filter((p) => p.in === "query");
+      expect(query, template).toEqual([
+        {
+          name: "page_size",
+          in: "query",
+          required: false,
+          description: `${sizeWhat} per page, at most 100; 0 (or absent) means 50.`,
+          schema: { type: "integer", format: "int32", minimum: 0, maximum: 100 },
+        },
+        {
+          name: "cursor",
+          in: "query",
+          required: false,
+          description: "The `next_cursor` of the previous page; empty for the newest page.",
+          schema: { type: "string", maxLength: 512 },
+        },
+      ]);
+    }
+    const history = dataSchema(operation("/v1/calls/history", "get"));
+    expect(history).toEqual({ $ref: "#/components/schemas/ListCallHistoryResponse" });
+    expect(resolve(history).required).toEqual(["entries", "next_cursor", "unseen_missed_count"]);
+    const entry = resolve({ $ref: "#/components/schemas/CallHistoryEntry" });
+    expect(resolve(entry.properties?.["direction"] ?? {})["enum"]).toEqual(["outgoing", "incoming", null]);
+    expect(resolve(entry.properties?.["outcome"] ?? {})["enum"]).toEqual(["answered", "missed", "declined", "busy", "canceled", null]);
+    expect(entry.properties?.["duration"]).toMatchObject({ type: ["string", "null"], pattern: "^-?\\d+(\\.\\d+)?s$" });
+  });
+
+  it("carries RingCall's list rules: at most 100 unique user ids, each an id", () => {
+    const op = operation("/v1/calls/{call_id}/ring", "post");
+    // Nothing must be sent: no user_ids rings every member not in the call and not ringing.
+    expect(op.requestBody?.required).toBe(false);
+    const ring = resolve(op.requestBody?.content["application/json"]?.schema ?? {});
+    expect(ring.properties?.["user_ids"]).toMatchObject({
+      type: ["array", "null"],
+      maxItems: 100,
+      uniqueItems: true,
+      items: { type: "string", maxLength: 128, pattern: ID_SCHEMA.pattern },
+    });
+    const validateRing = validatorFor({ $ref: "#/components/schemas/RingCallRequest" });
+    for (const body of [{}, { user_ids: [] }, { user_ids: ["bob", "carol"] }, { user_ids: null }]) {
+      expect(validateRing(body), JSON.stringify(body)).toBe(true);
+    }
+    for (const body of [
+      { user_ids: ["bob", "bob"] },
+      { user_ids: ["bob.smith"] },
+      { user_ids: [""] },
+      { user_ids: Array.from({ length: 101 }, (_, i) => `u${i}`) },
+      { user_ids: "bob" },
+    ]) {
+      expect(validateRing(body), JSON.stringify(body).slice(0, 80)).toBe(false);
+    }
+    expect(dataSchema(op)).toEqual({ $ref: "#/components/schemas/Call" });
+    const invitee = resolve({ $ref: "#/components/schemas/Invitee" });
+    expect(resolve(invitee.properties?.["state"] ?? {})["enum"]).toEqual(["ringing", "answered", "rejected", "missed", "busy", "canceled", null]);
+  });
+
   it("translates numeric ranges and required messages (DirectoryService's rules, not on the REST paths)", () => {
     expect(fieldConstraints(MemberSchema.field.powerLevel)).toEqual({ required: false, keywords: { minimum: 0, maximum: 100 } });
     expect(fieldConstraints(PutMemberRequestSchema.field.member)).toEqual({ required: true, keywords: {} });
@@ -170,7 +237,7 @@ describe("OpenAPI document", () => {
 
   it("links every answer that carries a call_id to each operation taking {call_id}", () => {
     const takingCallId = routes.all.filter((r) => r.template.includes("{call_id}")).map((r) => r.target.method.name);
-    expect(takingCallId).toHaveLength(10);
+    expect(takingCallId).toHaveLength(11);
     for (const [template, method] of [
       ["/v1/calls/initiate", "post"],
       ["/v1/calls/{call_id}/join", "post"],
@@ -181,9 +248,13 @@ describe("OpenAPI document", () => {
         expect(links[name]).toMatchObject({ operationId: name, parameters: { call_id: "$response.body#/data/call_id" } });
       }
     }
-    // Answers without a top-level call_id (the call itself, lists) link nowhere.
-    expect(operation("/v1/calls/{call_id}", "get").responses["200"]?.links).toBeUndefined();
+    // The call itself (its id is `id`) links by its room_id to the room's calls; lists link nowhere.
+    expect(Object.keys(operation("/v1/calls/{call_id}", "get").responses["200"]?.links ?? {})).toEqual(["ListRoomCalls"]);
+    expect(operation("/v1/calls/{call_id}", "get").responses["200"]?.links?.["ListRoomCalls"]).toMatchObject({
+      parameters: { room_id: "$response.body#/data/room_id" },
+    });
     expect(operation("/v1/calls", "get").responses["200"]?.links).toBeUndefined();
+    expect(operation("/v1/calls/history", "get").responses["200"]?.links).toBeUndefined();
   });
 
   it("has an ErrorEnvelope listing every SW_CALL code, and every catalogue status on every operation", () => {
@@ -271,6 +342,9 @@ describe("OpenAPI document", () => {
         startedAt: timestampFromDate(new Date()),
         participants: [{ participantId: "alice", joinedAt: timestampFromDate(new Date()) }],
         livekitRoom: "scaiwave-call-1",
+        invitees: [
+          { userId: "bob", state: InviteeState.RINGING, changedAt: timestampFromDate(new Date()), ringDeadline: timestampFromDate(new Date()) },
+        ],
       }),
     );
     expect(validateCall(live), JSON.stringify(validateCall.errors)).toBe(true);
@@ -284,6 +358,7 @@ describe("OpenAPI document", () => {
         status: CallStatus.ENDED,
         endReason: EndReason.ALL_LEFT,
         endedAt: timestampFromDate(new Date()),
+        invitees: [{ userId: "bob", state: InviteeState.MISSED, changedAt: timestampFromDate(new Date()) }],
         recordings: [
           create(RecordingSchema, {
             id: "rec-1",
@@ -295,5 +370,6 @@ describe("OpenAPI document", () => {
       }),
     );
     expect(validateCall(ended), JSON.stringify(validateCall.errors)).toBe(true);
+    expect((ended["invitees"] as unknown[])[0]).toEqual({ user_id: "bob", state: "missed", changed_at: expect.any(String) as string, ring_deadline: null });
   });
 });

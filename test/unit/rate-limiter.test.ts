@@ -41,7 +41,7 @@ describe("memoryRateLimiter (one instance's budgets)", () => {
 
   it("lets the burst through at once, then answers RateLimitedError with the seconds until the window ends", async () => {
     // 6 a minute, 2 at once: 2 per 20 s.
-    const limiter = memoryRateLimiter({ initiate: { perMinute: 6, burst: 2 }, recording: { perMinute: 0, burst: 1 }, other: { perMinute: 0, burst: 1 } });
+    const limiter = memoryRateLimiter({ initiate: { perMinute: 6, burst: 2 }, recording: { perMinute: 0, burst: 1 }, ring: { perMinute: 0, burst: 1 }, other: { perMinute: 0, burst: 1 } });
     expect(await Promise.all([refusal(limiter, "u1", "initiate"), refusal(limiter, "u1", "initiate")])).toEqual([undefined, undefined]);
     const err = await refusal(limiter, "u1", "initiate");
     expect(err).toBeInstanceOf(RateLimitedError);
@@ -59,13 +59,13 @@ describe("memoryRateLimiter (one instance's budgets)", () => {
   });
 
   it("never says retry in less than a second", async () => {
-    const limiter = memoryRateLimiter({ initiate: { perMinute: 1_000_000, burst: 1 }, recording: { perMinute: 0, burst: 1 }, other: { perMinute: 0, burst: 1 } });
+    const limiter = memoryRateLimiter({ initiate: { perMinute: 1_000_000, burst: 1 }, recording: { perMinute: 0, burst: 1 }, ring: { perMinute: 0, burst: 1 }, other: { perMinute: 0, burst: 1 } });
     await limiter.take("u1", "initiate");
     expect(((await refusal(limiter, "u1", "initiate")) as RateLimitedError).retryAfterSeconds).toBe(1);
   });
 
   it("keeps users and classes apart, and a class with no limit (perMinute 0) is never limited", async () => {
-    const limiter = memoryRateLimiter({ initiate: { perMinute: 1, burst: 1 }, recording: { perMinute: 0, burst: 1 }, other: { perMinute: 1, burst: 1 } });
+    const limiter = memoryRateLimiter({ initiate: { perMinute: 1, burst: 1 }, recording: { perMinute: 0, burst: 1 }, ring: { perMinute: 0, burst: 1 }, other: { perMinute: 1, burst: 1 } });
     await limiter.take("acme/u1", "initiate");
     // u1's initiate budget is spent, so the passes below show the budgets are kept apart.
     expect(await refusal(limiter, "acme/u1", "initiate")).toBeInstanceOf(RateLimitedError);
@@ -76,7 +76,7 @@ describe("memoryRateLimiter (one instance's budgets)", () => {
   });
 
   it("never lets an idle user save up more than the burst", async () => {
-    const limiter = memoryRateLimiter({ initiate: { perMinute: 60, burst: 3 }, recording: { perMinute: 0, burst: 1 }, other: { perMinute: 0, burst: 1 } });
+    const limiter = memoryRateLimiter({ initiate: { perMinute: 60, burst: 3 }, recording: { perMinute: 0, burst: 1 }, ring: { perMinute: 0, burst: 1 }, other: { perMinute: 0, burst: 1 } });
     await limiter.take("u1", "initiate");
     vi.advanceTimersByTime(3_600_000);
     for (let i = 0; i < 3; i++) await limiter.take("u1", "initiate");

@@ -7,6 +7,7 @@ import {
   CallType,
   EndReason,
   InitiateCallRequestSchema,
+  InviteeState,
   ListRecordingsResponseSchema,
   MediaReferenceSchema,
   RecordingSchema,
@@ -44,6 +45,10 @@ describe("messageToRestJson", () => {
         { participantId: "bob", joinedAt: timestampFromMs(JOINED), videoOn: false, audioOn: true },
       ],
       livekitRoom: "scaiwave-call-1",
+      invitees: [
+        { userId: "bob", state: InviteeState.ANSWERED, changedAt: timestampFromMs(JOINED) },
+        { userId: "carol", state: InviteeState.BUSY, changedAt: timestampFromMs(STARTED), ringDeadline: timestampFromMs(ENDED) },
+      ],
     });
     const json = messageToRestJson(CallSchema, call);
     expect(json).toEqual({
@@ -61,6 +66,10 @@ describe("messageToRestJson", () => {
       recordings: [],
       end_reason: null,
       livekit_room: "scaiwave-call-1",
+      invitees: [
+        { user_id: "bob", state: "answered", changed_at: "2024-01-15T09:30:05.250Z", ring_deadline: null },
+        { user_id: "carol", state: "busy", changed_at: "2024-01-15T09:30:00Z", ring_deadline: "2024-01-15T10:00:00Z" },
+      ],
     });
   });
 
@@ -82,6 +91,7 @@ describe("messageToRestJson", () => {
       "recordings",
       "end_reason",
       "livekit_room",
+      "invitees",
     ]);
     const participants = json["participants"] as Record<string, unknown>[];
     expect(Object.keys(participants[0]!)).toEqual(["participant_id", "joined_at", "video_on", "audio_on"]);
@@ -90,7 +100,7 @@ describe("messageToRestJson", () => {
   it("renders an empty call with every scalar present, null for messages and enums, [] for lists", () => {
     expect(JSON.stringify(messageToRestJson(CallSchema, create(CallSchema)))).toBe(
       '{"id":"","room_id":"","type":null,"status":null,"started_at":null,"ended_at":null,' +
-        '"initiator_id":"","participants":[],"recordings":[],"end_reason":null,"livekit_room":""}',
+        '"initiator_id":"","participants":[],"recordings":[],"end_reason":null,"livekit_room":"","invitees":[]}',
     );
   });
 

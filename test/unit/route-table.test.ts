@@ -8,7 +8,7 @@ import {
   ListRecordingsResponseSchema,
 } from "../../gen/scaiwave/calls/v1/calls_pb.js";
 import { RouteTable, type RouteLookup, type RouteMatch } from "../../src/transport/rest/route-table.js";
-import { RpcRegistry, type ServiceHandlers } from "../../src/transport/rpc/registry.js";
+import { RpcRegistry, type RegisteredMethod, type ServiceHandlers } from "../../src/transport/rpc/registry.js";
 
 const dummyHandlers: ServiceHandlers<typeof CallsService, unknown> = {
   initiateCall: () => ({}),
@@ -23,15 +23,21 @@ const dummyHandlers: ServiceHandlers<typeof CallsService, unknown> = {
   listCalls: () => ({}),
   muteParticipant: () => ({}),
   removeParticipant: () => ({}),
+  ringCall: () => ({}),
+  listCallHistory: () => ({}),
+  markCallHistorySeen: () => ({}),
+  listRoomCalls: () => ({}),
 };
 
-function buildTable(): RouteTable {
+function registeredMethods(): RegisteredMethod[] {
   const anyone = { authenticate: () => Promise.resolve({ subject: "u", tenantId: "t", scopes: new Set<string>() }) };
   const registry = new RpcRegistry({ authenticator: anyone }).register(CallsService, { handlers: dummyHandlers, access: () => ({}) });
-  return new RouteTable(registry.methods());
+  return [...registry.methods()];
 }
 
-const table = buildTable();
+const table = new RouteTable(registeredMethods());
+/** The same routes declared in the opposite order: lookups must not depend on the order. */
+const reversed = new RouteTable(registeredMethods().reverse());
 
 function found(lookup: RouteLookup): RouteMatch {
   if (lookup.kind !== "found") throw new Error(`expected a route, got ${JSON.stringify(lookup)}`);
@@ -110,6 +116,42 @@ describe("RouteTable lookup", () => {
     expect(table.lookup("GET", "/v1/calls/initiate")).toEqual({ kind: "wrong-method", allowed: ["POST"] });
   });
 
+  describe.each([
+    ["in proto order", table],
+    ["declared in reverse", reversed],
+  ])("literal segments win over variables (routes %s)", (_order, routes) => {
+    it("GET /v1/calls/history → ListCallHistory, not GetCall of a call named history", () => {
+      const match = found(routes.lookup("GET", "/v1/calls/history"));
+      expect(match.route.target.method.name).toBe("ListCallHistory");
+      expect(params(match)).toEqual({});
+    });
+
+    it("POST /v1/calls/history/seen → MarkCallHistorySeen, not a call's action", () => {
+      const match = found(routes.lookup("POST", "/v1/calls/history/seen"));
+      expect(match.route.target.method.name).toBe("MarkCallHistorySeen");
+      expect(match.route.bodyIsRequest).toBe(true);
+    });
+
+    it("POST /v1/calls/initiate → InitiateCall; a call's own paths still take any other id", () => {
+      expect(found(routes.lookup("POST", "/v1/calls/initiate")).route.target.method.name).toBe("InitiateCall");
+      expect(params(found(routes.lookup("GET", "/v1/calls/call-1")))).toEqual({ call_id: "call-1" });
+      const ring = found(routes.lookup("POST", "/v1/calls/history/ring"));
+      expect([ring.route.target.method.name, params(ring)]).toEqual(["RingCall", { call_id: "history" }]);
+    });
+
+    it("the wrong method on a literal path names the literal route's method only", () => {
+      expect(routes.lookup("POST", "/v1/calls/history")).toEqual({ kind: "wrong-method", allowed: ["GET"] });
+      expect(routes.lookup("GET", "/v1/calls/history/seen")).toEqual({ kind: "wrong-method", allowed: ["POST"] });
+      expect(routes.lookup("DELETE", "/v1/calls/initiate")).toEqual({ kind: "wrong-method", allowed: ["POST"] });
+    });
+
+    it("GET /v1/rooms/room-1/calls → ListRoomCalls with room_id = room-1", () => {
+      const match = found(routes.lookup("GET", "/v1/rooms/room-1/calls"));
+      expect(match.route.target.method.name).toBe("ListRoomCalls");
+      expect(params(match)).toEqual({ room_id: "room-1" });
+    });
+  });
+
   it("GET /v1/calls/call-1/join → wrong-method, allowing POST", () => {
     expect(table.lookup("GET", "/v1/calls/call-1/join")).toEqual({ kind: "wrong-method", allowed: ["POST"] });
   });
@@ -130,7 +172,7 @@ describe("RouteTable lookup", () => {
 });
 
 describe("RouteTable routes read from the google.api.http annotations", () => {
-  it("every one of the twelve RPCs has a route, with the method and template of its annotation", () => {
+  it("every one of the sixteen RPCs has a route, with the method and template of its annotation", () => {
     const routes = table.all.map((r) => [r.target.method.name, r.httpMethod, r.template, r.bodyIsRequest]);
     expect(routes).toEqual([
       ["InitiateCall", "POST", "/v1/calls/initiate", true],
@@ -145,9 +187,13 @@ describe("RouteTable routes read from the google.api.http annotations", () => {
       ["StartRecording", "POST", "/v1/calls/{call_id}/recording/start", true],
       ["StopRecording", "POST", "/v1/calls/{call_id}/recording/stop", true],
       ["ListRecordings", "GET", "/v1/calls/{call_id}/recordings", false],
+      ["RingCall", "POST", "/v1/calls/{call_id}/ring", true],
+      ["ListCallHistory", "GET", "/v1/calls/history", false],
+      ["MarkCallHistorySeen", "POST", "/v1/calls/history/seen", true],
+      ["ListRoomCalls", "GET", "/v1/rooms/{room_id}/calls", false],
     ]);
     expect(new Set(table.all.map((r) => r.target.method)).size).toBe(CallsService.methods.length);
-    expect(CallsService.methods).toHaveLength(12);
+    expect(CallsService.methods).toHaveLength(16);
   });
 
   it("GetCall's response field is the call message field", () => {
@@ -181,10 +227,14 @@ describe("RouteTable routes read from the google.api.http annotations", () => {
       StartRecording: "recording",
       StopRecording: "recording",
       ListRecordings: "recordings",
+      RingCall: "call",
+      ListCallHistory: null,
+      MarkCallHistorySeen: null,
+      ListRoomCalls: null,
     });
   });
 
-  it("path variables are bound to the request's call_id (and participant_id) fields", () => {
+  it("path variables are bound to the request's call_id (and participant_id, room_id) fields", () => {
     const variableNames = Object.fromEntries(
       table.all.map((r) => [
         r.target.method.name,
@@ -204,12 +254,23 @@ describe("RouteTable routes read from the google.api.http annotations", () => {
       StartRecording: ["call_id"],
       StopRecording: ["call_id"],
       ListRecordings: ["call_id"],
+      RingCall: ["call_id"],
+      ListCallHistory: [],
+      MarkCallHistorySeen: [],
+      ListRoomCalls: ["room_id"],
     });
     for (const route of table.all) {
       for (const variable of route.segments.filter((s): s is DescField => typeof s !== "string")) {
         expect(variable.parent).toBe(route.target.method.input);
       }
     }
+  });
+
+  it("routes without a body take the request fields the path does not bind as query parameters", () => {
+    const queryFields = Object.fromEntries(
+      table.all.filter((r) => r.queryFields.length > 0).map((r) => [r.target.method.name, r.queryFields.map((f) => f.name)]),
+    );
+    expect(queryFields).toEqual({ ListCallHistory: ["page_size", "cursor"], ListRoomCalls: ["page_size", "cursor"] });
   });
 
   it("the matched route invokes the registered handler", async () => {

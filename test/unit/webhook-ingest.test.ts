@@ -177,8 +177,8 @@ describe("WebhookIngest: participant_joined", () => {
       { userId: "alice", joinedAt: T0, audioOn: false, videoOn: false, livekitSid: null },
       { userId: "bob", joinedAt: T0 + 2_000, audioOn: false, videoOn: false, livekitSid: "PA_b1" },
     ]);
-    expect(call.invitees).toEqual([
-      { userId: "bob", state: "joined" },
+    expect(call.invitees.map(({ userId, state }) => ({ userId, state }))).toEqual([
+      { userId: "bob", state: "answered" },
       { userId: "carol", state: "ringing" },
     ]);
     expect((await envelopes()).slice(before).map((e) => [e.type, e.call_id])).toEqual([
@@ -286,6 +286,7 @@ describe("WebhookIngest: participant_left", () => {
       "swp.call.participant_left",
       "swp.call.participant_left",
       "swp.call.ring_stopped",
+      "swp.call.missed",
       "swp.call.ended",
     ]);
     expect((await envelopes()).at(-1)?.data).toMatchObject({ end_reason: "all_left" });
@@ -363,7 +364,9 @@ describe("WebhookIngest: room_finished", () => {
     expect((await stored(callId))).toMatchObject({ status: "ended", endReason: "room_finished", endedAt: T0 + 30_000, participants: [] });
     expect((await envelopes()).slice(before).map((e) => e.type)).toEqual([
       "swp.call.ring_stopped",
+      "swp.call.missed",
       "swp.call.ring_stopped",
+      "swp.call.missed",
       "swp.call.ended",
     ]);
     expect((await envelopes()).at(-1)?.data).toMatchObject({ end_reason: "room_finished" });

@@ -1,7 +1,15 @@
 import type { CallKey, CallRepository } from "../../app/ports.js";
-import type { Call } from "../../domain/call.js";
-import { callRowChanges } from "../call-changes.js";
-import { callFromColumns, type CallColumns, type InviteeColumns, type ParticipantColumns } from "../rows.js";
+import { nextRingAt, type Call } from "../../domain/call.js";
+import type { CallHistoryRecord, HistoryPage } from "../../domain/history.js";
+import { callRowChanges, type PartyChange } from "../call-changes.js";
+import {
+  callFromColumns,
+  historyFromColumns,
+  type CallColumns,
+  type HistoryColumns,
+  type InviteeColumns,
+  type ParticipantColumns,
+} from "../rows.js";
 import type { Queryable } from "./queryable.js";
 
 /** The call with its children as JSON aggregates. */
@@ -13,10 +21,26 @@ const SELECT_CALL = `
     COALESCE((SELECT json_agg(json_build_object('user_id', p.user_id, 'joined_at', p.joined_at, 'audio_on', p.audio_on,
                'video_on', p.video_on, 'livekit_sid', p.livekit_sid) ORDER BY p.joined_at, p.user_id)
               FROM call_participants p WHERE p.call_id = c.id), '[]') AS participants,
-    COALESCE((SELECT json_agg(json_build_object('user_id', i.user_id, 'state', i.state) ORDER BY i.user_id)
+    COALESCE((SELECT json_agg(json_build_object('user_id', i.user_id, 'state', i.state, 'changed_at', i.changed_at,
+               'ring_deadline', i.ring_deadline) ORDER BY i.user_id)
               FROM call_invitees i WHERE i.call_id = c.id), '[]') AS invitees,
     COALESCE((SELECT json_agg(s.sid ORDER BY s.sid) FROM call_ended_sessions s WHERE s.call_id = c.id), '[]') AS ended_sessions
   FROM calls c`;
+
+/**
+ * A user's history, newest first. Both history reads walk an index from
+ * where the page starts (call_parties_history, calls_by_room): EXPLAIN shows
+ * an Index Scan with the row comparison as an index condition, under the
+ * Limit, and no Sort.
+ */
+const HISTORY = `
+  SELECT c.id, c.room_id, c.type, c.status, c.initiator_id, c.started_at, c.ended_at, c.end_reason,
+    (SELECT count(*)::int FROM call_parties j WHERE j.call_id = p.call_id AND j.joined) AS participant_count,
+    i.state AS invite_state, p.joined, p.missed_unseen
+  FROM call_parties p
+  JOIN calls c ON c.id = p.call_id
+  LEFT JOIN call_invitees i ON i.call_id = p.call_id AND i.user_id = p.user_id
+  WHERE p.tenant_id = $1 AND p.user_id = $2`;
 
 /**
  * Calls in PostgreSQL, on the pool (reads) or on a transaction's client.
@@ -42,8 +66,8 @@ export class PostgresCallRepository implements CallRepository {
     // The partial unique index decides glare: a second live call in the room inserts nothing.
     const inserted = await this.db.query(
       `INSERT INTO calls (id, tenant_id, room_id, type, status, initiator_id, started_at, ended_at, end_reason, ended_by,
-         end_requested_by, end_requested_at, ring_deadline)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         end_requested_by, end_requested_at, ring_deadline, next_ring_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
        ON CONFLICT (tenant_id, room_id) WHERE status <> 'ended' DO NOTHING`,
       [
         call.id,
@@ -59,6 +83,7 @@ export class PostgresCallRepository implements CallRepository {
         call.endRequest?.by ?? null,
         call.endRequest?.at ?? null,
         call.ringDeadline,
+        nextRingAt(call),
       ],
     );
     if (inserted.rowCount === 0) return false;
@@ -68,9 +93,20 @@ export class PostgresCallRepository implements CallRepository {
 
   async saveCall(before: Call, after: Call): Promise<void> {
     await this.db.query(
-      `UPDATE calls SET status = $2, ended_at = $3, end_reason = $4, ended_by = $5, end_requested_by = $6, end_requested_at = $7
+      `UPDATE calls SET status = $2, ended_at = $3, end_reason = $4, ended_by = $5, end_requested_by = $6, end_requested_at = $7,
+         ring_deadline = $8, next_ring_at = $9
        WHERE id = $1`,
-      [after.id, after.status, after.endedAt, after.endReason, after.endedBy, after.endRequest?.by ?? null, after.endRequest?.at ?? null],
+      [
+        after.id,
+        after.status,
+        after.endedAt,
+        after.endReason,
+        after.endedBy,
+        after.endRequest?.by ?? null,
+        after.endRequest?.at ?? null,
+        after.ringDeadline,
+        nextRingAt(after),
+      ],
     );
     await this.writeChanges(before, after);
   }
@@ -100,18 +136,94 @@ export class PostgresCallRepository implements CallRepository {
     return { ringing: rows.find((r) => r.status === "ringing")?.n ?? 0, active: rows.find((r) => r.status === "active")?.n ?? 0 };
   }
 
-  /** Rows another instance holds are skipped, not waited for: that instance is expiring them. */
+  /**
+   * next_ring_at is set only while something of a live call rings (calls_by_next_ring). Rows another
+   * instance holds are skipped, not waited for: that instance is expiring them.
+   */
   async claimRingingDue(now: number, limit: number): Promise<CallKey[]> {
     const { rows } = await this.db.query<{ tenant_id: string; id: string }>(
-      "SELECT tenant_id, id FROM calls WHERE status = 'ringing' AND ring_deadline <= $1 ORDER BY ring_deadline LIMIT $2 FOR UPDATE SKIP LOCKED",
+      "SELECT tenant_id, id FROM calls WHERE next_ring_at <= $1 ORDER BY next_ring_at LIMIT $2 FOR UPDATE SKIP LOCKED",
       [now, limit],
     );
     return rows.map((r) => ({ tenantId: r.tenant_id, callId: r.id }));
   }
 
   async nextRingDeadline(): Promise<number | undefined> {
-    const { rows } = await this.db.query<{ deadline: number | null }>("SELECT min(ring_deadline) AS deadline FROM calls WHERE status = 'ringing'");
+    const { rows } = await this.db.query<{ deadline: number | null }>(
+      "SELECT min(next_ring_at) AS deadline FROM calls WHERE next_ring_at IS NOT NULL",
+    );
     return rows[0]?.deadline ?? undefined;
+  }
+
+  async listHistory(tenantId: string, userId: string, page: HistoryPage): Promise<CallHistoryRecord[]> {
+    const order = "ORDER BY p.started_at DESC, p.call_id DESC";
+    const { rows } = page.before
+      ? await this.db.query<HistoryColumns>(`${HISTORY} AND (p.started_at, p.call_id) < ($4, $5) ${order} LIMIT $3`, [
+          tenantId,
+          userId,
+          page.limit,
+          page.before.startedAt,
+          page.before.callId,
+        ])
+      : await this.db.query<HistoryColumns>(`${HISTORY} ${order} LIMIT $3`, [tenantId, userId, page.limit]);
+    return rows.map(historyFromColumns);
+  }
+
+  async countUnseenMissed(tenantId: string, userId: string): Promise<number> {
+    const { rows } = await this.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM call_parties WHERE tenant_id = $1 AND user_id = $2 AND missed_unseen",
+      [tenantId, userId],
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  async markHistorySeen(tenantId: string, userId: string): Promise<number> {
+    const result = await this.db.query(
+      "UPDATE call_parties SET missed_unseen = false WHERE tenant_id = $1 AND user_id = $2 AND missed_unseen",
+      [tenantId, userId],
+    );
+    return result.rowCount ?? 0;
+  }
+
+  async listRoomCalls(tenantId: string, roomId: string, page: HistoryPage): Promise<Call[]> {
+    const where = "WHERE c.tenant_id = $1 AND c.room_id = $2";
+    const order = "ORDER BY c.started_at DESC, c.id DESC LIMIT $3";
+    return page.before
+      ? this.many(`${SELECT_CALL} ${where} AND (c.started_at, c.id) < ($4, $5) ${order}`, [
+          tenantId,
+          roomId,
+          page.limit,
+          page.before.startedAt,
+          page.before.callId,
+        ])
+      : this.many(`${SELECT_CALL} ${where} ${order}`, [tenantId, roomId, page.limit]);
+  }
+
+  /** Only a live call has participants; the join keeps to the tenant's calls. Any number of ids is one array parameter. */
+  async findBusy(tenantId: string, userIds: readonly string[]): Promise<Set<string>> {
+    if (userIds.length === 0) return new Set();
+    const { rows } = await this.db.query<{ user_id: string }>(
+      `SELECT DISTINCT p.user_id FROM call_participants p JOIN calls c ON c.id = p.call_id
+       WHERE p.user_id = ANY($2::text[]) AND c.tenant_id = $1 AND c.status <> 'ended'`,
+      [tenantId, userIds],
+    );
+    return new Set(rows.map((r) => r.user_id));
+  }
+
+  /**
+   * Oldest first; recordings (and their media and transcripts) outlive retention, so their calls stay.
+   * Children (participants, invitees, ended sessions, parties) go with their call: ON DELETE CASCADE.
+   * Calls another instance is deleting are skipped.
+   */
+  async deleteEndedBefore(before: number, limit: number): Promise<number> {
+    const result = await this.db.query(
+      `DELETE FROM calls WHERE id IN (
+         SELECT c.id FROM calls c WHERE c.status = 'ended' AND c.ended_at < $1
+           AND NOT EXISTS (SELECT 1 FROM recordings r WHERE r.call_id = c.id)
+         ORDER BY c.ended_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      [before, limit],
+    );
+    return result.rowCount ?? 0;
   }
 
   private async one(sql: string, params: unknown[]): Promise<Call | undefined> {
@@ -156,11 +268,43 @@ export class PostgresCallRepository implements CallRepository {
     const invitees = changes.upsertInvitees;
     if (invitees.length > 0) {
       await this.db.query(
-        `INSERT INTO call_invitees (call_id, user_id, state) SELECT $1, * FROM unnest($2::text[], $3::text[])
-         ON CONFLICT (call_id, user_id) DO UPDATE SET state = excluded.state`,
-        [after.id, invitees.map((i) => i.userId), invitees.map((i) => i.state)],
+        `INSERT INTO call_invitees (call_id, user_id, state, changed_at, ring_deadline)
+         SELECT $1, * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::bigint[])
+         ON CONFLICT (call_id, user_id) DO UPDATE SET state = excluded.state, changed_at = excluded.changed_at,
+           ring_deadline = excluded.ring_deadline`,
+        [after.id, invitees.map((i) => i.userId), invitees.map((i) => i.state), invitees.map((i) => i.changedAt), invitees.map((i) => i.ringDeadline)],
       );
     }
+    if (changes.upsertParties.length > 0) await this.upsertParties(after, changes.upsertParties);
+  }
+
+  /**
+   * The parties in one statement: stored ones are updated (`joined` only ever turns true, `missed_unseen`
+   * changes only when given, a null in the array), the others inserted. The call's row is locked by
+   * this transaction, so nobody else writes its parties meanwhile; ON CONFLICT is only a safety net.
+   */
+  private async upsertParties(call: Call, parties: readonly PartyChange[]): Promise<void> {
+    await this.db.query(
+      `WITH changed AS (
+         SELECT * FROM unnest($4::text[], $5::boolean[], $6::boolean[]) AS u(user_id, joined, missed_unseen)
+       ), updated AS (
+         UPDATE call_parties p SET joined = p.joined OR changed.joined, missed_unseen = COALESCE(changed.missed_unseen, p.missed_unseen)
+         FROM changed WHERE p.call_id = $1 AND p.user_id = changed.user_id
+         RETURNING p.user_id
+       )
+       INSERT INTO call_parties (call_id, user_id, tenant_id, started_at, joined, missed_unseen)
+       SELECT $1, changed.user_id, $2, $3, changed.joined, COALESCE(changed.missed_unseen, false) FROM changed
+       WHERE NOT EXISTS (SELECT 1 FROM updated WHERE updated.user_id = changed.user_id)
+       ON CONFLICT (call_id, user_id) DO NOTHING`,
+      [
+        call.id,
+        call.tenantId,
+        call.startedAt,
+        parties.map((p) => p.userId),
+        parties.map((p) => p.joined),
+        parties.map((p) => p.missedUnseen ?? null),
+      ],
+    );
   }
 }
 

@@ -1,14 +1,61 @@
 import type { Statement } from "better-sqlite3";
 import type { CallKey, CallRepository } from "../../app/ports.js";
-import type { Call } from "../../domain/call.js";
+import { nextRingAt, type Call } from "../../domain/call.js";
+import type { CallHistoryRecord, HistoryPage } from "../../domain/history.js";
 import { callRowChanges } from "../call-changes.js";
-import { callFromColumns, type CallColumns, type InviteeColumns, type ParticipantColumns } from "../rows.js";
+import {
+  callFromColumns,
+  historyFromColumns,
+  type CallColumns,
+  type HistoryColumns,
+  type InviteeColumns,
+  type ParticipantColumns,
+} from "../rows.js";
 import type { SqliteDatabase } from "./database.js";
 
-type CallRow = CallColumns;
+/** `next_ring_at` is written for the ring timer; the domain derives it from the call (nextRingAt). */
+type CallRow = CallColumns & { next_ring_at: number | null };
 /** Flags are 0/1 in SQLite. */
 type ParticipantRow = ParticipantColumns & { audio_on: number; video_on: number };
 type InviteeRow = InviteeColumns;
+/** A call_parties row to write; `missed_unseen` null leaves a stored row's flag as it is. */
+interface PartyRow {
+  call_id: string;
+  user_id: string;
+  tenant_id: string;
+  started_at: number;
+  joined: number;
+  missed_unseen: number | null;
+}
+/** Where a page starts: strictly older than this call (started_at, id). */
+type PageStart = { before_started_at: number; before_id: string };
+
+/**
+ * Both history reads walk an index newest first (call_parties_history,
+ * calls_by_room) from where the page starts: EXPLAIN QUERY PLAN shows a
+ * SEARCH on that index with the row comparison in it, primary-key lookups
+ * for the rest, and no SCAN or TEMP B-TREE (test/unit/sqlite-migrations.test.ts
+ * checks it). INDEXED BY: left to itself, the planner counts a call's joined
+ * parties on the primary key, reading every member the call rang.
+ */
+const HISTORY = `
+  SELECT c.id, c.room_id, c.type, c.status, c.initiator_id, c.started_at, c.ended_at, c.end_reason,
+    (SELECT count(*) FROM call_parties j INDEXED BY call_parties_joined WHERE j.call_id = p.call_id AND j.joined) AS participant_count,
+    i.state AS invite_state, p.joined, p.missed_unseen
+  FROM call_parties p
+  JOIN calls c ON c.id = p.call_id
+  LEFT JOIN call_invitees i ON i.call_id = p.call_id AND i.user_id = p.user_id
+  WHERE p.tenant_id = @tenant_id AND p.user_id = @user_id`;
+const HISTORY_ORDER = "ORDER BY p.started_at DESC, p.call_id DESC LIMIT @limit";
+const ROOM_CALLS = "SELECT * FROM calls WHERE tenant_id = @tenant_id AND room_id = @room_id";
+const ROOM_CALLS_ORDER = "ORDER BY started_at DESC, id DESC LIMIT @limit";
+/** The page reads, first page and the pages after one; exported for the test of their query plans. */
+export const PAGE_QUERIES = {
+  history: `${HISTORY} ${HISTORY_ORDER}`,
+  historyBefore: `${HISTORY} AND (p.started_at, p.call_id) < (@before_started_at, @before_id) ${HISTORY_ORDER}`,
+  roomCalls: `${ROOM_CALLS} ${ROOM_CALLS_ORDER}`,
+  roomCallsBefore: `${ROOM_CALLS} AND (started_at, id) < (@before_started_at, @before_id) ${ROOM_CALLS_ORDER}`,
+} as const;
 
 /**
  * Calls in SQLite. Writes run inside the store's transaction (SqliteStore):
@@ -28,12 +75,21 @@ export class SqliteCallRepository implements CallRepository {
     selectParticipants: Statement<[string], ParticipantRow>;
     selectInvitees: Statement<[string], InviteeRow>;
     insertCall: Statement<CallRow>;
-    updateCall: Statement<Omit<CallRow, "tenant_id" | "room_id" | "type" | "initiator_id" | "started_at" | "ring_deadline">>;
+    updateCall: Statement<Omit<CallRow, "tenant_id" | "room_id" | "type" | "initiator_id" | "started_at">>;
     upsertParticipant: Statement<ParticipantRow & { call_id: string }>;
     deleteParticipant: Statement<[string, string]>;
     upsertInvitee: Statement<InviteeRow & { call_id: string }>;
+    upsertParty: Statement<PartyRow>;
     selectDueRinging: Statement<[number, number], { tenant_id: string; id: string }>;
     selectNextDeadline: Statement<[], { deadline: number | null }>;
+    selectHistory: Statement<{ tenant_id: string; user_id: string; limit: number }, HistoryColumns>;
+    selectHistoryBefore: Statement<{ tenant_id: string; user_id: string; limit: number } & PageStart, HistoryColumns>;
+    countUnseenMissed: Statement<[string, string], { n: number }>;
+    markHistorySeen: Statement<[string, string]>;
+    selectRoomCalls: Statement<{ tenant_id: string; room_id: string; limit: number }, CallRow>;
+    selectRoomCallsBefore: Statement<{ tenant_id: string; room_id: string; limit: number } & PageStart, CallRow>;
+    selectBusy: Statement<[string, string], { user_id: string }>;
+    deleteEndedBefore: Statement<[number, number]>;
   };
 
   constructor(db: SqliteDatabase) {
@@ -52,16 +108,17 @@ export class SqliteCallRepository implements CallRepository {
       selectParticipants: db.prepare(
         "SELECT user_id, joined_at, audio_on, video_on, livekit_sid FROM call_participants WHERE call_id = ? ORDER BY joined_at, user_id",
       ),
-      selectInvitees: db.prepare("SELECT user_id, state FROM call_invitees WHERE call_id = ? ORDER BY user_id"),
+      selectInvitees: db.prepare("SELECT user_id, state, changed_at, ring_deadline FROM call_invitees WHERE call_id = ? ORDER BY user_id"),
       insertCall: db.prepare(
         `INSERT INTO calls (id, tenant_id, room_id, type, status, initiator_id, started_at, ended_at, end_reason, ended_by,
-           end_requested_by, end_requested_at, ring_deadline)
+           end_requested_by, end_requested_at, ring_deadline, next_ring_at)
          VALUES (@id, @tenant_id, @room_id, @type, @status, @initiator_id, @started_at, @ended_at, @end_reason, @ended_by,
-           @end_requested_by, @end_requested_at, @ring_deadline)`,
+           @end_requested_by, @end_requested_at, @ring_deadline, @next_ring_at)`,
       ),
       updateCall: db.prepare(
         `UPDATE calls SET status = @status, ended_at = @ended_at, end_reason = @end_reason, ended_by = @ended_by,
-           end_requested_by = @end_requested_by, end_requested_at = @end_requested_at WHERE id = @id`,
+           end_requested_by = @end_requested_by, end_requested_at = @end_requested_at, ring_deadline = @ring_deadline,
+           next_ring_at = @next_ring_at WHERE id = @id`,
       ),
       upsertParticipant: db.prepare(
         `INSERT INTO call_participants (call_id, user_id, joined_at, audio_on, video_on, livekit_sid)
@@ -71,13 +128,39 @@ export class SqliteCallRepository implements CallRepository {
       ),
       deleteParticipant: db.prepare("DELETE FROM call_participants WHERE call_id = ? AND user_id = ?"),
       upsertInvitee: db.prepare(
-        `INSERT INTO call_invitees (call_id, user_id, state) VALUES (@call_id, @user_id, @state)
-         ON CONFLICT (call_id, user_id) DO UPDATE SET state = excluded.state`,
+        `INSERT INTO call_invitees (call_id, user_id, state, changed_at, ring_deadline)
+         VALUES (@call_id, @user_id, @state, @changed_at, @ring_deadline)
+         ON CONFLICT (call_id, user_id) DO UPDATE SET state = excluded.state, changed_at = excluded.changed_at,
+           ring_deadline = excluded.ring_deadline`,
       ),
-      selectDueRinging: db.prepare(
-        "SELECT tenant_id, id FROM calls WHERE status = 'ringing' AND ring_deadline <= ? ORDER BY ring_deadline LIMIT ?",
+      // A stored party's `joined` only ever turns true; its `missed_unseen` changes only when given.
+      upsertParty: db.prepare(
+        `INSERT INTO call_parties (call_id, user_id, tenant_id, started_at, joined, missed_unseen)
+         VALUES (@call_id, @user_id, @tenant_id, @started_at, @joined, coalesce(@missed_unseen, 0))
+         ON CONFLICT (call_id, user_id) DO UPDATE SET joined = max(joined, excluded.joined),
+           missed_unseen = coalesce(@missed_unseen, missed_unseen)`,
       ),
-      selectNextDeadline: db.prepare("SELECT min(ring_deadline) AS deadline FROM calls WHERE status = 'ringing'"),
+      // next_ring_at is set only while something of a live call rings (calls_by_next_ring).
+      selectDueRinging: db.prepare("SELECT tenant_id, id FROM calls WHERE next_ring_at <= ? ORDER BY next_ring_at LIMIT ?"),
+      selectNextDeadline: db.prepare("SELECT min(next_ring_at) AS deadline FROM calls WHERE next_ring_at IS NOT NULL"),
+      selectHistory: db.prepare(PAGE_QUERIES.history),
+      selectHistoryBefore: db.prepare(PAGE_QUERIES.historyBefore),
+      countUnseenMissed: db.prepare("SELECT count(*) AS n FROM call_parties WHERE tenant_id = ? AND user_id = ? AND missed_unseen"),
+      markHistorySeen: db.prepare("UPDATE call_parties SET missed_unseen = 0 WHERE tenant_id = ? AND user_id = ? AND missed_unseen"),
+      selectRoomCalls: db.prepare(PAGE_QUERIES.roomCalls),
+      selectRoomCallsBefore: db.prepare(PAGE_QUERIES.roomCallsBefore),
+      // Only a live call has participants; the join keeps to the tenant's calls.
+      selectBusy: db.prepare(
+        `SELECT DISTINCT p.user_id FROM call_participants p JOIN calls c ON c.id = p.call_id
+         WHERE p.user_id IN (SELECT value FROM json_each(?)) AND c.tenant_id = ? AND c.status <> 'ended'`,
+      ),
+      // Oldest first; recordings (and their media and transcripts) outlive retention, so their calls stay.
+      deleteEndedBefore: db.prepare(
+        `DELETE FROM calls WHERE id IN (
+           SELECT c.id FROM calls c WHERE c.status = 'ended' AND c.ended_at < ?
+             AND NOT EXISTS (SELECT 1 FROM recordings r WHERE r.call_id = c.id)
+           ORDER BY c.ended_at LIMIT ?)`,
+      ),
     };
   }
 
@@ -106,8 +189,8 @@ export class SqliteCallRepository implements CallRepository {
   }
 
   saveCall(before: Call, after: Call): Promise<void> {
-    const { id, status, ended_at, end_reason, ended_by, end_requested_by, end_requested_at } = toRow(after);
-    this.stmt.updateCall.run({ id, status, ended_at, end_reason, ended_by, end_requested_by, end_requested_at });
+    const { id, status, ended_at, end_reason, ended_by, end_requested_by, end_requested_at, ring_deadline, next_ring_at } = toRow(after);
+    this.stmt.updateCall.run({ id, status, ended_at, end_reason, ended_by, end_requested_by, end_requested_at, ring_deadline, next_ring_at });
     this.writeChanges(before, after);
     return Promise.resolve();
   }
@@ -143,6 +226,41 @@ export class SqliteCallRepository implements CallRepository {
     return Promise.resolve(this.stmt.selectNextDeadline.get()?.deadline ?? undefined);
   }
 
+  listHistory(tenantId: string, userId: string, page: HistoryPage): Promise<CallHistoryRecord[]> {
+    const key = { tenant_id: tenantId, user_id: userId, limit: page.limit };
+    const rows = page.before
+      ? this.stmt.selectHistoryBefore.all({ ...key, ...pageStart(page.before) })
+      : this.stmt.selectHistory.all(key);
+    return Promise.resolve(rows.map(historyFromColumns));
+  }
+
+  countUnseenMissed(tenantId: string, userId: string): Promise<number> {
+    return Promise.resolve(this.stmt.countUnseenMissed.get(tenantId, userId)?.n ?? 0);
+  }
+
+  markHistorySeen(tenantId: string, userId: string): Promise<number> {
+    return Promise.resolve(this.stmt.markHistorySeen.run(tenantId, userId).changes);
+  }
+
+  listRoomCalls(tenantId: string, roomId: string, page: HistoryPage): Promise<Call[]> {
+    const key = { tenant_id: tenantId, room_id: roomId, limit: page.limit };
+    const rows = page.before
+      ? this.stmt.selectRoomCallsBefore.all({ ...key, ...pageStart(page.before) })
+      : this.stmt.selectRoomCalls.all(key);
+    return Promise.resolve(rows.map((row) => this.hydrate(row)));
+  }
+
+  /** Any number of ids is one JSON array parameter (no limit on bound variables to run into). */
+  findBusy(tenantId: string, userIds: readonly string[]): Promise<Set<string>> {
+    if (userIds.length === 0) return Promise.resolve(new Set());
+    return Promise.resolve(new Set(this.stmt.selectBusy.all(JSON.stringify(userIds), tenantId).map((r) => r.user_id)));
+  }
+
+  /** Children (participants, invitees, ended sessions, parties) go with their call: ON DELETE CASCADE. */
+  deleteEndedBefore(before: number, limit: number): Promise<number> {
+    return Promise.resolve(this.stmt.deleteEndedBefore.run(before, limit).changes);
+  }
+
   private findCallNow(tenantId: string, callId: string): Call | undefined {
     const row = this.stmt.selectCall.get(tenantId, callId);
     return row && this.hydrate(row);
@@ -171,7 +289,19 @@ export class SqliteCallRepository implements CallRepository {
     }
     for (const gone of changes.deleteParticipants) this.stmt.deleteParticipant.run(after.id, gone);
     for (const sid of changes.addEndedSessions) this.stmt.insertEndedSession.run(after.id, sid);
-    for (const i of changes.upsertInvitees) this.stmt.upsertInvitee.run({ call_id: after.id, user_id: i.userId, state: i.state });
+    for (const i of changes.upsertInvitees) {
+      this.stmt.upsertInvitee.run({ call_id: after.id, user_id: i.userId, state: i.state, changed_at: i.changedAt, ring_deadline: i.ringDeadline });
+    }
+    for (const party of changes.upsertParties) {
+      this.stmt.upsertParty.run({
+        call_id: after.id,
+        user_id: party.userId,
+        tenant_id: after.tenantId,
+        started_at: after.startedAt,
+        joined: party.joined ? 1 : 0,
+        missed_unseen: party.missedUnseen === undefined ? null : party.missedUnseen ? 1 : 0,
+      });
+    }
   }
 }
 
@@ -190,7 +320,12 @@ function toRow(call: Call): CallRow {
     end_requested_by: call.endRequest?.by ?? null,
     end_requested_at: call.endRequest?.at ?? null,
     ring_deadline: call.ringDeadline,
+    next_ring_at: nextRingAt(call),
   };
+}
+
+function pageStart(before: NonNullable<HistoryPage["before"]>): PageStart {
+  return { before_started_at: before.startedAt, before_id: before.callId };
 }
 
 function isUniqueViolation(err: unknown): boolean {

@@ -4,6 +4,7 @@ import { CallError, CallErrorCode } from "../../domain/errors.js";
 import { asCallError, sendCallError } from "../error-catalogue.js";
 import { sendJson, type NodeRequest, type NodeResponse } from "../http-types.js";
 import { parseJsonObject, readBody } from "./body.js";
+import { queryToJson } from "./query.js";
 import { listToRestJson, messageToRestJson, restJsonToMessage } from "./rest-json.js";
 import type { RestRoute, RouteMatch, RouteTable } from "./route-table.js";
 
@@ -53,7 +54,9 @@ export class RestGateway {
   }
 
   private async decodeInput(req: NodeRequest, { route, pathParams }: RouteMatch): Promise<Message> {
-    const json = route.bodyIsRequest ? parseJsonObject(await readBody(req, this.options.maxBodyBytes)) : {};
+    const json = route.bodyIsRequest
+      ? parseJsonObject(await readBody(req, this.options.maxBodyBytes))
+      : queryToJson(route, new URL(req.url ?? "/", "http://localhost").searchParams);
     // Path parameters win over body fields of the same name (as in grpc-gateway).
     for (const [field, value] of pathParams) {
       delete json[field.jsonName];

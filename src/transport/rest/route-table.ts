@@ -10,6 +10,12 @@ export interface RestRoute {
   readonly segments: readonly (string | DescField)[];
   /** `body: "*"`: the JSON body is the request message (minus path fields). */
   readonly bodyIsRequest: boolean;
+  /**
+   * Without a body, the request fields the path does not bind are query
+   * parameters (as google.api.http has it): the scalar, enum and repeated
+   * scalar ones. Empty when the body is the request.
+   */
+  readonly queryFields: readonly DescField[];
   /** `response_body`: the response field sent as `data`, or undefined for the whole response. */
   readonly responseField: DescField | undefined;
   readonly target: RegisteredMethod;
@@ -28,7 +34,8 @@ export type RouteLookup =
 /**
  * The REST surface, derived from the proto: no second route list to keep in
  * step. Supports what our annotations use: literal segments, single-segment
- * `{field}` variables, `body: "*"`, `response_body`, and GET/POST/PUT/PATCH/DELETE.
+ * `{field}` variables, `body: "*"` (or query parameters without a body),
+ * `response_body`, and GET/POST/PUT/PATCH/DELETE.
  */
 export class RouteTable {
   private readonly routes: RestRoute[] = [];
@@ -39,11 +46,14 @@ export class RouteTable {
       const pattern = rule.pattern;
       if (pattern.case === undefined || pattern.case === "custom") continue;
       const template = pattern.value;
+      const segments = parseTemplate(template, target.method.input);
+      const bodyIsRequest = rule.body === "*";
       this.routes.push({
         httpMethod: pattern.case.toUpperCase(),
         template,
-        segments: parseTemplate(template, target.method.input),
-        bodyIsRequest: rule.body === "*",
+        segments,
+        bodyIsRequest,
+        queryFields: bodyIsRequest ? [] : queryFieldsOf(target.method.input, segments),
         responseField: rule.responseBody ? fieldNamed(target.method.output, rule.responseBody) : undefined,
         target,
       });
@@ -56,28 +66,48 @@ export class RouteTable {
 
   /**
    * Among the routes whose template matches the path, only the most specific
-   * (most literal segments) count, as in most HTTP routers: `/v1/calls/initiate`
-   * is InitiateCall's path, never GetCall with call_id "initiate".
+   * count, whatever the order they were declared in: reading left to right,
+   * at the first segment where one has a literal and another a variable, the
+   * literal wins (as in most HTTP routers). `/v1/calls/initiate` is
+   * InitiateCall's path and `/v1/calls/history` ListCallHistory's, never
+   * GetCall of a call with that id.
    */
   lookup(httpMethod: string, path: string): RouteLookup {
     const parts = path.split("/").slice(1);
     let best: RouteMatch[] = [];
-    let bestSpecificity = -1;
     for (const route of this.routes) {
       const params = matchSegments(route.segments, parts);
       if (!params) continue;
-      const specificity = route.segments.length - params.size;
-      if (specificity > bestSpecificity) {
-        best = [];
-        bestSpecificity = specificity;
-      }
-      if (specificity === bestSpecificity) best.push({ route, pathParams: params });
+      const leader = best[0];
+      const order = leader === undefined ? 1 : compareSpecificity(route.segments, leader.route.segments);
+      if (order > 0) best = [];
+      if (order >= 0) best.push({ route, pathParams: params });
     }
     const match = best.find((m) => m.route.httpMethod === httpMethod);
     if (match) return { kind: "found", match };
     if (best.length > 0) return { kind: "wrong-method", allowed: best.map((m) => m.route.httpMethod) };
     return { kind: "not-found" };
   }
+}
+
+/**
+ * Positive when `a` is more specific than `b` (templates of one length, both
+ * matching the same path): at the first segment where exactly one of them is
+ * a literal, that one wins. Zero when they have literals in the same places.
+ */
+function compareSpecificity(a: readonly (string | DescField)[], b: readonly (string | DescField)[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const aLiteral = typeof a[i] === "string";
+    if (aLiteral !== (typeof b[i] === "string")) return aLiteral ? 1 : -1;
+  }
+  return 0;
+}
+
+function queryFieldsOf(input: DescMessage, segments: readonly (string | DescField)[]): DescField[] {
+  const bound = new Set(segments.filter((s): s is DescField => typeof s !== "string"));
+  return input.fields.filter(
+    (f) => !bound.has(f) && (f.fieldKind === "scalar" || f.fieldKind === "enum" || (f.fieldKind === "list" && f.listKind !== "message")),
+  );
 }
 
 function parseTemplate(template: string, input: DescMessage): (string | DescField)[] {

@@ -1,16 +1,23 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
+  CallDirection,
+  CallOutcome,
   CallSchema,
   CallStatus,
   CallType,
   EndReason,
+  InviteeState,
   RecordingStatus,
   TranscriptStatus,
+  type CallHistoryEntrySchema,
   type InitiateCallResponseSchema,
+  type InviteeSchema,
   type RecordingSchema,
 } from "../../../gen/scaiwave/calls/v1/calls_pb.js";
+import type { HistoryEntry } from "../../app/call-history.js";
 import type { RecordingView } from "../../app/recordings.js";
+import type * as history from "../../domain/history.js";
 import type * as rec from "../../domain/recording.js";
 import type { JoinTicket } from "../../app/calls.js";
 import type * as domain from "../../domain/call.js";
@@ -32,6 +39,30 @@ const END_REASON: Record<domain.EndReason, EndReason> = {
   no_answer: EndReason.NO_ANSWER,
   room_finished: EndReason.ROOM_FINISHED,
 };
+
+const INVITEE_STATE: Record<domain.InviteState, InviteeState> = {
+  ringing: InviteeState.RINGING,
+  answered: InviteeState.ANSWERED,
+  rejected: InviteeState.REJECTED,
+  missed: InviteeState.MISSED,
+  busy: InviteeState.BUSY,
+  canceled: InviteeState.CANCELED,
+};
+
+const DIRECTION: Record<history.Direction, CallDirection> = {
+  outgoing: CallDirection.OUTGOING,
+  incoming: CallDirection.INCOMING,
+};
+
+const OUTCOME: Record<history.HistoryOutcome, CallOutcome> = {
+  answered: CallOutcome.ANSWERED,
+  missed: CallOutcome.MISSED,
+  declined: CallOutcome.DECLINED,
+  busy: CallOutcome.BUSY,
+  canceled: CallOutcome.CANCELED,
+};
+
+const callTypeToProto = (type: domain.CallType): CallType => (type === "audio" ? CallType.AUDIO : CallType.VIDEO);
 
 const RECORDING_STATUS: Record<rec.RecordingStatus, RecordingStatus> = {
   starting: RecordingStatus.STARTING,
@@ -93,7 +124,7 @@ export function callToProto(call: domain.Call, recordings: readonly RecordingVie
   return {
     id: call.id,
     roomId: call.roomId,
-    type: call.type === "audio" ? CallType.AUDIO : CallType.VIDEO,
+    type: callTypeToProto(call.type),
     status: STATUS[call.status],
     startedAt: timestampFromMs(call.startedAt),
     ...(call.endedAt !== null && { endedAt: timestampFromMs(call.endedAt) }),
@@ -107,6 +138,36 @@ export function callToProto(call: domain.Call, recordings: readonly RecordingVie
     recordings: recordings.map(recordingToProto),
     endReason: call.endReason === null ? EndReason.UNSPECIFIED : END_REASON[call.endReason],
     livekitRoom: `scaiwave-${call.id}`,
+    invitees: call.invitees.map(inviteeToProto),
+  };
+}
+
+function inviteeToProto(invitee: domain.Invitee): MessageInitShape<typeof InviteeSchema> {
+  return {
+    userId: invitee.userId,
+    state: INVITEE_STATE[invitee.state],
+    changedAt: timestampFromMs(invitee.changedAt),
+    ...(invitee.ringDeadline !== null && { ringDeadline: timestampFromMs(invitee.ringDeadline) }),
+  };
+}
+
+/** One call of the caller's history, as they saw it. */
+export function historyEntryToProto({ record, direction, outcome }: HistoryEntry): MessageInitShape<typeof CallHistoryEntrySchema> {
+  return {
+    callId: record.callId,
+    roomId: record.roomId,
+    type: callTypeToProto(record.type),
+    status: STATUS[record.status],
+    direction: DIRECTION[direction],
+    outcome: outcome === null ? CallOutcome.UNSPECIFIED : OUTCOME[outcome],
+    initiatorId: record.initiatorId,
+    startedAt: timestampFromMs(record.startedAt),
+    ...(record.endedAt !== null && {
+      endedAt: timestampFromMs(record.endedAt),
+      duration: durationFromMs(record.endedAt - record.startedAt),
+    }),
+    participantCount: record.participantCount,
+    missedUnseen: record.missedUnseen,
   };
 }
 

@@ -1,29 +1,38 @@
 import { CallsService } from "../../../gen/scaiwave/calls/v1/calls_pb.js";
+import type { CallHistoryUseCases } from "../../app/call-history.js";
 import type { CallsUseCases } from "../../app/calls.js";
 import type { RecordingsUseCases } from "../../app/recordings.js";
 import type { Caller } from "../../app/ports.js";
 import { userCaller, userRateKey } from "./access.js";
-import { callToProto, callTypeFromProto, recordingToProto, ticketToProto } from "./call-mapping.js";
+import { callToProto, callTypeFromProto, historyEntryToProto, recordingToProto, ticketToProto } from "./call-mapping.js";
 import type { Registration, ServiceHandlers } from "./registry.js";
 
 /**
  * CallsService, for users: a token with a user and a tenant, limited per user.
- * Starting calls and recordings cost LiveKit rooms and egress workers, so they
- * have budgets of their own.
+ * Starting calls and recordings cost LiveKit rooms and egress workers, and a
+ * ring pushes to other people's phones, so they have budgets of their own.
  */
-export function callsRegistration(calls: CallsUseCases, recordings: RecordingsUseCases): Registration<typeof CallsService, Caller> {
+export function callsRegistration(
+  calls: CallsUseCases,
+  recordings: RecordingsUseCases,
+  history: CallHistoryUseCases,
+): Registration<typeof CallsService, Caller> {
   return {
-    handlers: callsHandlers(calls, recordings),
+    handlers: callsHandlers(calls, recordings, history),
     access: userCaller,
     rateLimit: {
       key: userRateKey,
-      classes: { initiateCall: "initiate", startRecording: "recording", stopRecording: "recording" },
+      classes: { initiateCall: "initiate", startRecording: "recording", stopRecording: "recording", ringCall: "ring" },
     },
   };
 }
 
 /** CallsService: call the use case, map the result. Nothing else (the registry has checked the buf.validate rules). */
-function callsHandlers(calls: CallsUseCases, recordings: RecordingsUseCases): ServiceHandlers<typeof CallsService, Caller> {
+function callsHandlers(
+  calls: CallsUseCases,
+  recordings: RecordingsUseCases,
+  history: CallHistoryUseCases,
+): ServiceHandlers<typeof CallsService, Caller> {
   return {
     async initiateCall(req, ctx) {
       return ticketToProto(await calls.initiate(ctx.caller, req.roomId, callTypeFromProto(req.type)));
@@ -66,6 +75,22 @@ function callsHandlers(calls: CallsUseCases, recordings: RecordingsUseCases): Se
     async listRecordings(req, ctx) {
       const views = await recordings.list(ctx.caller, req.callId);
       return { recordings: views.map(recordingToProto) };
+    },
+    async ringCall(req, ctx) {
+      return { call: callToProto(await calls.ring(ctx.caller, req.callId, req.userIds)) };
+    },
+    async listCallHistory(req, ctx) {
+      // An empty cursor (proto's default) is the first page.
+      const page = await history.history(ctx.caller, req.pageSize, req.cursor || undefined);
+      return { entries: page.items.map(historyEntryToProto), nextCursor: page.nextCursor ?? "", unseenMissedCount: page.unseenMissed };
+    },
+    async markCallHistorySeen(_req, ctx) {
+      return { marked: await history.markSeen(ctx.caller) };
+    },
+    async listRoomCalls(req, ctx) {
+      const page = await history.roomCalls(ctx.caller, req.roomId, req.pageSize, req.cursor || undefined);
+      const calls = await Promise.all(page.items.map(async (call) => callToProto(call, await recordings.viewsFor(call))));
+      return { calls, nextCursor: page.nextCursor ?? "" };
     },
   };
 }

@@ -6,15 +6,15 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file scaiwave/calls/v1/calls.proto.
  */
 export const file_scaiwave_calls_v1_calls: GenFile = /*@__PURE__*/
-  fileDesc("Ch1zY2Fpd2F2ZS9jYWxscy92MS9jYWxscy5wcm90bxIRc2NhaXdhdmUuY2FsbHMudjEigQEKE0luaXRpYXRlQ2FsbFJlcXVlc3QSMgoHcm9vbV9pZBgBIAEoCUIhukgeyAEBchkYgAEyFF5bQS1aYS16MC05Xz1AOistXSskEjYKBHR5cGUYAiABKA4yGy5zY2Fpd2F2ZS5jYWxscy52MS5DYWxsVHlwZUILukgIyAEBggECEAEiaQoUSW5pdGlhdGVDYWxsUmVzcG9uc2USDwoHY2FsbF9pZBgBIAEoCRITCgtsaXZla2l0X3VybBgCIAEoCRIVCg1saXZla2l0X3Rva2VuGAMgASgJEhQKDGxpdmVraXRfcm9vbRgEIAEoCSJFCg9Kb2luQ2FsbFJlcXVlc3QSMgoHY2FsbF9pZBgBIAEoCUIhukgeyAEBchkYgAEyFF5bQS1aYS16MC05Xz1AOistXSskImUKEEpvaW5DYWxsUmVzcG9uc2USDwoHY2FsbF9pZBgBIAEoCRITCgtsaXZla2l0X3VybBgCIAEoCRIVCg1saXZla2l0X3Rva2VuGAMgASgJEhQKDGxpdmVraXRfcm9vbRgEIAEoCSJGChBMZWF2ZUNhbGxSZXF1ZXN0EjIKB2NhbGxfaWQYASABKAlCIbpIHsgBAXIZGIABMhReW0EtWmEtejAtOV89QDorLV0rJCI6ChFMZWF2ZUNhbGxSZXNwb25zZRIlCgRjYWxsGAEgASgLMhcuc2NhaXdhdmUuY2FsbHMudjEuQ2FsbCJHChFSZWplY3RDYWxsUmVxdWVzdBIyCgdjYWxsX2lkGAEgASgJQiG6SB7IAQFyGRiAATIUXltBLVphLXowLTlfPUA6Ky1dKyQiOwoSUmVqZWN0Q2FsbFJlc3BvbnNlEiUKBGNhbGwYASABKAsyFy5zY2Fpd2F2ZS5jYWxscy52MS5DYWxsIkQKDkVuZENhbGxSZXF1ZXN0EjIKB2NhbGxfaWQYASABKAlCIbpIHsgBAXIZGIABMhReW0EtWmEtejAtOV89QDorLV0rJCI4Cg9FbmRDYWxsUmVzcG9uc2USJQoEY2FsbBgBIAEoCzIXLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGwiRAoOR2V0Q2FsbFJlcXVlc3QSMgoHY2FsbF9pZBgBIAEoCUIhukgeyAEBchkYgAEyFF5bQS1aYS16MC05Xz1AOistXSskIjgKD0dldENhbGxSZXNwb25zZRIlCgRjYWxsGAEgASgLMhcuc2NhaXdhdmUuY2FsbHMudjEuQ2FsbCKhAwoEQ2FsbBIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEikKBHR5cGUYAyABKA4yGy5zY2Fpd2F2ZS5jYWxscy52MS5DYWxsVHlwZRItCgZzdGF0dXMYBCABKA4yHS5zY2Fpd2F2ZS5jYWxscy52MS5DYWxsU3RhdHVzEi4KCnN0YXJ0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxpbml0aWF0b3JfaWQYByABKAkSNAoMcGFydGljaXBhbnRzGAggAygLMh4uc2NhaXdhdmUuY2FsbHMudjEuUGFydGljaXBhbnQSMAoKcmVjb3JkaW5ncxgJIAMoCzIcLnNjYWl3YXZlLmNhbGxzLnYxLlJlY29yZGluZxIwCgplbmRfcmVhc29uGAogASgOMhwuc2NhaXdhdmUuY2FsbHMudjEuRW5kUmVhc29uEhQKDGxpdmVraXRfcm9vbRgLIAEoCSJ4CgtQYXJ0aWNpcGFudBIWCg5wYXJ0aWNpcGFudF9pZBgBIAEoCRItCglqb2luZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHZpZGVvX29uGAMgASgIEhAKCGF1ZGlvX29uGAQgASgIIuMCCglSZWNvcmRpbmcSCgoCaWQYASABKAkSDwoHY2FsbF9pZBgCIAEoCRIyCgZzdGF0dXMYAyABKA4yIi5zY2Fpd2F2ZS5jYWxscy52MS5SZWNvcmRpbmdTdGF0dXMSDQoFYXVkaW8YBCABKAgSDQoFdmlkZW8YBSABKAgSEgoKdHJhbnNjcmlwdBgGIAEoCBIuCgpzdGFydGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoFbWVkaWEYCSABKAsyIS5zY2Fpd2F2ZS5jYWxscy52MS5NZWRpYVJlZmVyZW5jZRINCgVlcnJvchgKIAEoCRI0Cg10cmFuc2NyaXB0aW9uGAsgASgLMh0uc2NhaXdhdmUuY2FsbHMudjEuVHJhbnNjcmlwdCKEAgoKVHJhbnNjcmlwdBIzCgZzdGF0dXMYASABKA4yIy5zY2Fpd2F2ZS5jYWxscy52MS5UcmFuc2NyaXB0U3RhdHVzEgwKBHRleHQYAiABKAkSDgoGZW5naW5lGAMgASgJEi4KA3Z0dBgEIAEoCzIhLnNjYWl3YXZlLmNhbGxzLnYxLk1lZGlhUmVmZXJlbmNlEi4KA3R4dBgFIAEoCzIhLnNjYWl3YXZlLmNhbGxzLnYxLk1lZGlhUmVmZXJlbmNlEhAKCGF0dGVtcHRzGAYgASgFEg0KBWVycm9yGAcgASgJEhAKCGxhbmd1YWdlGAggASgJEhAKCHByb2dyZXNzGAkgASgBItMBCg5NZWRpYVJlZmVyZW5jZRIQCghtZWRpYV9pZBgBIAEoCRIOCgZidWNrZXQYAiABKAkSCwoDa2V5GAMgASgJEhEKCW1pbWVfdHlwZRgEIAEoCRISCgpzaXplX2J5dGVzGAUgASgDEhgKEGR1cmF0aW9uX3NlY29uZHMYBiABKAESFAoMZG93bmxvYWRfdXJsGAcgASgJEjsKF2Rvd25sb2FkX3VybF9leHBpcmVzX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCISChBMaXN0Q2FsbHNSZXF1ZXN0IjsKEUxpc3RDYWxsc1Jlc3BvbnNlEiYKBWNhbGxzGAEgAygLMhcuc2NhaXdhdmUuY2FsbHMudjEuQ2FsbCLDAQoWTXV0ZVBhcnRpY2lwYW50UmVxdWVzdBIyCgdjYWxsX2lkGAEgASgJQiG6SB7IAQFyGRiAATIUXltBLVphLXowLTlfPUA6Ky1dKyQSOQoOcGFydGljaXBhbnRfaWQYAiABKAlCIbpIHsgBAXIZGIABMhReW0EtWmEtejAtOV89QDorLV0rJBISCgVhdWRpbxgDIAEoCEgAiAEBEhIKBXZpZGVvGAQgASgISAGIAQFCCAoGX2F1ZGlvQggKBl92aWRlbyJAChdNdXRlUGFydGljaXBhbnRSZXNwb25zZRIlCgRjYWxsGAEgASgLMhcuc2NhaXdhdmUuY2FsbHMudjEuQ2FsbCKJAQoYUmVtb3ZlUGFydGljaXBhbnRSZXF1ZXN0EjIKB2NhbGxfaWQYASABKAlCIbpIHsgBAXIZGIABMhReW0EtWmEtejAtOV89QDorLV0rJBI5Cg5wYXJ0aWNpcGFudF9pZBgCIAEoCUIhukgeyAEBchkYgAEyFF5bQS1aYS16MC05Xz1AOistXSskIkIKGVJlbW92ZVBhcnRpY2lwYW50UmVzcG9uc2USJQoEY2FsbBgBIAEoCzIXLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGwirwEKFVN0YXJ0UmVjb3JkaW5nUmVxdWVzdBIyCgdjYWxsX2lkGAEgASgJQiG6SB7IAQFyGRiAATIUXltBLVphLXowLTlfPUA6Ky1dKyQSEgoFYXVkaW8YAiABKAhIAIgBARISCgV2aWRlbxgDIAEoCEgBiAEBEhcKCnRyYW5zY3JpcHQYBCABKAhIAogBAUIICgZfYXVkaW9CCAoGX3ZpZGVvQg0KC190cmFuc2NyaXB0IkkKFlN0YXJ0UmVjb3JkaW5nUmVzcG9uc2USLwoJcmVjb3JkaW5nGAEgASgLMhwuc2NhaXdhdmUuY2FsbHMudjEuUmVjb3JkaW5nIkoKFFN0b3BSZWNvcmRpbmdSZXF1ZXN0EjIKB2NhbGxfaWQYASABKAlCIbpIHsgBAXIZGIABMhReW0EtWmEtejAtOV89QDorLV0rJCJIChVTdG9wUmVjb3JkaW5nUmVzcG9uc2USLwoJcmVjb3JkaW5nGAEgASgLMhwuc2NhaXdhdmUuY2FsbHMudjEuUmVjb3JkaW5nIksKFUxpc3RSZWNvcmRpbmdzUmVxdWVzdBIyCgdjYWxsX2lkGAEgASgJQiG6SB7IAQFyGRiAATIUXltBLVphLXowLTlfPUA6Ky1dKyQiSgoWTGlzdFJlY29yZGluZ3NSZXNwb25zZRIwCgpyZWNvcmRpbmdzGAEgAygLMhwuc2NhaXdhdmUuY2FsbHMudjEuUmVjb3JkaW5nKk8KCENhbGxUeXBlEhkKFUNBTExfVFlQRV9VTlNQRUNJRklFRBAAEhMKD0NBTExfVFlQRV9BVURJTxABEhMKD0NBTExfVFlQRV9WSURFTxACKnEKCkNhbGxTdGF0dXMSGwoXQ0FMTF9TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNDQUxMX1NUQVRVU19SSU5HSU5HEAESFgoSQ0FMTF9TVEFUVVNfQUNUSVZFEAISFQoRQ0FMTF9TVEFUVVNfRU5ERUQQAyrAAQoJRW5kUmVhc29uEhoKFkVORF9SRUFTT05fVU5TUEVDSUZJRUQQABIUChBFTkRfUkVBU09OX0VOREVEEAESFwoTRU5EX1JFQVNPTl9BTExfTEVGVBACEhcKE0VORF9SRUFTT05fQ0FOQ0VMRUQQAxIXChNFTkRfUkVBU09OX1JFSkVDVEVEEAQSGAoURU5EX1JFQVNPTl9OT19BTlNXRVIQBRIcChhFTkRfUkVBU09OX1JPT01fRklOSVNIRUQQBirKAQoPUmVjb3JkaW5nU3RhdHVzEiAKHFJFQ09SRElOR19TVEFUVVNfVU5TUEVDSUZJRUQQABIdChlSRUNPUkRJTkdfU1RBVFVTX1NUQVJUSU5HEAESHgoaUkVDT1JESU5HX1NUQVRVU19SRUNPUkRJTkcQAhIdChlSRUNPUkRJTkdfU1RBVFVTX1NUT1BQSU5HEAMSGgoWUkVDT1JESU5HX1NUQVRVU19SRUFEWRAEEhsKF1JFQ09SRElOR19TVEFUVVNfRkFJTEVEEAUqjwEKEFRyYW5zY3JpcHRTdGF0dXMSIQodVFJBTlNDUklQVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIdChlUUkFOU0NSSVBUX1NUQVRVU19QRU5ESU5HEAESGwoXVFJBTlNDUklQVF9TVEFUVVNfUkVBRFkQAhIcChhUUkFOU0NSSVBUX1NUQVRVU19GQUlMRUQQAzLHDQoMQ2FsbHNTZXJ2aWNlEn4KDEluaXRpYXRlQ2FsbBImLnNjYWl3YXZlLmNhbGxzLnYxLkluaXRpYXRlQ2FsbFJlcXVlc3QaJy5zY2Fpd2F2ZS5jYWxscy52MS5Jbml0aWF0ZUNhbGxSZXNwb25zZSIdgtPkkwIXOgEqIhIvdjEvY2FsbHMvaW5pdGlhdGUSeAoISm9pbkNhbGwSIi5zY2Fpd2F2ZS5jYWxscy52MS5Kb2luQ2FsbFJlcXVlc3QaIy5zY2Fpd2F2ZS5jYWxscy52MS5Kb2luQ2FsbFJlc3BvbnNlIiOC0+STAh06ASoiGC92MS9jYWxscy97Y2FsbF9pZH0vam9pbhKCAQoJTGVhdmVDYWxsEiMuc2NhaXdhdmUuY2FsbHMudjEuTGVhdmVDYWxsUmVxdWVzdBokLnNjYWl3YXZlLmNhbGxzLnYxLkxlYXZlQ2FsbFJlc3BvbnNlIiqC0+STAiQ6ASpiBGNhbGwiGS92MS9jYWxscy97Y2FsbF9pZH0vbGVhdmUShgEKClJlamVjdENhbGwSJC5zY2Fpd2F2ZS5jYWxscy52MS5SZWplY3RDYWxsUmVxdWVzdBolLnNjYWl3YXZlLmNhbGxzLnYxLlJlamVjdENhbGxSZXNwb25zZSIrgtPkkwIlOgEqYgRjYWxsIhovdjEvY2FsbHMve2NhbGxfaWR9L3JlamVjdBJ6CgdFbmRDYWxsEiEuc2NhaXdhdmUuY2FsbHMudjEuRW5kQ2FsbFJlcXVlc3QaIi5zY2Fpd2F2ZS5jYWxscy52MS5FbmRDYWxsUmVzcG9uc2UiKILT5JMCIjoBKmIEY2FsbCIXL3YxL2NhbGxzL3tjYWxsX2lkfS9lbmQScwoHR2V0Q2FsbBIhLnNjYWl3YXZlLmNhbGxzLnYxLkdldENhbGxSZXF1ZXN0GiIuc2NhaXdhdmUuY2FsbHMudjEuR2V0Q2FsbFJlc3BvbnNlIiGC0+STAhtiBGNhbGwSEy92MS9jYWxscy97Y2FsbF9pZH0ScAoJTGlzdENhbGxzEiMuc2NhaXdhdmUuY2FsbHMudjEuTGlzdENhbGxzUmVxdWVzdBokLnNjYWl3YXZlLmNhbGxzLnYxLkxpc3RDYWxsc1Jlc3BvbnNlIhiC0+STAhJiBWNhbGxzEgkvdjEvY2FsbHMSsQEKD011dGVQYXJ0aWNpcGFudBIpLnNjYWl3YXZlLmNhbGxzLnYxLk11dGVQYXJ0aWNpcGFudFJlcXVlc3QaKi5zY2Fpd2F2ZS5jYWxscy52MS5NdXRlUGFydGljaXBhbnRSZXNwb25zZSJHgtPkkwJBOgEqYgRjYWxsIjYvdjEvY2FsbHMve2NhbGxfaWR9L3BhcnRpY2lwYW50cy97cGFydGljaXBhbnRfaWR9L211dGUSuQEKEVJlbW92ZVBhcnRpY2lwYW50Eisuc2NhaXdhdmUuY2FsbHMudjEuUmVtb3ZlUGFydGljaXBhbnRSZXF1ZXN0Giwuc2NhaXdhdmUuY2FsbHMudjEuUmVtb3ZlUGFydGljaXBhbnRSZXNwb25zZSJJgtPkkwJDOgEqYgRjYWxsIjgvdjEvY2FsbHMve2NhbGxfaWR9L3BhcnRpY2lwYW50cy97cGFydGljaXBhbnRfaWR9L3JlbW92ZRKgAQoOU3RhcnRSZWNvcmRpbmcSKC5zY2Fpd2F2ZS5jYWxscy52MS5TdGFydFJlY29yZGluZ1JlcXVlc3QaKS5zY2Fpd2F2ZS5jYWxscy52MS5TdGFydFJlY29yZGluZ1Jlc3BvbnNlIjmC0+STAjM6ASpiCXJlY29yZGluZyIjL3YxL2NhbGxzL3tjYWxsX2lkfS9yZWNvcmRpbmcvc3RhcnQSnAEKDVN0b3BSZWNvcmRpbmcSJy5zY2Fpd2F2ZS5jYWxscy52MS5TdG9wUmVjb3JkaW5nUmVxdWVzdBooLnNjYWl3YXZlLmNhbGxzLnYxLlN0b3BSZWNvcmRpbmdSZXNwb25zZSI4gtPkkwIyOgEqYglyZWNvcmRpbmciIi92MS9jYWxscy97Y2FsbF9pZH0vcmVjb3JkaW5nL3N0b3ASmQEKDkxpc3RSZWNvcmRpbmdzEiguc2NhaXdhdmUuY2FsbHMudjEuTGlzdFJlY29yZGluZ3NSZXF1ZXN0Gikuc2NhaXdhdmUuY2FsbHMudjEuTGlzdFJlY29yZGluZ3NSZXNwb25zZSIygtPkkwIsYgpyZWNvcmRpbmdzEh4vdjEvY2FsbHMve2NhbGxfaWR9L3JlY29yZGluZ3NiBnByb3RvMw", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("Ch1zY2Fpd2F2ZS9jYWxscy92MS9jYWxscy5wcm90bxIRc2NhaXdhdmUuY2FsbHMudjEigQEKE0luaXRpYXRlQ2FsbFJlcXVlc3QSMgoHcm9vbV9pZBgBIAEoCUIhukgeyAEBchkYgAEyFF5bQS1aYS16MC05Xz1AOistXSskEjYKBHR5cGUYAiABKA4yGy5zY2Fpd2F2ZS5jYWxscy52MS5DYWxsVHlwZUILukgIyAEBggECEAEiaQoUSW5pdGlhdGVDYWxsUmVzcG9uc2USDwoHY2FsbF9pZBgBIAEoCRITCgtsaXZla2l0X3VybBgCIAEoCRIVCg1saXZla2l0X3Rva2VuGAMgASgJEhQKDGxpdmVraXRfcm9vbRgEIAEoCSJFCg9Kb2luQ2FsbFJlcXVlc3QSMgoHY2FsbF9pZBgBIAEoCUIhukgeyAEBchkYgAEyFF5bQS1aYS16MC05Xz1AOistXSskImUKEEpvaW5DYWxsUmVzcG9uc2USDwoHY2FsbF9pZBgBIAEoCRITCgtsaXZla2l0X3VybBgCIAEoCRIVCg1saXZla2l0X3Rva2VuGAMgASgJEhQKDGxpdmVraXRfcm9vbRgEIAEoCSJGChBMZWF2ZUNhbGxSZXF1ZXN0EjIKB2NhbGxfaWQYASABKAlCIbpIHsgBAXIZGIABMhReW0EtWmEtejAtOV89QDorLV0rJCI6ChFMZWF2ZUNhbGxSZXNwb25zZRIlCgRjYWxsGAEgASgLMhcuc2NhaXdhdmUuY2FsbHMudjEuQ2FsbCJHChFSZWplY3RDYWxsUmVxdWVzdBIyCgdjYWxsX2lkGAEgASgJQiG6SB7IAQFyGRiAATIUXltBLVphLXowLTlfPUA6Ky1dKyQiOwoSUmVqZWN0Q2FsbFJlc3BvbnNlEiUKBGNhbGwYASABKAsyFy5zY2Fpd2F2ZS5jYWxscy52MS5DYWxsIkQKDkVuZENhbGxSZXF1ZXN0EjIKB2NhbGxfaWQYASABKAlCIbpIHsgBAXIZGIABMhReW0EtWmEtejAtOV89QDorLV0rJCI4Cg9FbmRDYWxsUmVzcG9uc2USJQoEY2FsbBgBIAEoCzIXLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGwiRAoOR2V0Q2FsbFJlcXVlc3QSMgoHY2FsbF9pZBgBIAEoCUIhukgeyAEBchkYgAEyFF5bQS1aYS16MC05Xz1AOistXSskIjgKD0dldENhbGxSZXNwb25zZRIlCgRjYWxsGAEgASgLMhcuc2NhaXdhdmUuY2FsbHMudjEuQ2FsbCLPAwoEQ2FsbBIKCgJpZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEikKBHR5cGUYAyABKA4yGy5zY2Fpd2F2ZS5jYWxscy52MS5DYWxsVHlwZRItCgZzdGF0dXMYBCABKA4yHS5zY2Fpd2F2ZS5jYWxscy52MS5DYWxsU3RhdHVzEi4KCnN0YXJ0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxpbml0aWF0b3JfaWQYByABKAkSNAoMcGFydGljaXBhbnRzGAggAygLMh4uc2NhaXdhdmUuY2FsbHMudjEuUGFydGljaXBhbnQSMAoKcmVjb3JkaW5ncxgJIAMoCzIcLnNjYWl3YXZlLmNhbGxzLnYxLlJlY29yZGluZxIwCgplbmRfcmVhc29uGAogASgOMhwuc2NhaXdhdmUuY2FsbHMudjEuRW5kUmVhc29uEhQKDGxpdmVraXRfcm9vbRgLIAEoCRIsCghpbnZpdGVlcxgMIAMoCzIaLnNjYWl3YXZlLmNhbGxzLnYxLkludml0ZWUirQEKB0ludml0ZWUSDwoHdXNlcl9pZBgBIAEoCRIuCgVzdGF0ZRgCIAEoDjIfLnNjYWl3YXZlLmNhbGxzLnYxLkludml0ZWVTdGF0ZRIuCgpjaGFuZ2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1yaW5nX2RlYWRsaW5lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ4CgtQYXJ0aWNpcGFudBIWCg5wYXJ0aWNpcGFudF9pZBgBIAEoCRItCglqb2luZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHZpZGVvX29uGAMgASgIEhAKCGF1ZGlvX29uGAQgASgIIuMCCglSZWNvcmRpbmcSCgoCaWQYASABKAkSDwoHY2FsbF9pZBgCIAEoCRIyCgZzdGF0dXMYAyABKA4yIi5zY2Fpd2F2ZS5jYWxscy52MS5SZWNvcmRpbmdTdGF0dXMSDQoFYXVkaW8YBCABKAgSDQoFdmlkZW8YBSABKAgSEgoKdHJhbnNjcmlwdBgGIAEoCBIuCgpzdGFydGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoFbWVkaWEYCSABKAsyIS5zY2Fpd2F2ZS5jYWxscy52MS5NZWRpYVJlZmVyZW5jZRINCgVlcnJvchgKIAEoCRI0Cg10cmFuc2NyaXB0aW9uGAsgASgLMh0uc2NhaXdhdmUuY2FsbHMudjEuVHJhbnNjcmlwdCKEAgoKVHJhbnNjcmlwdBIzCgZzdGF0dXMYASABKA4yIy5zY2Fpd2F2ZS5jYWxscy52MS5UcmFuc2NyaXB0U3RhdHVzEgwKBHRleHQYAiABKAkSDgoGZW5naW5lGAMgASgJEi4KA3Z0dBgEIAEoCzIhLnNjYWl3YXZlLmNhbGxzLnYxLk1lZGlhUmVmZXJlbmNlEi4KA3R4dBgFIAEoCzIhLnNjYWl3YXZlLmNhbGxzLnYxLk1lZGlhUmVmZXJlbmNlEhAKCGF0dGVtcHRzGAYgASgFEg0KBWVycm9yGAcgASgJEhAKCGxhbmd1YWdlGAggASgJEhAKCHByb2dyZXNzGAkgASgBItMBCg5NZWRpYVJlZmVyZW5jZRIQCghtZWRpYV9pZBgBIAEoCRIOCgZidWNrZXQYAiABKAkSCwoDa2V5GAMgASgJEhEKCW1pbWVfdHlwZRgEIAEoCRISCgpzaXplX2J5dGVzGAUgASgDEhgKEGR1cmF0aW9uX3NlY29uZHMYBiABKAESFAoMZG93bmxvYWRfdXJsGAcgASgJEjsKF2Rvd25sb2FkX3VybF9leHBpcmVzX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCISChBMaXN0Q2FsbHNSZXF1ZXN0IjsKEUxpc3RDYWxsc1Jlc3BvbnNlEiYKBWNhbGxzGAEgAygLMhcuc2NhaXdhdmUuY2FsbHMudjEuQ2FsbCLDAQoWTXV0ZVBhcnRpY2lwYW50UmVxdWVzdBIyCgdjYWxsX2lkGAEgASgJQiG6SB7IAQFyGRiAATIUXltBLVphLXowLTlfPUA6Ky1dKyQSOQoOcGFydGljaXBhbnRfaWQYAiABKAlCIbpIHsgBAXIZGIABMhReW0EtWmEtejAtOV89QDorLV0rJBISCgVhdWRpbxgDIAEoCEgAiAEBEhIKBXZpZGVvGAQgASgISAGIAQFCCAoGX2F1ZGlvQggKBl92aWRlbyJAChdNdXRlUGFydGljaXBhbnRSZXNwb25zZRIlCgRjYWxsGAEgASgLMhcuc2NhaXdhdmUuY2FsbHMudjEuQ2FsbCKJAQoYUmVtb3ZlUGFydGljaXBhbnRSZXF1ZXN0EjIKB2NhbGxfaWQYASABKAlCIbpIHsgBAXIZGIABMhReW0EtWmEtejAtOV89QDorLV0rJBI5Cg5wYXJ0aWNpcGFudF9pZBgCIAEoCUIhukgeyAEBchkYgAEyFF5bQS1aYS16MC05Xz1AOistXSskIkIKGVJlbW92ZVBhcnRpY2lwYW50UmVzcG9uc2USJQoEY2FsbBgBIAEoCzIXLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGwirwEKFVN0YXJ0UmVjb3JkaW5nUmVxdWVzdBIyCgdjYWxsX2lkGAEgASgJQiG6SB7IAQFyGRiAATIUXltBLVphLXowLTlfPUA6Ky1dKyQSEgoFYXVkaW8YAiABKAhIAIgBARISCgV2aWRlbxgDIAEoCEgBiAEBEhcKCnRyYW5zY3JpcHQYBCABKAhIAogBAUIICgZfYXVkaW9CCAoGX3ZpZGVvQg0KC190cmFuc2NyaXB0IkkKFlN0YXJ0UmVjb3JkaW5nUmVzcG9uc2USLwoJcmVjb3JkaW5nGAEgASgLMhwuc2NhaXdhdmUuY2FsbHMudjEuUmVjb3JkaW5nIkoKFFN0b3BSZWNvcmRpbmdSZXF1ZXN0EjIKB2NhbGxfaWQYASABKAlCIbpIHsgBAXIZGIABMhReW0EtWmEtejAtOV89QDorLV0rJCJIChVTdG9wUmVjb3JkaW5nUmVzcG9uc2USLwoJcmVjb3JkaW5nGAEgASgLMhwuc2NhaXdhdmUuY2FsbHMudjEuUmVjb3JkaW5nIksKFUxpc3RSZWNvcmRpbmdzUmVxdWVzdBIyCgdjYWxsX2lkGAEgASgJQiG6SB7IAQFyGRiAATIUXltBLVphLXowLTlfPUA6Ky1dKyQiSgoWTGlzdFJlY29yZGluZ3NSZXNwb25zZRIwCgpyZWNvcmRpbmdzGAEgAygLMhwuc2NhaXdhdmUuY2FsbHMudjEuUmVjb3JkaW5nIoABCg9SaW5nQ2FsbFJlcXVlc3QSMgoHY2FsbF9pZBgBIAEoCUIhukgeyAEBchkYgAEyFF5bQS1aYS16MC05Xz1AOistXSskEjkKCHVzZXJfaWRzGAIgAygJQie6SCSSASEQZBgBIhtyGRiAATIUXltBLVphLXowLTlfPUA6Ky1dKyQiOQoQUmluZ0NhbGxSZXNwb25zZRIlCgRjYWxsGAEgASgLMhcuc2NhaXdhdmUuY2FsbHMudjEuQ2FsbCJQChZMaXN0Q2FsbEhpc3RvcnlSZXF1ZXN0EhwKCXBhZ2Vfc2l6ZRgBIAEoBUIJukgGGgQYZCgAEhgKBmN1cnNvchgCIAEoCUIIukgFcgMYgAQigQEKF0xpc3RDYWxsSGlzdG9yeVJlc3BvbnNlEjQKB2VudHJpZXMYASADKAsyIy5zY2Fpd2F2ZS5jYWxscy52MS5DYWxsSGlzdG9yeUVudHJ5EhMKC25leHRfY3Vyc29yGAIgASgJEhsKE3Vuc2Vlbl9taXNzZWRfY291bnQYAyABKAUixwMKEENhbGxIaXN0b3J5RW50cnkSDwoHY2FsbF9pZBgBIAEoCRIPCgdyb29tX2lkGAIgASgJEikKBHR5cGUYAyABKA4yGy5zY2Fpd2F2ZS5jYWxscy52MS5DYWxsVHlwZRItCgZzdGF0dXMYBCABKA4yHS5zY2Fpd2F2ZS5jYWxscy52MS5DYWxsU3RhdHVzEjMKCWRpcmVjdGlvbhgFIAEoDjIgLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGxEaXJlY3Rpb24SLwoHb3V0Y29tZRgGIAEoDjIeLnNjYWl3YXZlLmNhbGxzLnYxLkNhbGxPdXRjb21lEhQKDGluaXRpYXRvcl9pZBgHIAEoCRIuCgpzdGFydGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoIZHVyYXRpb24YCiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SGQoRcGFydGljaXBhbnRfY291bnQYCyABKAUSFQoNbWlzc2VkX3Vuc2VlbhgMIAEoCCIcChpNYXJrQ2FsbEhpc3RvcnlTZWVuUmVxdWVzdCItChtNYXJrQ2FsbEhpc3RvcnlTZWVuUmVzcG9uc2USDgoGbWFya2VkGAEgASgFIoIBChRMaXN0Um9vbUNhbGxzUmVxdWVzdBIyCgdyb29tX2lkGAEgASgJQiG6SB7IAQFyGRiAATIUXltBLVphLXowLTlfPUA6Ky1dKyQSHAoJcGFnZV9zaXplGAIgASgFQgm6SAYaBBhkKAASGAoGY3Vyc29yGAMgASgJQgi6SAVyAxiABCJUChVMaXN0Um9vbUNhbGxzUmVzcG9uc2USJgoFY2FsbHMYASADKAsyFy5zY2Fpd2F2ZS5jYWxscy52MS5DYWxsEhMKC25leHRfY3Vyc29yGAIgASgJKk8KCENhbGxUeXBlEhkKFUNBTExfVFlQRV9VTlNQRUNJRklFRBAAEhMKD0NBTExfVFlQRV9BVURJTxABEhMKD0NBTExfVFlQRV9WSURFTxACKnEKCkNhbGxTdGF0dXMSGwoXQ0FMTF9TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNDQUxMX1NUQVRVU19SSU5HSU5HEAESFgoSQ0FMTF9TVEFUVVNfQUNUSVZFEAISFQoRQ0FMTF9TVEFUVVNfRU5ERUQQAyrAAQoJRW5kUmVhc29uEhoKFkVORF9SRUFTT05fVU5TUEVDSUZJRUQQABIUChBFTkRfUkVBU09OX0VOREVEEAESFwoTRU5EX1JFQVNPTl9BTExfTEVGVBACEhcKE0VORF9SRUFTT05fQ0FOQ0VMRUQQAxIXChNFTkRfUkVBU09OX1JFSkVDVEVEEAQSGAoURU5EX1JFQVNPTl9OT19BTlNXRVIQBRIcChhFTkRfUkVBU09OX1JPT01fRklOSVNIRUQQBirOAQoMSW52aXRlZVN0YXRlEh0KGUlOVklURUVfU1RBVEVfVU5TUEVDSUZJRUQQABIZChVJTlZJVEVFX1NUQVRFX1JJTkdJTkcQARIaChZJTlZJVEVFX1NUQVRFX0FOU1dFUkVEEAISGgoWSU5WSVRFRV9TVEFURV9SRUpFQ1RFRBADEhgKFElOVklURUVfU1RBVEVfTUlTU0VEEAQSFgoSSU5WSVRFRV9TVEFURV9CVVNZEAUSGgoWSU5WSVRFRV9TVEFURV9DQU5DRUxFRBAGKsoBCg9SZWNvcmRpbmdTdGF0dXMSIAocUkVDT1JESU5HX1NUQVRVU19VTlNQRUNJRklFRBAAEh0KGVJFQ09SRElOR19TVEFUVVNfU1RBUlRJTkcQARIeChpSRUNPUkRJTkdfU1RBVFVTX1JFQ09SRElORxACEh0KGVJFQ09SRElOR19TVEFUVVNfU1RPUFBJTkcQAxIaChZSRUNPUkRJTkdfU1RBVFVTX1JFQURZEAQSGwoXUkVDT1JESU5HX1NUQVRVU19GQUlMRUQQBSqPAQoQVHJhbnNjcmlwdFN0YXR1cxIhCh1UUkFOU0NSSVBUX1NUQVRVU19VTlNQRUNJRklFRBAAEh0KGVRSQU5TQ1JJUFRfU1RBVFVTX1BFTkRJTkcQARIbChdUUkFOU0NSSVBUX1NUQVRVU19SRUFEWRACEhwKGFRSQU5TQ1JJUFRfU1RBVFVTX0ZBSUxFRBADKmkKDUNhbGxEaXJlY3Rpb24SHgoaQ0FMTF9ESVJFQ1RJT05fVU5TUEVDSUZJRUQQABIbChdDQUxMX0RJUkVDVElPTl9PVVRHT0lORxABEhsKF0NBTExfRElSRUNUSU9OX0lOQ09NSU5HEAIqrAEKC0NhbGxPdXRjb21lEhwKGENBTExfT1VUQ09NRV9VTlNQRUNJRklFRBAAEhkKFUNBTExfT1VUQ09NRV9BTlNXRVJFRBABEhcKE0NBTExfT1VUQ09NRV9NSVNTRUQQAhIZChVDQUxMX09VVENPTUVfREVDTElORUQQAxIVChFDQUxMX09VVENPTUVfQlVTWRAEEhkKFUNBTExfT1VUQ09NRV9DQU5DRUxFRBAFMu8RCgxDYWxsc1NlcnZpY2USfgoMSW5pdGlhdGVDYWxsEiYuc2NhaXdhdmUuY2FsbHMudjEuSW5pdGlhdGVDYWxsUmVxdWVzdBonLnNjYWl3YXZlLmNhbGxzLnYxLkluaXRpYXRlQ2FsbFJlc3BvbnNlIh2C0+STAhc6ASoiEi92MS9jYWxscy9pbml0aWF0ZRJ4CghKb2luQ2FsbBIiLnNjYWl3YXZlLmNhbGxzLnYxLkpvaW5DYWxsUmVxdWVzdBojLnNjYWl3YXZlLmNhbGxzLnYxLkpvaW5DYWxsUmVzcG9uc2UiI4LT5JMCHToBKiIYL3YxL2NhbGxzL3tjYWxsX2lkfS9qb2luEoIBCglMZWF2ZUNhbGwSIy5zY2Fpd2F2ZS5jYWxscy52MS5MZWF2ZUNhbGxSZXF1ZXN0GiQuc2NhaXdhdmUuY2FsbHMudjEuTGVhdmVDYWxsUmVzcG9uc2UiKoLT5JMCJDoBKmIEY2FsbCIZL3YxL2NhbGxzL3tjYWxsX2lkfS9sZWF2ZRKGAQoKUmVqZWN0Q2FsbBIkLnNjYWl3YXZlLmNhbGxzLnYxLlJlamVjdENhbGxSZXF1ZXN0GiUuc2NhaXdhdmUuY2FsbHMudjEuUmVqZWN0Q2FsbFJlc3BvbnNlIiuC0+STAiU6ASpiBGNhbGwiGi92MS9jYWxscy97Y2FsbF9pZH0vcmVqZWN0EnoKB0VuZENhbGwSIS5zY2Fpd2F2ZS5jYWxscy52MS5FbmRDYWxsUmVxdWVzdBoiLnNjYWl3YXZlLmNhbGxzLnYxLkVuZENhbGxSZXNwb25zZSIogtPkkwIiOgEqYgRjYWxsIhcvdjEvY2FsbHMve2NhbGxfaWR9L2VuZBJzCgdHZXRDYWxsEiEuc2NhaXdhdmUuY2FsbHMudjEuR2V0Q2FsbFJlcXVlc3QaIi5zY2Fpd2F2ZS5jYWxscy52MS5HZXRDYWxsUmVzcG9uc2UiIYLT5JMCG2IEY2FsbBITL3YxL2NhbGxzL3tjYWxsX2lkfRJwCglMaXN0Q2FsbHMSIy5zY2Fpd2F2ZS5jYWxscy52MS5MaXN0Q2FsbHNSZXF1ZXN0GiQuc2NhaXdhdmUuY2FsbHMudjEuTGlzdENhbGxzUmVzcG9uc2UiGILT5JMCEmIFY2FsbHMSCS92MS9jYWxscxKxAQoPTXV0ZVBhcnRpY2lwYW50Eikuc2NhaXdhdmUuY2FsbHMudjEuTXV0ZVBhcnRpY2lwYW50UmVxdWVzdBoqLnNjYWl3YXZlLmNhbGxzLnYxLk11dGVQYXJ0aWNpcGFudFJlc3BvbnNlIkeC0+STAkE6ASpiBGNhbGwiNi92MS9jYWxscy97Y2FsbF9pZH0vcGFydGljaXBhbnRzL3twYXJ0aWNpcGFudF9pZH0vbXV0ZRK5AQoRUmVtb3ZlUGFydGljaXBhbnQSKy5zY2Fpd2F2ZS5jYWxscy52MS5SZW1vdmVQYXJ0aWNpcGFudFJlcXVlc3QaLC5zY2Fpd2F2ZS5jYWxscy52MS5SZW1vdmVQYXJ0aWNpcGFudFJlc3BvbnNlIkmC0+STAkM6ASpiBGNhbGwiOC92MS9jYWxscy97Y2FsbF9pZH0vcGFydGljaXBhbnRzL3twYXJ0aWNpcGFudF9pZH0vcmVtb3ZlEqABCg5TdGFydFJlY29yZGluZxIoLnNjYWl3YXZlLmNhbGxzLnYxLlN0YXJ0UmVjb3JkaW5nUmVxdWVzdBopLnNjYWl3YXZlLmNhbGxzLnYxLlN0YXJ0UmVjb3JkaW5nUmVzcG9uc2UiOYLT5JMCMzoBKmIJcmVjb3JkaW5nIiMvdjEvY2FsbHMve2NhbGxfaWR9L3JlY29yZGluZy9zdGFydBKcAQoNU3RvcFJlY29yZGluZxInLnNjYWl3YXZlLmNhbGxzLnYxLlN0b3BSZWNvcmRpbmdSZXF1ZXN0Giguc2NhaXdhdmUuY2FsbHMudjEuU3RvcFJlY29yZGluZ1Jlc3BvbnNlIjiC0+STAjI6ASpiCXJlY29yZGluZyIiL3YxL2NhbGxzL3tjYWxsX2lkfS9yZWNvcmRpbmcvc3RvcBKZAQoOTGlzdFJlY29yZGluZ3MSKC5zY2Fpd2F2ZS5jYWxscy52MS5MaXN0UmVjb3JkaW5nc1JlcXVlc3QaKS5zY2Fpd2F2ZS5jYWxscy52MS5MaXN0UmVjb3JkaW5nc1Jlc3BvbnNlIjKC0+STAixiCnJlY29yZGluZ3MSHi92MS9jYWxscy97Y2FsbF9pZH0vcmVjb3JkaW5ncxJ+CghSaW5nQ2FsbBIiLnNjYWl3YXZlLmNhbGxzLnYxLlJpbmdDYWxsUmVxdWVzdBojLnNjYWl3YXZlLmNhbGxzLnYxLlJpbmdDYWxsUmVzcG9uc2UiKYLT5JMCIzoBKmIEY2FsbCIYL3YxL2NhbGxzL3tjYWxsX2lkfS9yaW5nEoMBCg9MaXN0Q2FsbEhpc3RvcnkSKS5zY2Fpd2F2ZS5jYWxscy52MS5MaXN0Q2FsbEhpc3RvcnlSZXF1ZXN0Giouc2NhaXdhdmUuY2FsbHMudjEuTGlzdENhbGxIaXN0b3J5UmVzcG9uc2UiGYLT5JMCExIRL3YxL2NhbGxzL2hpc3RvcnkSlwEKE01hcmtDYWxsSGlzdG9yeVNlZW4SLS5zY2Fpd2F2ZS5jYWxscy52MS5NYXJrQ2FsbEhpc3RvcnlTZWVuUmVxdWVzdBouLnNjYWl3YXZlLmNhbGxzLnYxLk1hcmtDYWxsSGlzdG9yeVNlZW5SZXNwb25zZSIhgtPkkwIbOgEqIhYvdjEvY2FsbHMvaGlzdG9yeS9zZWVuEoUBCg1MaXN0Um9vbUNhbGxzEicuc2NhaXdhdmUuY2FsbHMudjEuTGlzdFJvb21DYWxsc1JlcXVlc3QaKC5zY2Fpd2F2ZS5jYWxscy52MS5MaXN0Um9vbUNhbGxzUmVzcG9uc2UiIYLT5JMCGxIZL3YxL3Jvb21zL3tyb29tX2lkfS9jYWxsc2IGcHJvdG8z", [file_buf_validate_validate, file_google_api_annotations, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message scaiwave.calls.v1.InitiateCallRequest
@@ -347,6 +347,14 @@ export type Call = Message<"scaiwave.calls.v1.Call"> & {
    * @generated from field: string livekit_room = 11;
    */
   livekitRoom: string;
+
+  /**
+   * Every member rung for the call (when it started, or rung again since),
+   * and where each stands.
+   *
+   * @generated from field: repeated scaiwave.calls.v1.Invitee invitees = 12;
+   */
+  invitees: Invitee[];
 };
 
 /**
@@ -355,6 +363,47 @@ export type Call = Message<"scaiwave.calls.v1.Call"> & {
  */
 export const CallSchema: GenMessage<Call> = /*@__PURE__*/
   messageDesc(file_scaiwave_calls_v1_calls, 12);
+
+/**
+ * A member rung for a call.
+ *
+ * @generated from message scaiwave.calls.v1.Invitee
+ */
+export type Invitee = Message<"scaiwave.calls.v1.Invitee"> & {
+  /**
+   * The user id.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: scaiwave.calls.v1.InviteeState state = 2;
+   */
+  state: InviteeState;
+
+  /**
+   * When `state` last changed.
+   *
+   * @generated from field: google.protobuf.Timestamp changed_at = 3;
+   */
+  changedAt?: Timestamp | undefined;
+
+  /**
+   * Set while their phone rings (ringing, or busy as call waiting): when it
+   * stops unanswered. Unset (null on the REST paths) once it stopped.
+   *
+   * @generated from field: google.protobuf.Timestamp ring_deadline = 4;
+   */
+  ringDeadline?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message scaiwave.calls.v1.Invitee.
+ * Use `create(InviteeSchema)` to create a new message.
+ */
+export const InviteeSchema: GenMessage<Invitee> = /*@__PURE__*/
+  messageDesc(file_scaiwave_calls_v1_calls, 13);
 
 /**
  * A user in a call.
@@ -390,7 +439,7 @@ export type Participant = Message<"scaiwave.calls.v1.Participant"> & {
  * Use `create(ParticipantSchema)` to create a new message.
  */
 export const ParticipantSchema: GenMessage<Participant> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 13);
+  messageDesc(file_scaiwave_calls_v1_calls, 14);
 
 /**
  * A recording of a call and, once finished, its media entry.
@@ -465,7 +514,7 @@ export type Recording = Message<"scaiwave.calls.v1.Recording"> & {
  * Use `create(RecordingSchema)` to create a new message.
  */
 export const RecordingSchema: GenMessage<Recording> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 14);
+  messageDesc(file_scaiwave_calls_v1_calls, 15);
 
 /**
  * A recording's transcript: text, and WebVTT and plain-text files beside the recording.
@@ -536,7 +585,7 @@ export type Transcript = Message<"scaiwave.calls.v1.Transcript"> & {
  * Use `create(TranscriptSchema)` to create a new message.
  */
 export const TranscriptSchema: GenMessage<Transcript> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 15);
+  messageDesc(file_scaiwave_calls_v1_calls, 16);
 
 /**
  * A stored media file and where to download it.
@@ -592,7 +641,7 @@ export type MediaReference = Message<"scaiwave.calls.v1.MediaReference"> & {
  * Use `create(MediaReferenceSchema)` to create a new message.
  */
 export const MediaReferenceSchema: GenMessage<MediaReference> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 16);
+  messageDesc(file_scaiwave_calls_v1_calls, 17);
 
 /**
  * @generated from message scaiwave.calls.v1.ListCallsRequest
@@ -605,7 +654,7 @@ export type ListCallsRequest = Message<"scaiwave.calls.v1.ListCallsRequest"> & {
  * Use `create(ListCallsRequestSchema)` to create a new message.
  */
 export const ListCallsRequestSchema: GenMessage<ListCallsRequest> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 17);
+  messageDesc(file_scaiwave_calls_v1_calls, 18);
 
 /**
  * @generated from message scaiwave.calls.v1.ListCallsResponse
@@ -624,7 +673,7 @@ export type ListCallsResponse = Message<"scaiwave.calls.v1.ListCallsResponse"> &
  * Use `create(ListCallsResponseSchema)` to create a new message.
  */
 export const ListCallsResponseSchema: GenMessage<ListCallsResponse> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 18);
+  messageDesc(file_scaiwave_calls_v1_calls, 19);
 
 /**
  * @generated from message scaiwave.calls.v1.MuteParticipantRequest
@@ -662,7 +711,7 @@ export type MuteParticipantRequest = Message<"scaiwave.calls.v1.MuteParticipantR
  * Use `create(MuteParticipantRequestSchema)` to create a new message.
  */
 export const MuteParticipantRequestSchema: GenMessage<MuteParticipantRequest> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 19);
+  messageDesc(file_scaiwave_calls_v1_calls, 20);
 
 /**
  * @generated from message scaiwave.calls.v1.MuteParticipantResponse
@@ -681,7 +730,7 @@ export type MuteParticipantResponse = Message<"scaiwave.calls.v1.MuteParticipant
  * Use `create(MuteParticipantResponseSchema)` to create a new message.
  */
 export const MuteParticipantResponseSchema: GenMessage<MuteParticipantResponse> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 20);
+  messageDesc(file_scaiwave_calls_v1_calls, 21);
 
 /**
  * @generated from message scaiwave.calls.v1.RemoveParticipantRequest
@@ -705,7 +754,7 @@ export type RemoveParticipantRequest = Message<"scaiwave.calls.v1.RemoveParticip
  * Use `create(RemoveParticipantRequestSchema)` to create a new message.
  */
 export const RemoveParticipantRequestSchema: GenMessage<RemoveParticipantRequest> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 21);
+  messageDesc(file_scaiwave_calls_v1_calls, 22);
 
 /**
  * @generated from message scaiwave.calls.v1.RemoveParticipantResponse
@@ -724,7 +773,7 @@ export type RemoveParticipantResponse = Message<"scaiwave.calls.v1.RemovePartici
  * Use `create(RemoveParticipantResponseSchema)` to create a new message.
  */
 export const RemoveParticipantResponseSchema: GenMessage<RemoveParticipantResponse> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 22);
+  messageDesc(file_scaiwave_calls_v1_calls, 23);
 
 /**
  * @generated from message scaiwave.calls.v1.StartRecordingRequest
@@ -762,7 +811,7 @@ export type StartRecordingRequest = Message<"scaiwave.calls.v1.StartRecordingReq
  * Use `create(StartRecordingRequestSchema)` to create a new message.
  */
 export const StartRecordingRequestSchema: GenMessage<StartRecordingRequest> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 23);
+  messageDesc(file_scaiwave_calls_v1_calls, 24);
 
 /**
  * @generated from message scaiwave.calls.v1.StartRecordingResponse
@@ -779,7 +828,7 @@ export type StartRecordingResponse = Message<"scaiwave.calls.v1.StartRecordingRe
  * Use `create(StartRecordingResponseSchema)` to create a new message.
  */
 export const StartRecordingResponseSchema: GenMessage<StartRecordingResponse> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 24);
+  messageDesc(file_scaiwave_calls_v1_calls, 25);
 
 /**
  * @generated from message scaiwave.calls.v1.StopRecordingRequest
@@ -796,7 +845,7 @@ export type StopRecordingRequest = Message<"scaiwave.calls.v1.StopRecordingReque
  * Use `create(StopRecordingRequestSchema)` to create a new message.
  */
 export const StopRecordingRequestSchema: GenMessage<StopRecordingRequest> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 25);
+  messageDesc(file_scaiwave_calls_v1_calls, 26);
 
 /**
  * @generated from message scaiwave.calls.v1.StopRecordingResponse
@@ -813,7 +862,7 @@ export type StopRecordingResponse = Message<"scaiwave.calls.v1.StopRecordingResp
  * Use `create(StopRecordingResponseSchema)` to create a new message.
  */
 export const StopRecordingResponseSchema: GenMessage<StopRecordingResponse> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 26);
+  messageDesc(file_scaiwave_calls_v1_calls, 27);
 
 /**
  * @generated from message scaiwave.calls.v1.ListRecordingsRequest
@@ -830,7 +879,7 @@ export type ListRecordingsRequest = Message<"scaiwave.calls.v1.ListRecordingsReq
  * Use `create(ListRecordingsRequestSchema)` to create a new message.
  */
 export const ListRecordingsRequestSchema: GenMessage<ListRecordingsRequest> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 27);
+  messageDesc(file_scaiwave_calls_v1_calls, 28);
 
 /**
  * @generated from message scaiwave.calls.v1.ListRecordingsResponse
@@ -847,7 +896,287 @@ export type ListRecordingsResponse = Message<"scaiwave.calls.v1.ListRecordingsRe
  * Use `create(ListRecordingsResponseSchema)` to create a new message.
  */
 export const ListRecordingsResponseSchema: GenMessage<ListRecordingsResponse> = /*@__PURE__*/
-  messageDesc(file_scaiwave_calls_v1_calls, 28);
+  messageDesc(file_scaiwave_calls_v1_calls, 29);
+
+/**
+ * @generated from message scaiwave.calls.v1.RingCallRequest
+ */
+export type RingCallRequest = Message<"scaiwave.calls.v1.RingCallRequest"> & {
+  /**
+   * @generated from field: string call_id = 1;
+   */
+  callId: string;
+
+  /**
+   * The members to ring (at most 100, no repeats); none: every member who is
+   * neither in the call nor ringing now.
+   *
+   * @generated from field: repeated string user_ids = 2;
+   */
+  userIds: string[];
+};
+
+/**
+ * Describes the message scaiwave.calls.v1.RingCallRequest.
+ * Use `create(RingCallRequestSchema)` to create a new message.
+ */
+export const RingCallRequestSchema: GenMessage<RingCallRequest> = /*@__PURE__*/
+  messageDesc(file_scaiwave_calls_v1_calls, 30);
+
+/**
+ * @generated from message scaiwave.calls.v1.RingCallResponse
+ */
+export type RingCallResponse = Message<"scaiwave.calls.v1.RingCallResponse"> & {
+  /**
+   * The call after the ring, with its invitees.
+   *
+   * @generated from field: scaiwave.calls.v1.Call call = 1;
+   */
+  call?: Call | undefined;
+};
+
+/**
+ * Describes the message scaiwave.calls.v1.RingCallResponse.
+ * Use `create(RingCallResponseSchema)` to create a new message.
+ */
+export const RingCallResponseSchema: GenMessage<RingCallResponse> = /*@__PURE__*/
+  messageDesc(file_scaiwave_calls_v1_calls, 31);
+
+/**
+ * @generated from message scaiwave.calls.v1.ListCallHistoryRequest
+ */
+export type ListCallHistoryRequest = Message<"scaiwave.calls.v1.ListCallHistoryRequest"> & {
+  /**
+   * Entries per page, at most 100; 0 (or absent) means 50.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * The `next_cursor` of the previous page; empty for the newest page.
+   *
+   * @generated from field: string cursor = 2;
+   */
+  cursor: string;
+};
+
+/**
+ * Describes the message scaiwave.calls.v1.ListCallHistoryRequest.
+ * Use `create(ListCallHistoryRequestSchema)` to create a new message.
+ */
+export const ListCallHistoryRequestSchema: GenMessage<ListCallHistoryRequest> = /*@__PURE__*/
+  messageDesc(file_scaiwave_calls_v1_calls, 32);
+
+/**
+ * @generated from message scaiwave.calls.v1.ListCallHistoryResponse
+ */
+export type ListCallHistoryResponse = Message<"scaiwave.calls.v1.ListCallHistoryResponse"> & {
+  /**
+   * Newest first.
+   *
+   * @generated from field: repeated scaiwave.calls.v1.CallHistoryEntry entries = 1;
+   */
+  entries: CallHistoryEntry[];
+
+  /**
+   * Where the next (older) page starts; empty on the last page. Opaque, and
+   * stable while new calls are added: paging on neither repeats nor skips.
+   *
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor: string;
+
+  /**
+   * How many calls the caller missed and has not marked seen
+   * (MarkCallHistorySeen), over the whole history.
+   *
+   * @generated from field: int32 unseen_missed_count = 3;
+   */
+  unseenMissedCount: number;
+};
+
+/**
+ * Describes the message scaiwave.calls.v1.ListCallHistoryResponse.
+ * Use `create(ListCallHistoryResponseSchema)` to create a new message.
+ */
+export const ListCallHistoryResponseSchema: GenMessage<ListCallHistoryResponse> = /*@__PURE__*/
+  messageDesc(file_scaiwave_calls_v1_calls, 33);
+
+/**
+ * One call of a user's history.
+ *
+ * @generated from message scaiwave.calls.v1.CallHistoryEntry
+ */
+export type CallHistoryEntry = Message<"scaiwave.calls.v1.CallHistoryEntry"> & {
+  /**
+   * @generated from field: string call_id = 1;
+   */
+  callId: string;
+
+  /**
+   * @generated from field: string room_id = 2;
+   */
+  roomId: string;
+
+  /**
+   * @generated from field: scaiwave.calls.v1.CallType type = 3;
+   */
+  type: CallType;
+
+  /**
+   * @generated from field: scaiwave.calls.v1.CallStatus status = 4;
+   */
+  status: CallStatus;
+
+  /**
+   * @generated from field: scaiwave.calls.v1.CallDirection direction = 5;
+   */
+  direction: CallDirection;
+
+  /**
+   * Unspecified (null on the REST paths) while it still rings.
+   *
+   * @generated from field: scaiwave.calls.v1.CallOutcome outcome = 6;
+   */
+  outcome: CallOutcome;
+
+  /**
+   * @generated from field: string initiator_id = 7;
+   */
+  initiatorId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp started_at = 8;
+   */
+  startedAt?: Timestamp | undefined;
+
+  /**
+   * Unset (null on the REST paths) while the call is live.
+   *
+   * @generated from field: google.protobuf.Timestamp ended_at = 9;
+   */
+  endedAt?: Timestamp | undefined;
+
+  /**
+   * From start to end; unset (null on the REST paths) while the call is live.
+   *
+   * @generated from field: google.protobuf.Duration duration = 10;
+   */
+  duration?: Duration | undefined;
+
+  /**
+   * Everyone who joined the call at some point, the initiator included.
+   *
+   * @generated from field: int32 participant_count = 11;
+   */
+  participantCount: number;
+
+  /**
+   * They missed it and have not marked their history seen since.
+   *
+   * @generated from field: bool missed_unseen = 12;
+   */
+  missedUnseen: boolean;
+};
+
+/**
+ * Describes the message scaiwave.calls.v1.CallHistoryEntry.
+ * Use `create(CallHistoryEntrySchema)` to create a new message.
+ */
+export const CallHistoryEntrySchema: GenMessage<CallHistoryEntry> = /*@__PURE__*/
+  messageDesc(file_scaiwave_calls_v1_calls, 34);
+
+/**
+ * @generated from message scaiwave.calls.v1.MarkCallHistorySeenRequest
+ */
+export type MarkCallHistorySeenRequest = Message<"scaiwave.calls.v1.MarkCallHistorySeenRequest"> & {
+};
+
+/**
+ * Describes the message scaiwave.calls.v1.MarkCallHistorySeenRequest.
+ * Use `create(MarkCallHistorySeenRequestSchema)` to create a new message.
+ */
+export const MarkCallHistorySeenRequestSchema: GenMessage<MarkCallHistorySeenRequest> = /*@__PURE__*/
+  messageDesc(file_scaiwave_calls_v1_calls, 35);
+
+/**
+ * @generated from message scaiwave.calls.v1.MarkCallHistorySeenResponse
+ */
+export type MarkCallHistorySeenResponse = Message<"scaiwave.calls.v1.MarkCallHistorySeenResponse"> & {
+  /**
+   * How many missed calls were unseen until now.
+   *
+   * @generated from field: int32 marked = 1;
+   */
+  marked: number;
+};
+
+/**
+ * Describes the message scaiwave.calls.v1.MarkCallHistorySeenResponse.
+ * Use `create(MarkCallHistorySeenResponseSchema)` to create a new message.
+ */
+export const MarkCallHistorySeenResponseSchema: GenMessage<MarkCallHistorySeenResponse> = /*@__PURE__*/
+  messageDesc(file_scaiwave_calls_v1_calls, 36);
+
+/**
+ * @generated from message scaiwave.calls.v1.ListRoomCallsRequest
+ */
+export type ListRoomCallsRequest = Message<"scaiwave.calls.v1.ListRoomCallsRequest"> & {
+  /**
+   * The ScaiWave room.
+   *
+   * @generated from field: string room_id = 1;
+   */
+  roomId: string;
+
+  /**
+   * Calls per page, at most 100; 0 (or absent) means 50.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * The `next_cursor` of the previous page; empty for the newest page.
+   *
+   * @generated from field: string cursor = 3;
+   */
+  cursor: string;
+};
+
+/**
+ * Describes the message scaiwave.calls.v1.ListRoomCallsRequest.
+ * Use `create(ListRoomCallsRequestSchema)` to create a new message.
+ */
+export const ListRoomCallsRequestSchema: GenMessage<ListRoomCallsRequest> = /*@__PURE__*/
+  messageDesc(file_scaiwave_calls_v1_calls, 37);
+
+/**
+ * @generated from message scaiwave.calls.v1.ListRoomCallsResponse
+ */
+export type ListRoomCallsResponse = Message<"scaiwave.calls.v1.ListRoomCallsResponse"> & {
+  /**
+   * Live and ended, newest first, each as GetCall shows it (recordings included).
+   *
+   * @generated from field: repeated scaiwave.calls.v1.Call calls = 1;
+   */
+  calls: Call[];
+
+  /**
+   * Where the next (older) page starts; empty on the last page.
+   *
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor: string;
+};
+
+/**
+ * Describes the message scaiwave.calls.v1.ListRoomCallsResponse.
+ * Use `create(ListRoomCallsResponseSchema)` to create a new message.
+ */
+export const ListRoomCallsResponseSchema: GenMessage<ListRoomCallsResponse> = /*@__PURE__*/
+  messageDesc(file_scaiwave_calls_v1_calls, 38);
 
 /**
  * The kind of media a call starts with.
@@ -977,6 +1306,68 @@ export const EndReasonSchema: GenEnum<EndReason> = /*@__PURE__*/
   enumDesc(file_scaiwave_calls_v1_calls, 2);
 
 /**
+ * Where a rung member stands.
+ *
+ * @generated from enum scaiwave.calls.v1.InviteeState
+ */
+export enum InviteeState {
+  /**
+   * @generated from enum value: INVITEE_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Their phone rings.
+   *
+   * @generated from enum value: INVITEE_STATE_RINGING = 1;
+   */
+  RINGING = 1,
+
+  /**
+   * They joined.
+   *
+   * @generated from enum value: INVITEE_STATE_ANSWERED = 2;
+   */
+  ANSWERED = 2,
+
+  /**
+   * They declined.
+   *
+   * @generated from enum value: INVITEE_STATE_REJECTED = 3;
+   */
+  REJECTED = 3,
+
+  /**
+   * The ring ended without their answer: it timed out, or the call ended
+   * while it rang.
+   *
+   * @generated from enum value: INVITEE_STATE_MISSED = 4;
+   */
+  MISSED = 4,
+
+  /**
+   * They are in another live call: it rings as call waiting, and stays busy
+   * if that ring ends unanswered.
+   *
+   * @generated from enum value: INVITEE_STATE_BUSY = 5;
+   */
+  BUSY = 5,
+
+  /**
+   * The caller gave up before anyone answered.
+   *
+   * @generated from enum value: INVITEE_STATE_CANCELED = 6;
+   */
+  CANCELED = 6,
+}
+
+/**
+ * Describes the enum scaiwave.calls.v1.InviteeState.
+ */
+export const InviteeStateSchema: GenEnum<InviteeState> = /*@__PURE__*/
+  enumDesc(file_scaiwave_calls_v1_calls, 3);
+
+/**
  * @generated from enum scaiwave.calls.v1.RecordingStatus
  */
 export enum RecordingStatus {
@@ -1019,7 +1410,7 @@ export enum RecordingStatus {
  * Describes the enum scaiwave.calls.v1.RecordingStatus.
  */
 export const RecordingStatusSchema: GenEnum<RecordingStatus> = /*@__PURE__*/
-  enumDesc(file_scaiwave_calls_v1_calls, 3);
+  enumDesc(file_scaiwave_calls_v1_calls, 4);
 
 /**
  * @generated from enum scaiwave.calls.v1.TranscriptStatus
@@ -1054,7 +1445,94 @@ export enum TranscriptStatus {
  * Describes the enum scaiwave.calls.v1.TranscriptStatus.
  */
 export const TranscriptStatusSchema: GenEnum<TranscriptStatus> = /*@__PURE__*/
-  enumDesc(file_scaiwave_calls_v1_calls, 4);
+  enumDesc(file_scaiwave_calls_v1_calls, 5);
+
+/**
+ * Which way a call went, for the user whose history it is.
+ *
+ * @generated from enum scaiwave.calls.v1.CallDirection
+ */
+export enum CallDirection {
+  /**
+   * @generated from enum value: CALL_DIRECTION_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * They started it.
+   *
+   * @generated from enum value: CALL_DIRECTION_OUTGOING = 1;
+   */
+  OUTGOING = 1,
+
+  /**
+   * They were rung, or joined a call someone else started.
+   *
+   * @generated from enum value: CALL_DIRECTION_INCOMING = 2;
+   */
+  INCOMING = 2,
+}
+
+/**
+ * Describes the enum scaiwave.calls.v1.CallDirection.
+ */
+export const CallDirectionSchema: GenEnum<CallDirection> = /*@__PURE__*/
+  enumDesc(file_scaiwave_calls_v1_calls, 6);
+
+/**
+ * How a call turned out, for the user whose history it is.
+ *
+ * @generated from enum scaiwave.calls.v1.CallOutcome
+ */
+export enum CallOutcome {
+  /**
+   * Not decided yet: it still rings.
+   *
+   * @generated from enum value: CALL_OUTCOME_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Incoming: they joined (on any device). Outgoing: someone joined.
+   *
+   * @generated from enum value: CALL_OUTCOME_ANSWERED = 1;
+   */
+  ANSWERED = 1,
+
+  /**
+   * Incoming: the ring ended without their answer. Outgoing: nobody answered.
+   *
+   * @generated from enum value: CALL_OUTCOME_MISSED = 2;
+   */
+  MISSED = 2,
+
+  /**
+   * Incoming: they declined. Outgoing: everyone rung declined.
+   *
+   * @generated from enum value: CALL_OUTCOME_DECLINED = 3;
+   */
+  DECLINED = 3,
+
+  /**
+   * Incoming: they were in another call and did not answer it.
+   *
+   * @generated from enum value: CALL_OUTCOME_BUSY = 4;
+   */
+  BUSY = 4,
+
+  /**
+   * The caller gave up before anyone answered.
+   *
+   * @generated from enum value: CALL_OUTCOME_CANCELED = 5;
+   */
+  CANCELED = 5,
+}
+
+/**
+ * Describes the enum scaiwave.calls.v1.CallOutcome.
+ */
+export const CallOutcomeSchema: GenEnum<CallOutcome> = /*@__PURE__*/
+  enumDesc(file_scaiwave_calls_v1_calls, 7);
 
 /**
  * CallsService is the public call control API of ScaiWave. Media flows through
@@ -1208,6 +1686,55 @@ export const CallsService: GenService<{
     methodKind: "unary";
     input: typeof ListRecordingsRequestSchema;
     output: typeof ListRecordingsResponseSchema;
+  },
+  /**
+   * Rings members of the call's room again: `user_ids`, or (none given)
+   * every member who is neither in the call nor ringing now. Each gets a
+   * fresh ring of their own (`swp.call.invite`); one in another live call
+   * rings as call waiting (`busy`). Members in the call already are skipped.
+   * Caller: a participant of the live call; every target must be a member of
+   * its room.
+   *
+   * @generated from rpc scaiwave.calls.v1.CallsService.RingCall
+   */
+  ringCall: {
+    methodKind: "unary";
+    input: typeof RingCallRequestSchema;
+    output: typeof RingCallResponseSchema;
+  },
+  /**
+   * Lists the calls the caller was in or was rung for, newest first, with
+   * which way each went and how it turned out for them, and how many missed
+   * calls they have not marked seen. Paged with an opaque cursor.
+   *
+   * @generated from rpc scaiwave.calls.v1.CallsService.ListCallHistory
+   */
+  listCallHistory: {
+    methodKind: "unary";
+    input: typeof ListCallHistoryRequestSchema;
+    output: typeof ListCallHistoryResponseSchema;
+  },
+  /**
+   * Marks every missed call of the caller's history as seen: the unseen
+   * missed count drops to zero.
+   *
+   * @generated from rpc scaiwave.calls.v1.CallsService.MarkCallHistorySeen
+   */
+  markCallHistorySeen: {
+    methodKind: "unary";
+    input: typeof MarkCallHistorySeenRequestSchema;
+    output: typeof MarkCallHistorySeenResponseSchema;
+  },
+  /**
+   * Lists a room's calls, live and ended, newest first. Paged with an opaque
+   * cursor. Caller: a member of the room.
+   *
+   * @generated from rpc scaiwave.calls.v1.CallsService.ListRoomCalls
+   */
+  listRoomCalls: {
+    methodKind: "unary";
+    input: typeof ListRoomCallsRequestSchema;
+    output: typeof ListRoomCallsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_scaiwave_calls_v1_calls, 0);
