@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import pg from "pg";
 import { createPostgresClient, createPostgresPool } from "../../src/adapters/postgres/pool.js";
 import { migrate } from "../../src/adapters/postgres/migrate.js";
-import { PostgresOutboxStore } from "../../src/adapters/postgres/outbox.js";
+import { OUTBOX_RELAY_LOCK_KEY, PostgresOutboxStore } from "../../src/adapters/postgres/outbox.js";
 import { PostgresStore } from "../../src/adapters/postgres/store.js";
 import type { OutboundEvent } from "../../src/app/events.js";
 import type { OutboxRelayLease } from "../../src/app/ports.js";
@@ -84,8 +84,12 @@ describe("the relay lease on PostgreSQL", () => {
     const admin = new pg.Client({ connectionString: url });
     await admin.connect();
     opened.push(() => admin.end());
+    // The server is shared with other test files: only this database's relay lock, by its key.
     const { rows } = await admin.query<{ n: number }>(
-      "SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()",
+      `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_locks
+       WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+         AND classid = ($1::bigint >> 32)::oid AND objid = ($1::bigint & 4294967295)::oid`,
+      [OUTBOX_RELAY_LOCK_KEY.toString()],
     );
     expect(rows[0]?.n).toBe(1);
     await vi.waitFor(async () => expect(await acquire(b)).toBeDefined(), { timeout: 10_000, interval: 50 });
@@ -136,7 +140,8 @@ describe("outbox order on PostgreSQL", () => {
     // The second writer is blocked until the first commits: the relay never sees "second" ahead of "first".
     await vi.waitFor(async () => {
       const { rows } = await b.pool.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+        `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
       );
       expect(rows[0]?.n).toBe(1);
     });
