@@ -24,9 +24,19 @@ export function createCallsServer(handler: (req: NodeRequest, res: NodeResponse)
   // Node tracks idle HTTP/1.1 connections only for servers that listen
   // themselves; these two never do, so idleness is tracked here.
   const h1Busy = new Map<Socket, number>();
+  /**
+   * Idle connections closed by shutdown. A request that crossed the close on
+   * the wire is dropped unprocessed: its answer could not be sent, and the
+   * client, seeing the connection close, may safely send it elsewhere.
+   */
+  const closedIdle = new WeakSet<Socket>();
   let closing = false;
   const h1 = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     const socket = req.socket;
+    if (closedIdle.has(socket)) {
+      socket.destroy();
+      return;
+    }
     h1Busy.set(socket, (h1Busy.get(socket) ?? 0) + 1);
     if (closing) res.setHeader("connection", "close");
     res.once("close", () => {
@@ -70,9 +80,13 @@ export function createCallsServer(handler: (req: NodeRequest, res: NodeResponse)
     // HTTP/2 sessions get GOAWAY and end after their open streams; idle
     // HTTP/1.1 connections close now, busy ones after their response.
     for (const session of h2Sessions) session.close();
-    for (const [socket, busy] of h1Busy) if (busy === 0) socket.end();
+    const closeIdle = (socket: Socket) => {
+      closedIdle.add(socket);
+      socket.end();
+    };
+    for (const [socket, busy] of h1Busy) if (busy === 0) closeIdle(socket);
     // Connections that have not sent a byte yet are idle too.
-    for (const socket of sockets) if (!h1Busy.has(socket) && !socket.destroyed && socket.bytesRead === 0) socket.end();
+    for (const socket of sockets) if (!h1Busy.has(socket) && !socket.destroyed && socket.bytesRead === 0) closeIdle(socket);
     const deadline = Date.now() + graceMs;
     while (sockets.size > 0 && Date.now() < deadline) await delay(20);
     for (const socket of sockets) socket.destroy();
