@@ -54,9 +54,7 @@ export function createCallsServer(handler: (req: NodeRequest, res: NodeResponse)
     session.once("close", () => h2Sessions.delete(session));
   });
 
-  // noDelay: these sockets never pass through the HTTP servers' own accept, which would set TCP_NODELAY; without it a
-  // response written in more than one chunk waits for the client's delayed ACK (Nagle), tens of milliseconds.
-  const tcp = net.createServer({ noDelay: true }, (socket) => {
+  const tcp = net.createServer((socket) => {
     sockets.add(socket);
     socket.once("close", () => {
       sockets.delete(socket);
