@@ -66,10 +66,12 @@ function partyChanges(before: Call | undefined, after: Call, oldInvitees: Readon
   };
   if (!before) put(after.initiatorId, { joined: true });
   for (const i of changed) {
-    const wasRinging = oldInvitees.get(i.userId)?.ringDeadline != null;
+    const old = oldInvitees.get(i.userId);
     // The ring ended without their answer: a missed call to show (busy members saw it as call waiting).
-    const missedNow = wasRinging && i.ringDeadline === null && (i.state === "missed" || i.state === "canceled");
-    put(i.userId, missedNow ? { missedUnseen: true } : {});
+    const missedNow = old?.ringDeadline != null && i.ringDeadline === null && (i.state === "missed" || i.state === "canceled");
+    // A new invitee needs their row; any other change of an invitee writes it only if it changes it.
+    if (missedNow) put(i.userId, { missedUnseen: true });
+    else if (!old) put(i.userId, {});
   }
   const wereIn = new Set(before?.participants.map((p) => p.userId));
   for (const p of after.participants) if (!wereIn.has(p.userId)) put(p.userId, { joined: true, missedUnseen: false });

@@ -203,8 +203,10 @@ export class PostgresCallRepository implements CallRepository {
   async findBusy(tenantId: string, userIds: readonly string[]): Promise<Set<string>> {
     if (userIds.length === 0) return new Set();
     const { rows } = await this.db.query<{ user_id: string }>(
-      `SELECT DISTINCT p.user_id FROM call_participants p JOIN calls c ON c.id = p.call_id
-       WHERE p.user_id = ANY($2::text[]) AND c.tenant_id = $1 AND c.status <> 'ended'`,
+      // EXISTS stops at a user's first live call.
+      `SELECT u.user_id FROM unnest($2::text[]) AS u(user_id) WHERE EXISTS (
+         SELECT 1 FROM call_participants p JOIN calls c ON c.id = p.call_id
+         WHERE p.user_id = u.user_id AND c.tenant_id = $1 AND c.status <> 'ended')`,
       [tenantId, userIds],
     );
     return new Set(rows.map((r) => r.user_id));

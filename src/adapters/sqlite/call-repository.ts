@@ -149,10 +149,11 @@ export class SqliteCallRepository implements CallRepository {
       markHistorySeen: db.prepare("UPDATE call_parties SET missed_unseen = 0 WHERE tenant_id = ? AND user_id = ? AND missed_unseen"),
       selectRoomCalls: db.prepare(PAGE_QUERIES.roomCalls),
       selectRoomCallsBefore: db.prepare(PAGE_QUERIES.roomCallsBefore),
-      // Only a live call has participants; the join keeps to the tenant's calls.
+      // Only a live call has participants; the join keeps to the tenant's calls. EXISTS stops at a user's first live call.
       selectBusy: db.prepare(
-        `SELECT DISTINCT p.user_id FROM call_participants p JOIN calls c ON c.id = p.call_id
-         WHERE p.user_id IN (SELECT value FROM json_each(?)) AND c.tenant_id = ? AND c.status <> 'ended'`,
+        `SELECT u.value AS user_id FROM json_each(?) u WHERE EXISTS (
+           SELECT 1 FROM call_participants p JOIN calls c ON c.id = p.call_id
+           WHERE p.user_id = u.value AND c.tenant_id = ? AND c.status <> 'ended')`,
       ),
       // Oldest first; recordings (and their media and transcripts) outlive retention, so their calls stay.
       deleteEndedBefore: db.prepare(
