@@ -75,15 +75,8 @@ export function callFromColumns(
 }
 
 /** One row of a user's history: the call, and the user's own part in it (call_parties, call_invitees). */
-export interface HistoryColumns {
-  id: string;
-  room_id: string;
-  type: CallType;
-  status: CallStatus;
-  initiator_id: string;
-  started_at: number;
-  ended_at: number | null;
-  end_reason: EndReason | null;
+export interface HistoryColumns
+  extends Pick<CallColumns, "id" | "room_id" | "type" | "status" | "initiator_id" | "started_at" | "ended_at" | "end_reason"> {
   participant_count: number;
   invite_state: InviteState | null;
   joined: Flag;

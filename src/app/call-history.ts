@@ -1,7 +1,15 @@
 import type { Call } from "../domain/call.js";
-import { directionOf, outcomeOf, type CallHistoryRecord, type Direction, type HistoryOutcome } from "../domain/history.js";
-import { CallError, CallErrorCode } from "../domain/errors.js";
+import {
+  directionOf,
+  outcomeOf,
+  type CallHistoryRecord,
+  type Direction,
+  type HistoryOutcome,
+  type HistoryPage,
+  type HistoryPosition,
+} from "../domain/history.js";
 import { decodeCursor, encodeCursor } from "./history-cursor.js";
+import { requireMember } from "./membership.js";
 import type { Caller, Clock, Logger, Store } from "./ports.js";
 
 export interface HistoryEntry {
@@ -42,22 +50,15 @@ export class CallHistoryUseCases {
 
   async history(caller: Caller, pageSize: number, cursor: string | undefined): Promise<Page<HistoryEntry> & { readonly unseenMissed: number }> {
     const { store } = this.deps;
-    const limit = pageLimit(pageSize);
-    const before = cursor ? decodeCursor(cursor) : undefined;
-    // One more than asked tells whether another page follows.
+    const request = pageRequest(pageSize, cursor);
     const [records, unseenMissed] = await Promise.all([
-      store.calls.listHistory(caller.tenantId, caller.userId, { limit: limit + 1, ...(before && { before }) }),
+      store.calls.listHistory(caller.tenantId, caller.userId, request),
       store.calls.countUnseenMissed(caller.tenantId, caller.userId),
     ]);
-    const items = records.slice(0, limit).map((record) => ({
-      record,
-      direction: directionOf(record, caller.userId),
-      outcome: outcomeOf(record, caller.userId),
-    }));
-    const last = items.at(-1)?.record;
+    const page = cutPage(records, request.limit, (r) => ({ startedAt: r.startedAt, callId: r.callId }));
     return {
-      items,
-      nextCursor: records.length > limit && last ? encodeCursor({ startedAt: last.startedAt, callId: last.callId }) : undefined,
+      items: page.items.map((record) => ({ record, direction: directionOf(record, caller.userId), outcome: outcomeOf(record, caller.userId) })),
+      nextCursor: page.nextCursor,
       unseenMissed,
     };
   }
@@ -70,15 +71,10 @@ export class CallHistoryUseCases {
   /** A room's calls, live and ended, newest first; members only. */
   async roomCalls(caller: Caller, roomId: string, pageSize: number, cursor: string | undefined): Promise<Page<Call>> {
     const { store } = this.deps;
-    if (!(await store.directory.findMember(caller.tenantId, roomId, caller.userId))) {
-      throw new CallError(CallErrorCode.Forbidden, `you are not a member of room ${roomId}`);
-    }
-    const limit = pageLimit(pageSize);
-    const before = cursor ? decodeCursor(cursor) : undefined;
-    const calls = await store.calls.listRoomCalls(caller.tenantId, roomId, { limit: limit + 1, ...(before && { before }) });
-    const items = calls.slice(0, limit);
-    const last = items.at(-1);
-    return { items, nextCursor: calls.length > limit && last ? encodeCursor({ startedAt: last.startedAt, callId: last.id }) : undefined };
+    await requireMember(store, caller, roomId);
+    const request = pageRequest(pageSize, cursor);
+    const calls = await store.calls.listRoomCalls(caller.tenantId, roomId, request);
+    return cutPage(calls, request.limit, (c) => ({ startedAt: c.startedAt, callId: c.id }));
   }
 
   /** Deletes ended calls past the retention (not those with recordings); returns how many. A claimed periodic job. */
@@ -97,6 +93,15 @@ export class CallHistoryUseCases {
   }
 }
 
-function pageLimit(pageSize: number): number {
-  return pageSize <= 0 ? DEFAULT_PAGE_SIZE : Math.min(pageSize, MAX_PAGE_SIZE);
+/** What to ask the store for: one more than the page holds, which tells whether another page follows. */
+function pageRequest(pageSize: number, cursor: string | undefined): HistoryPage & { readonly limit: number } {
+  const size = pageSize <= 0 ? DEFAULT_PAGE_SIZE : Math.min(pageSize, MAX_PAGE_SIZE);
+  return { limit: size + 1, ...(cursor && { before: decodeCursor(cursor) }) };
+}
+
+/** The page the client gets from what the store returned for `pageRequest`, and where the next one starts. */
+function cutPage<T>(rows: readonly T[], askedFor: number, positionOf: (row: T) => HistoryPosition): Page<T> {
+  const items = rows.slice(0, askedFor - 1);
+  const last = items.at(-1);
+  return { items, nextCursor: rows.length >= askedFor && last ? encodeCursor(positionOf(last)) : undefined };
 }

@@ -2,6 +2,7 @@ import {
   completeEnd,
   isLive,
   isParticipant,
+  isRinging,
   joinCall,
   leaveCall,
   mediaChanged,
@@ -20,6 +21,7 @@ import { CallError, CallErrorCode } from "../domain/errors.js";
 import { liveKitRoomName, newCallId } from "../domain/ids.js";
 import { mayEndCall, mayModerate, type Membership } from "../domain/permissions.js";
 import type { CallEventFactory } from "./events.js";
+import { requireMember } from "./membership.js";
 import type { Caller, Clock, DirectoryReads, LiveKitRooms, LiveKitTokens, Logger, Store, StoreTransaction } from "./ports.js";
 
 /** What a client needs to connect its media to LiveKit. */
@@ -175,7 +177,7 @@ export class CallsUseCases {
     const call = await this.apply(caller.tenantId, callId, async (current, tx) => {
       await this.requireMember(caller, current.roomId, tx);
       const members = await tx.directory.listMemberIds(caller.tenantId, current.roomId);
-      const ringingNow = new Set(current.invitees.filter((i) => i.ringDeadline !== null).map((i) => i.userId));
+      const ringingNow = new Set(current.invitees.filter(isRinging).map((i) => i.userId));
       const targets =
         userIds.length > 0 ? [...new Set(userIds)] : members.filter((id) => !isParticipant(current, id) && !ringingNow.has(id));
       const memberSet = new Set(members);
@@ -334,10 +336,8 @@ export class CallsUseCases {
     }
   }
 
-  private async requireMember(caller: Caller, roomId: string, reads: { readonly directory: DirectoryReads } = this.deps.store): Promise<Membership> {
-    const member = await reads.directory.findMember(caller.tenantId, roomId, caller.userId);
-    if (!member) throw new CallError(CallErrorCode.Forbidden, `you are not a member of room ${roomId}`);
-    return member;
+  private requireMember(caller: Caller, roomId: string, reads: { readonly directory: DirectoryReads } = this.deps.store): Promise<Membership> {
+    return requireMember(reads, caller, roomId);
   }
 
   private async ticket(caller: Caller, callId: string): Promise<JoinTicket> {

@@ -16,6 +16,7 @@ import {
 import type { Transcript } from "../domain/transcript.js";
 import { transcribeJob, type CallEventFactory } from "./events.js";
 import type { Caller, Clock, EgressService, Logger, ObjectStore, Store, StoreTransaction } from "./ports.js";
+import { requireMember } from "./membership.js";
 
 /** A recording as a client sees it: with a short-lived download URL once it is ready. */
 export interface RecordingView {
@@ -136,9 +137,7 @@ export class RecordingsUseCases {
     const { store } = this.deps;
     const call = await store.calls.findCall(caller.tenantId, callId);
     if (!call) throw new CallError(CallErrorCode.NotFound, `call ${callId} not found`);
-    if (!(await store.directory.findMember(call.tenantId, call.roomId, caller.userId))) {
-      throw new CallError(CallErrorCode.Forbidden, `you are not a member of room ${call.roomId}`);
-    }
+    await requireMember(store, caller, call.roomId);
     return this.viewsFor(call);
   }
 
@@ -331,8 +330,7 @@ export class RecordingsUseCases {
     const { store } = this.deps;
     const call = await store.calls.findCall(caller.tenantId, callId);
     if (!call) throw new CallError(CallErrorCode.NotFound, `call ${callId} not found`);
-    const member = await store.directory.findMember(call.tenantId, call.roomId, caller.userId);
-    if (!member) throw new CallError(CallErrorCode.Forbidden, `you are not a member of room ${call.roomId}`);
+    const member = await requireMember(store, caller, call.roomId);
     if (!mayManageRecording(member)) {
       throw new CallError(CallErrorCode.Forbidden, "only an admin (power level 100) may start or stop recordings");
     }

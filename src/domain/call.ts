@@ -253,8 +253,7 @@ export function leaveCall(call: Call, userId: string, now: number): Transition {
   const events: CallEvent[] = [{ type: "participant_left", userId }];
   if (left.participants.length > 0) return { call: left, events };
 
-  const ending = endCall(left, call.status === "ringing" ? "canceled" : "all_left", now);
-  return { call: ending.call, events: [...events, ...ending.events] };
+  return chain({ call: left, events }, endCall(left, call.status === "ringing" ? "canceled" : "all_left", now));
 }
 
 /**
@@ -300,6 +299,7 @@ export function timeOutCall(call: Call, now: number): Transition {
   return isLive(ended.call) ? ended : { call: ended.call, events: ended.events.filter((e) => e.type !== "invitee_updated") };
 }
 
+/** `second` applied after `first`: its call, both their events. */
 function chain(first: Transition, second: Transition): Transition {
   return { call: second.call, events: [...first.events, ...second.events] };
 }
@@ -309,8 +309,7 @@ function endIfNobodyRings(transition: Transition, now: number): Transition {
   const { call, events } = transition;
   if (call.status !== "ringing" || call.invitees.length === 0 || call.invitees.some(isRinging)) return transition;
   const reason: EndReason = call.invitees.every((i) => i.state === "rejected") ? "rejected" : "no_answer";
-  const ending = endCall(call, reason, now);
-  return { call: ending.call, events: [...events, ...ending.events] };
+  return chain({ call, events }, endCall(call, reason, now));
 }
 
 /**
