@@ -11,7 +11,8 @@ import { startLiveKitServer, type LiveKitServer } from "../test/support/livekit-
 import { startNatsServer, type NatsServer } from "../test/support/nats-server.js";
 import { freePort } from "../test/support/ports.js";
 import { Bench, FULL_SIZE, SMOKE_SIZE } from "./lib/bench.js";
-import type { ProfileFrame } from "./lib/cpu-profile.js";
+import { formatProfile } from "./lib/cpu-profile.js";
+import { startLiveKitTimingProxy } from "./lib/livekit-timing-proxy.js";
 import { formatTable } from "./lib/report.js";
 import { cluster } from "./scenarios/cluster.js";
 import { floors } from "./scenarios/floors.js";
@@ -77,35 +78,40 @@ async function main(nats: NatsServer, livekit: LiveKitServer, postgres: Postgres
   const joinDb = join(work, "join.db");
   const seed = new JoinSeed(b, joinDb);
   const grpcPort = await freePort();
-  const service = await b.startService(joinDb, { GRPC_PORT: String(grpcPort) });
-  let profile: ProfileFrame[] = [];
+  // The main service reaches LiveKit's API through a timing proxy, so each initiate can be paired with its CreateRoom.
+  const liveKitProxy = await startLiveKitTimingProxy(livekit.httpUrl);
   try {
-    // The floors answer with a real join response of this service (same size and shape).
-    const { callId, userId } = seed.sample;
-    const response = await fetch(`${service.baseUrl}/v1/calls/${callId}/join`, { method: "POST", headers: { authorization: b.bearerOf(userId) } });
-    if (response.status !== 200) throw new Error(`sample join failed: ${response.status} ${await response.text()}`);
-    await floors(b, seed, await response.text());
-    await joins(b, service, grpcPort, seed);
-    await webhooks(b, service, seed);
-    await initiates(b, service, seed);
+    const service = await b.startService(joinDb, { GRPC_PORT: String(grpcPort), LIVEKIT_API_URL: liveKitProxy.url });
+    try {
+      // The floors answer with a real join response of this service (same size and shape).
+      const { callId, userId } = seed.sample;
+      const response = await fetch(`${service.baseUrl}/v1/calls/${callId}/join`, { method: "POST", headers: { authorization: b.bearerOf(userId) } });
+      if (response.status !== 200) throw new Error(`sample join failed: ${response.status} ${await response.text()}`);
+      await floors(b, seed, await response.text());
+      await joins(b, service, grpcPort, seed);
+      await webhooks(b, service, seed);
+      await initiates(b, service, seed, liveKitProxy);
+    } finally {
+      await b.stopService(service);
+    }
   } finally {
-    await b.stopService(service);
+    await liveKitProxy.stop();
   }
   // Several instances need one shared database: PostgreSQL only.
   if (postgres) await cluster(b, seed);
-  if (!smoke) profile = await profileJoin(b, seed, joinDb);
+  await profileJoin(b, seed, joinDb);
   await getCalls(b);
   await callHistory(b);
   await liveCallsMemory(b);
 
-  const profileText = profile.length ? `\nCPU profile of REST join (self time):\n${profile.map((f) => `  ${f.selfPercent.toFixed(1).padStart(5)} %  ${f.frame}`).join("\n")}` : "";
   const storeName = postgres ? "PostgreSQL (seeded stores copied in)" : "SQLite";
   console.log(`\nScaiWave Calls benchmarks, ${startedAt}, ${info.cpus} × ${info.cpuModel}, Node ${info.node}, store ${storeName}${smoke ? " (smoke sizes: not figures to quote)" : ""}\n`);
-  console.log(formatTable(b.results) + profileText);
+  console.log(formatTable(b.results));
+  for (const profile of b.profiles) console.log(`\n${formatProfile(profile)}`);
   const file = postgres ? "calls-postgresql.json" : "calls.json";
   const out = flags.out ?? (smoke ? join(work, file) : join(import.meta.dirname, "results", file));
-  const { results, failures, size } = b;
-  writeFileSync(out, JSON.stringify({ startedAt, smoke, store, machine: info, size, results, profile, failures }, null, 2) + "\n");
+  const { results, failures, size, profiles } = b;
+  writeFileSync(out, JSON.stringify({ startedAt, smoke, store, machine: info, size, results, profiles, failures }, null, 2) + "\n");
   console.log(`\nwritten to ${out}`);
   if (failures.length) console.log(`\n${failures.length} scenario(s) failed:\n${failures.map((f) => `  ${f}`).join("\n")}`);
   // The smoke run is part of the tests: any failed scenario or failed request fails it.

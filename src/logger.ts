@@ -1,6 +1,5 @@
 import { pino, type Logger as PinoLogger } from "pino";
 import type { Config } from "./config.js";
-import { currentRequestId } from "./request-context.js";
 
 /**
  * JSON logs. Authorization headers and anything named like a secret or token
@@ -12,11 +11,6 @@ export function createLogger(level: Config["logLevel"], destination?: pino.Desti
     {
       level,
       base: { service: "scaiwave-calls" },
-      // Every line logged while handling a request names it.
-      mixin: () => {
-        const requestId = currentRequestId();
-        return requestId ? { requestId } : {};
-      },
       redact: {
         paths: [
           "*.authorization",

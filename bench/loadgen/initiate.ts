@@ -29,6 +29,13 @@ export interface LoadgenResult {
   /** invites mode: initiates sent, and invites that never arrived. */
   readonly sent?: number;
   readonly missing?: number;
+  /** invites mode: each call whose invite arrived, with its initiate → invite latency (for pairing with the call's CreateRoom). */
+  readonly invites?: InviteTiming[];
+}
+
+export interface InviteTiming {
+  readonly callId: string;
+  readonly inviteMs: number;
 }
 
 const job = JSON.parse(readFileSync(process.argv[2]!, "utf8")) as LoadgenJob;
@@ -107,13 +114,18 @@ async function invites(j: Extract<LoadgenJob, { mode: "invites" }>): Promise<Loa
   const nats: NatsConnection = await connect({ servers: j.natsUrl });
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
+  // By room (each used once): the invite's latency, and the call the initiate answered with.
+  const inviteMsOf = new Map<string, number>();
+  const callIdOf = new Map<string, string>();
   const subscription = nats.subscribe("swp.user.*.call");
   void (async () => {
     for await (const message of subscription) {
       const envelope = message.json<{ type: string; room_id: string }>();
       const t0 = sentAt.get(envelope.room_id);
       if (envelope.type === "swp.call.invite" && t0 !== undefined) {
-        latencies.push(performance.now() - t0);
+        const ms = performance.now() - t0;
+        latencies.push(ms);
+        inviteMsOf.set(envelope.room_id, ms);
         sentAt.delete(envelope.room_id);
       }
     }
@@ -129,7 +141,11 @@ async function invites(j: Extract<LoadgenJob, { mode: "invites" }>): Promise<Loa
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     const room = j.rooms[i]!;
     sentAt.set(room.roomId, performance.now());
-    inFlight.push(initiate(room));
+    inFlight.push(
+      initiate(room).then((callId) => {
+        if (callId) callIdOf.set(room.roomId, callId);
+      }),
+    );
   }
   await Promise.all(inFlight);
   const seconds = (performance.now() - started) / 1000;
@@ -138,6 +154,10 @@ async function invites(j: Extract<LoadgenJob, { mode: "invites" }>): Promise<Loa
   while (latencies.length < total - errors && performance.now() < settleBy) await new Promise((r) => setTimeout(r, 20));
   await nats.drain();
   latencies.sort((a, b) => a - b);
+  const timings = [...inviteMsOf].flatMap(([roomId, inviteMs]) => {
+    const callId = callIdOf.get(roomId);
+    return callId ? [{ callId, inviteMs }] : [];
+  });
   return {
     completed: latencies.length,
     errors,
@@ -147,6 +167,7 @@ async function invites(j: Extract<LoadgenJob, { mode: "invites" }>): Promise<Loa
     firstError,
     sent: total,
     missing: total - errors - latencies.length,
+    invites: timings,
   };
 }
 

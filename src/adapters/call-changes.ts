@@ -1,7 +1,9 @@
-import type { Call, Invitee, Participant } from "../domain/call.js";
+import { nextRingAt, type Call, type Invitee, type Participant } from "../domain/call.js";
 
-/** The child rows of a call that a save must write: what differs from the stored state, nothing else. */
+/** The rows of a call that a save must write: what differs from the stored state, nothing else. */
 export interface CallRowChanges {
+  /** The `calls` row itself: its status, end, end request or ring deadlines changed (or it is new). */
+  readonly callRow: boolean;
   /** New participants, and those whose join time, media state or session changed. */
   readonly upsertParticipants: readonly Participant[];
   readonly deleteParticipants: readonly string[];
@@ -27,7 +29,10 @@ export interface PartyChange {
 
 /**
  * What saving `after` over `before` must write (every store uses it): a join
- * in a room of thousands touches two rows, not thousands.
+ * in a room of thousands touches two rows, not thousands, and a row whose
+ * columns would not change is not written at all. Only the `call_parties`
+ * rows depend on stored state the call does not carry (whether a user ever
+ * joined, an unseen miss): the stores skip those that would not change.
  */
 export function callRowChanges(before: Call | undefined, after: Call): CallRowChanges {
   const oldParticipants = new Map(before?.participants.map((p) => [p.userId, p]));
@@ -50,12 +55,28 @@ export function callRowChanges(before: Call | undefined, after: Call): CallRowCh
     return !old || old.state !== i.state || old.ringDeadline !== i.ringDeadline || old.changedAt !== i.changedAt;
   });
   return {
+    callRow: callRowDiffers(before, after),
     upsertParticipants,
     deleteParticipants: [...oldParticipants.keys()],
     addEndedSessions: after.endedSessions.filter((sid) => !known.has(sid)),
     upsertInvitees,
     upsertParties: partyChanges(before, after, oldInvitees, upsertInvitees),
   };
+}
+
+/** The columns of `calls` a change may write (the others are fixed when the call starts). */
+function callRowDiffers(before: Call | undefined, after: Call): boolean {
+  return (
+    !before ||
+    before.status !== after.status ||
+    before.endedAt !== after.endedAt ||
+    before.endReason !== after.endReason ||
+    before.endedBy !== after.endedBy ||
+    before.endRequest?.by !== after.endRequest?.by ||
+    before.endRequest?.at !== after.endRequest?.at ||
+    before.ringDeadline !== after.ringDeadline ||
+    nextRingAt(before) !== nextRingAt(after)
+  );
 }
 
 function partyChanges(before: Call | undefined, after: Call, oldInvitees: ReadonlyMap<string, Invitee>, changed: readonly Invitee[]): PartyChange[] {

@@ -22,7 +22,7 @@ import { liveKitRoomName, newCallId } from "../domain/ids.js";
 import { mayEndCall, mayModerate, type Membership } from "../domain/permissions.js";
 import type { CallEventFactory } from "./events.js";
 import { requireMember } from "./membership.js";
-import type { Caller, Clock, DirectoryReads, LiveKitRooms, LiveKitTokens, Logger, Store, StoreTransaction } from "./ports.js";
+import type { Caller, Clock, DirectoryReads, LiveKitRooms, LiveKitTokens, Logger, Store, StoreReads, StoreTransaction } from "./ports.js";
 
 /** What a client needs to connect its media to LiveKit. */
 export interface JoinTicket {
@@ -52,8 +52,8 @@ export interface CallsDeps {
   readonly ringTimeoutMs: number;
   /** Told about each new ring deadline, so the timer can fire on time. */
   readonly onRingDeadline?: (deadline: number) => void;
-  /** Told when a call ended (its recording stops). */
-  readonly onCallEnded?: (callId: string) => void;
+  /** Told when a call ended (its recording stops), with the request that ended it (undefined for timers and reports). */
+  readonly onCallEnded?: (callId: string, requestId: string | undefined) => void;
 }
 
 /**
@@ -92,7 +92,7 @@ export class CallsUseCases {
         busyIds: await tx.calls.findBusy(caller.tenantId, memberIds.filter((id) => id !== caller.userId)),
       });
       if (!(await tx.calls.insertCall(transition.call))) return undefined;
-      await tx.outbox.append(this.deps.events.fromTransition(transition));
+      await tx.outbox.append(this.deps.events.fromTransition(transition, caller.requestId));
       return transition;
     });
     if (started) {
@@ -111,7 +111,7 @@ export class CallsUseCases {
   // transaction: one read of the call per request, not one before and one in it.
 
   async join(caller: Caller, callId: string): Promise<JoinTicket> {
-    await this.apply(caller.tenantId, callId, async (current, tx) => {
+    await this.apply(caller, callId, async (current, tx) => {
       await this.requireMember(caller, current.roomId, tx);
       return joinCall(current, caller.userId, this.deps.clock.now());
     });
@@ -119,14 +119,14 @@ export class CallsUseCases {
   }
 
   leave(caller: Caller, callId: string): Promise<Call> {
-    return this.apply(caller.tenantId, callId, async (current, tx) => {
+    return this.apply(caller, callId, async (current, tx) => {
       if (!isParticipant(current, caller.userId)) await this.requireMember(caller, current.roomId, tx);
       return leaveCall(current, caller.userId, this.deps.clock.now());
     });
   }
 
   reject(caller: Caller, callId: string): Promise<Call> {
-    return this.apply(caller.tenantId, callId, async (current, tx) => {
+    return this.apply(caller, callId, async (current, tx) => {
       await this.requireMember(caller, current.roomId, tx);
       return rejectCall(current, caller.userId, this.deps.clock.now());
     });
@@ -151,19 +151,21 @@ export class CallsUseCases {
           throw new CallError(CallErrorCode.Forbidden, "only the initiator or a moderator (power level 50) may end the call");
         }
         return requestEnd(current, caller.userId, clock.now());
-      }),
+      }, caller.requestId),
     );
     try {
       await this.deps.rooms.deleteRoom(liveKitRoomName(callId));
     } catch (err) {
-      await store.transaction((tx) => this.changeIn(tx, caller.tenantId, callId, (current) => withdrawEndRequest(current, caller.userId)));
+      await store.transaction((tx) =>
+        this.changeIn(tx, caller.tenantId, callId, (current) => withdrawEndRequest(current, caller.userId), caller.requestId),
+      );
       throw err;
     }
     const completed = await store.transaction((tx) =>
-      this.changeIn(tx, caller.tenantId, callId, (current) => completeEnd(current, caller.userId, clock.now())),
+      this.changeIn(tx, caller.tenantId, callId, (current) => completeEnd(current, caller.userId, clock.now()), caller.requestId),
     );
     // A report that ended the call first already stopped its recording.
-    if (completed.events.length > 0) this.deps.onCallEnded?.(callId);
+    if (completed.events.length > 0) this.deps.onCallEnded?.(callId, caller.requestId);
     return completed.call;
   }
 
@@ -174,7 +176,7 @@ export class CallsUseCases {
    * call waiting (`busy`). A user who is not a member of the room is refused.
    */
   async ring(caller: Caller, callId: string, userIds: readonly string[]): Promise<Call> {
-    const call = await this.apply(caller.tenantId, callId, async (current, tx) => {
+    const call = await this.apply(caller, callId, async (current, tx) => {
       await this.requireMember(caller, current.roomId, tx);
       const members = await tx.directory.listMemberIds(caller.tenantId, current.roomId);
       const ringingNow = new Set(current.invitees.filter(isRinging).map((i) => i.userId));
@@ -200,7 +202,7 @@ export class CallsUseCases {
   async muteParticipant(caller: Caller, callId: string, participantId: string, what: { audio: boolean; video: boolean }): Promise<Call> {
     await this.requireModeratedParticipant(caller, callId, participantId);
     await this.deps.rooms.muteParticipant(liveKitRoomName(callId), participantId, what);
-    return this.apply(caller.tenantId, callId, (current) =>
+    return this.apply(caller, callId, (current) =>
       mediaChanged(current, participantId, {
         ...(what.audio && { audioOn: false }),
         ...(what.video && { videoOn: false }),
@@ -213,7 +215,7 @@ export class CallsUseCases {
     await this.requireModeratedParticipant(caller, callId, participantId);
     await this.deps.rooms.removeParticipant(liveKitRoomName(callId), participantId);
     // LiveKit's participant_left for this removal may have taken them out (or ended the call) first: done either way.
-    return this.apply(caller.tenantId, callId, (current) =>
+    return this.apply(caller, callId, (current) =>
       isLive(current) ? leaveCall(current, participantId, this.deps.clock.now()) : { call: current, events: [] },
     );
   }
@@ -223,10 +225,16 @@ export class CallsUseCases {
     return this.deps.store.calls.listLiveCallsForMember(caller.tenantId, caller.userId, 100);
   }
 
-  async get(caller: Caller, callId: string): Promise<Call> {
-    const call = await this.visibleCall(caller, callId);
-    await this.requireMember(caller, call.roomId);
-    return call;
+  /**
+   * The call, for a member of its room, with what `alongside` reads about it
+   * (GetCall: its recordings): one read of the store, one snapshot.
+   */
+  get<T>(caller: Caller, callId: string, alongside: (call: Call, reads: StoreReads) => Promise<T>): Promise<{ call: Call; alongside: T }> {
+    return this.deps.store.read(async (reads) => {
+      const call = await this.visibleCall(caller, callId, reads);
+      await this.requireMember(caller, call.roomId, reads);
+      return { call, alongside: await alongside(call, reads) };
+    });
   }
 
   /**
@@ -241,12 +249,13 @@ export class CallsUseCases {
       const transitions = await this.deps.store.transaction(async (tx) => {
         const done: { callId: string; transition: Transition }[] = [];
         for (const { tenantId, callId } of await tx.calls.claimRingingDue(now, EXPIRY_BATCH)) {
-          done.push({ callId, transition: await this.changeIn(tx, tenantId, callId, (current) => timeOutCall(current, now)) });
+          // The ring timer's: no request caused it.
+          done.push({ callId, transition: await this.changeIn(tx, tenantId, callId, (current) => timeOutCall(current, now), undefined) });
         }
         return done;
       });
       for (const { callId, transition } of transitions) {
-        this.afterCommit(callId, transition);
+        this.afterCommit(callId, transition, undefined);
         if (transition.call.endReason === "no_answer") ended++;
       }
       if (transitions.length < EXPIRY_BATCH) return ended;
@@ -257,40 +266,42 @@ export class CallsUseCases {
    * Applies what LiveKit reported (webhook or reconciliation) to a call, with
    * the same consequences as a user's action (events; an ended call loses its
    * room). With `webhook`, the report is applied once per webhook id, in the
-   * same transaction as the record of that id: a retry changes nothing.
+   * same transaction as the record of that id: a retry changes nothing; its
+   * events name the webhook's request (`requestId`).
    */
   async applyReport(
     tenantId: string,
     callId: string,
     change: CallChange,
-    webhook?: { readonly id: string; readonly receivedAt: number },
+    webhook?: { readonly id: string; readonly receivedAt: number; readonly requestId?: string },
   ): Promise<{ readonly call: Call | undefined; readonly duplicate: boolean }> {
     const transition = await this.deps.store.transaction(async (tx) => {
       if (webhook && !(await tx.webhooks.record(webhook.id, webhook.receivedAt))) return undefined;
-      return this.changeIn(tx, tenantId, callId, change);
+      return this.changeIn(tx, tenantId, callId, change, webhook?.requestId);
     });
     if (!transition) return { call: undefined, duplicate: true };
-    this.afterCommit(callId, transition);
+    this.afterCommit(callId, transition, webhook?.requestId);
     return { call: transition.call, duplicate: false };
   }
 
   /**
    * The one write path of calls: reads the call for update in `tx`, applies
-   * `change`, stores the result and appends the events it produced.
+   * `change`, stores the result and appends the events it produced, naming
+   * `requestId` (the request that asked for the change; undefined for timers and reports).
    */
-  async changeIn(tx: StoreTransaction, tenantId: string, callId: string, change: CallChange): Promise<Transition> {
+  async changeIn(tx: StoreTransaction, tenantId: string, callId: string, change: CallChange, requestId: string | undefined): Promise<Transition> {
     const current = await tx.calls.findCallForUpdate(tenantId, callId);
     if (!current) throw new CallError(CallErrorCode.NotFound, `call ${callId} not found`);
     const next = await change(current, tx);
     if (next.call !== current) await tx.calls.saveCall(current, next.call);
-    if (next.events.length > 0) await tx.outbox.append(this.deps.events.fromTransition(next));
+    if (next.events.length > 0) await tx.outbox.append(this.deps.events.fromTransition(next, requestId));
     return next;
   }
 
-  /** Applies a transition in a transaction of its own; a call it ends also loses its LiveKit room. */
-  private async apply(tenantId: string, callId: string, change: CallChange): Promise<Call> {
-    const transition = await this.deps.store.transaction((tx) => this.changeIn(tx, tenantId, callId, change));
-    this.afterCommit(callId, transition);
+  /** Applies the caller's change in a transaction of its own; a call it ends also loses its LiveKit room. */
+  private async apply(caller: Caller, callId: string, change: CallChange): Promise<Call> {
+    const transition = await this.deps.store.transaction((tx) => this.changeIn(tx, caller.tenantId, callId, change, caller.requestId));
+    this.afterCommit(callId, transition, caller.requestId);
     return transition.call;
   }
 
@@ -301,10 +312,10 @@ export class CallsUseCases {
   }
 
   /** What follows a committed change outside the store: a call it ended loses its LiveKit room and its recording. */
-  private afterCommit(callId: string, { call, events }: Transition): void {
+  private afterCommit(callId: string, { call, events }: Transition, requestId: string | undefined): void {
     if (!events.some((e) => e.type === "ended")) return;
     this.deleteRoomInBackground(liveKitRoomName(callId), `call ended: ${call.endReason ?? "unknown"}`);
-    this.deps.onCallEnded?.(callId);
+    this.deps.onCallEnded?.(callId, requestId);
   }
 
   /**
@@ -319,8 +330,8 @@ export class CallsUseCases {
   }
 
   /** Another tenant's call is indistinguishable from a call that does not exist. */
-  private async visibleCall(caller: Caller, callId: string): Promise<Call> {
-    const call = await this.deps.store.calls.findCall(caller.tenantId, callId);
+  private async visibleCall(caller: Caller, callId: string, reads: StoreReads = this.deps.store): Promise<Call> {
+    const call = await reads.calls.findCall(caller.tenantId, callId);
     if (!call) throw new CallError(CallErrorCode.NotFound, `call ${callId} not found`);
     return call;
   }

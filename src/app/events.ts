@@ -1,6 +1,5 @@
 import type { Call, CallEvent, Transition } from "../domain/call.js";
 import { timeSortableId } from "../domain/ids.js";
-import { currentRequestId } from "../request-context.js";
 import type { Recording, RecordingEventType } from "../domain/recording.js";
 import { truncate, type Transcript } from "../domain/transcript.js";
 
@@ -53,14 +52,16 @@ export function transcribeJob(recording: Recording, now: number): OutboundEvent 
 }
 
 /**
- * Turns a transition's domain facts into envelopes. Every room event carries
+ * Turns a transition's domain facts into envelopes, each naming the request
+ * that caused it (`requestId`, passed by the use case; undefined for timers
+ * and workers). Every room event carries
  * the call state after the change (`call`, the same JSON as GetCall on the
  * REST paths), so a consumer never has to call back.
  */
 export class CallEventFactory {
   constructor(
-    /** Renders a call exactly as the REST API shows it (injected: one rendering for both). */
-    private readonly renderCall: (call: Call) => unknown,
+    /** A call's JSON exactly as GET /v1/calls/{id} shows it (injected: the REST dialect is the transport's). */
+    private readonly renderCall: (call: Call) => string,
     private readonly now: () => number,
     /** Renders a recording as ListRecordings does, without a download URL (events outlive URLs). */
     private readonly renderRecording: (recording: Recording) => unknown = () => null,
@@ -71,7 +72,7 @@ export class CallEventFactory {
    * `maxChars`, and where the full WebVTT and text files are) or
    * `swp.call.transcript_failed`.
    */
-  fromTranscript(transcript: Transcript, bucket: string, maxChars: number): OutboundEvent {
+  fromTranscript(transcript: Transcript, bucket: string, maxChars: number, requestId: string | undefined): OutboundEvent {
     const ready = transcript.status === "ready";
     const { text, truncated } = truncate(transcript.text ?? "", maxChars);
     const data = ready
@@ -86,94 +87,105 @@ export class CallEventFactory {
         }
       : { recording_id: transcript.recordingId, error: transcript.error, attempts: transcript.attempts };
     const type = ready ? "swp.call.transcript" : "swp.call.transcript_failed";
-    return envelope(this.now(), roomSubject(transcript.roomId), type, transcript, data);
+    return envelope(this.now(), roomSubject(transcript.roomId), type, transcript, JSON.stringify(data), requestId);
   }
 
   /** `swp.call.recording_started|stopped|ready|failed` on the room subject, carrying the recording. */
-  fromRecording(type: RecordingEventType, recording: Recording): OutboundEvent {
-    return envelope(this.now(), roomSubject(recording.roomId), `swp.call.${type}`, recording, { recording: this.renderRecording(recording) });
+  fromRecording(type: RecordingEventType, recording: Recording, requestId: string | undefined): OutboundEvent {
+    return envelope(this.now(), roomSubject(recording.roomId), `swp.call.${type}`, recording, JSON.stringify({ recording: this.renderRecording(recording) }), requestId);
   }
 
-  fromTransition({ call, events }: Transition): OutboundEvent[] {
+  /** The transition's events; the call state they carry is rendered once, and spliced into each as it is. */
+  fromTransition({ call, events }: Transition, requestId: string | undefined): OutboundEvent[] {
     if (events.length === 0) return [];
     const now = this.now();
     const state = this.renderCall(call);
     const where = { tenantId: call.tenantId, roomId: call.roomId, callId: call.id };
     return events.map((event) => {
-      const { subject, type, data } = describe(event, call, state);
-      return envelope(now, subject, type, where, data);
+      const { subject, type, data, withCall } = describe(event, call);
+      return envelope(now, subject, type, where, withCall ? withCallState(data, state) : JSON.stringify(data), requestId);
     });
   }
 }
 
-/** One event for the outbox: the envelope every `swp.call.*` message shares, with the request that caused it. */
+/** `data` with the rendered call appended as its last key, `call`: the same bytes as JSON.stringify of the object with it. */
+function withCallState(data: Record<string, unknown>, state: string): string {
+  const json = JSON.stringify(data);
+  return json === "{}" ? `{"call":${state}}` : `${json.slice(0, -1)},"call":${state}}`;
+}
+
+/**
+ * One event for the outbox: the envelope every `swp.call.*` message shares, with the request that caused it.
+ * Written as a string around `data` (already JSON), in the key order of {@link Envelope}.
+ */
 function envelope(
   now: number,
   subject: string,
   type: string,
   where: { readonly tenantId: string; readonly roomId: string; readonly callId: string },
-  data: Envelope["data"],
+  data: string,
+  /** The request that caused the event; undefined for timers and workers. */
+  requestId: string | undefined,
 ): OutboundEvent {
   const id = newEventId(now);
-  const body: Envelope = {
-    id,
-    type,
-    ts: new Date(now).toISOString(),
-    tenant_id: where.tenantId,
-    room_id: where.roomId,
-    call_id: where.callId,
-    data,
-    request_id: currentRequestId() ?? null,
-  };
-  return { id, subject, payload: JSON.stringify(body), createdAt: now };
+  const payload =
+    `{"id":${JSON.stringify(id)},"type":${JSON.stringify(type)},"ts":"${new Date(now).toISOString()}"` +
+    `,"tenant_id":${JSON.stringify(where.tenantId)},"room_id":${JSON.stringify(where.roomId)},"call_id":${JSON.stringify(where.callId)}` +
+    `,"data":${data},"request_id":${requestId === undefined ? "null" : JSON.stringify(requestId)}}`;
+  return { id, subject, payload, createdAt: now };
 }
 
-function describe(event: CallEvent, call: Call, state: unknown): { subject: string; type: string; data: Record<string, unknown> } {
+/** An event's subject, type and data; `withCall`: the data ends with the call state (`call`), added by the caller. */
+function describe(event: CallEvent, call: Call): { subject: string; type: string; data: Record<string, unknown>; withCall: boolean } {
   const room = roomSubject(call.roomId);
   switch (event.type) {
     case "started":
-      return { subject: room, type: "swp.call.started", data: { call: state } };
+      return { subject: room, type: "swp.call.started", data: {}, withCall: true };
     case "invited":
       return {
         subject: userSubject(event.userId),
         type: "swp.call.invite",
         // busy: the member is in another live call, so this rings as call waiting.
-        data: { caller_id: call.initiatorId, type: call.type, busy: event.busy, call: state },
+        data: { caller_id: call.initiatorId, type: call.type, busy: event.busy },
+        withCall: true,
       };
     case "missed":
       // What a push service or the WebSocket tier turns into a missed-call notification (once per ring).
       return {
         subject: userSubject(event.userId),
         type: "swp.call.missed",
-        data: { caller_id: call.initiatorId, type: call.type, reason: event.reason, call: state },
+        data: { caller_id: call.initiatorId, type: call.type, reason: event.reason },
+        withCall: true,
       };
     case "invitee_updated": {
       const invitee = call.invitees.find((i) => i.userId === event.userId);
       return {
         subject: room,
         type: "swp.call.invitee_updated",
-        data: { user_id: event.userId, state: invitee?.state ?? null, call: state },
+        data: { user_id: event.userId, state: invitee?.state ?? null },
+        withCall: true,
       };
     }
     case "participant_joined":
-      return { subject: room, type: "swp.call.participant_joined", data: { participant_id: event.userId, call: state } };
+      return { subject: room, type: "swp.call.participant_joined", data: { participant_id: event.userId }, withCall: true };
     case "active":
-      return { subject: room, type: "swp.call.active", data: { call: state } };
+      return { subject: room, type: "swp.call.active", data: {}, withCall: true };
     case "participant_left":
-      return { subject: room, type: "swp.call.participant_left", data: { participant_id: event.userId, call: state } };
+      return { subject: room, type: "swp.call.participant_left", data: { participant_id: event.userId }, withCall: true };
     case "participant_updated": {
       const p = call.participants.find((x) => x.userId === event.userId);
       return {
         subject: room,
         type: "swp.call.participant_updated",
-        data: { participant_id: event.userId, audio_on: p?.audioOn ?? false, video_on: p?.videoOn ?? false, call: state },
+        data: { participant_id: event.userId, audio_on: p?.audioOn ?? false, video_on: p?.videoOn ?? false },
+        withCall: true,
       };
     }
     case "rejected":
-      return { subject: room, type: "swp.call.rejected", data: { user_id: event.userId, call: state } };
+      return { subject: room, type: "swp.call.rejected", data: { user_id: event.userId }, withCall: true };
     case "ring_stopped":
-      return { subject: userSubject(event.userId), type: "swp.call.ring_stopped", data: { reason: event.reason } };
+      return { subject: userSubject(event.userId), type: "swp.call.ring_stopped", data: { reason: event.reason }, withCall: false };
     case "ended":
-      return { subject: room, type: "swp.call.ended", data: { end_reason: event.reason, ended_by: call.endedBy, call: state } };
+      return { subject: room, type: "swp.call.ended", data: { end_reason: event.reason, ended_by: call.endedBy }, withCall: true };
   }
 }

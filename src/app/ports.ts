@@ -26,10 +26,12 @@ export interface Authenticator {
   authenticate(authorization: string | null | undefined): Promise<Principal>;
 }
 
-/** A user of the public API, established from a verified bearer token. */
+/** A user of the public API, established from a verified bearer token, in one request. */
 export interface Caller {
   readonly userId: string;
   readonly tenantId: string;
+  /** The request acting (its X-Request-Id): named in the events it causes. Absent outside a request (tests, tools). */
+  readonly requestId?: string;
 }
 
 /** Another ScaiWave service (the rooms service writing the directory), by its token's `sub`. */
@@ -43,11 +45,12 @@ export interface CallKey {
 }
 
 /**
- * The store: reads outside any transaction, and {@link Store.transaction},
- * the one write path. A use case reads what it needs in a transaction,
- * applies a domain transition, saves the result and appends the events it
- * built to the outbox: the change and its events commit together or not at
- * all. SQLite and PostgreSQL implement it.
+ * The store: reads outside any transaction, reads together in
+ * {@link Store.read}, and {@link Store.transaction}, the one write path. A
+ * use case reads what it needs in a transaction, applies a domain
+ * transition, saves the result and appends the events it built to the
+ * outbox: the change and its events commit together or not at all. SQLite
+ * and PostgreSQL implement it.
  */
 export interface Store extends StoreReads {
   /**
@@ -56,6 +59,14 @@ export interface Store extends StoreReads {
    * transaction open, and on SQLite every other writer waits for it).
    */
   transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T>;
+  /**
+   * Runs the reads of `work` as one: on PostgreSQL on one connection, in one
+   * snapshot (a read-only REPEATABLE READ transaction: no change committed
+   * meanwhile shows between them); SQLite has one connection, and reads
+   * there as outside it. `work` should only await the store (on PostgreSQL
+   * it holds a connection of the pool).
+   */
+  read<T>(work: (reads: StoreReads) => Promise<T>): Promise<T>;
   /** A cheap round trip, for readiness. */
   ping(): Promise<void>;
 }
@@ -262,7 +273,8 @@ export interface RecordingReads {
   /** The call's active (starting/recording) recording. */
   findActive(callId: string): Promise<Recording | undefined>;
   findLatest(callId: string): Promise<Recording | undefined>;
-  listForCall(callId: string): Promise<Recording[]>;
+  /** The recordings of any number of calls (one query), oldest first (by start, then id). */
+  listForCalls(callIds: readonly string[]): Promise<Recording[]>;
   /** Active recordings past their stop deadline. */
   listPastDeadline(now: number): Promise<Recording[]>;
 }
@@ -290,6 +302,8 @@ export interface TranscriptResult {
 
 export interface TranscriptReads {
   find(recordingId: string): Promise<Transcript | undefined>;
+  /** The transcripts of any number of recordings (one query); a recording without one has none in the list. */
+  findMany(recordingIds: readonly string[]): Promise<Transcript[]>;
 }
 
 /** Transcripts of recordings and where their jobs stand. */

@@ -15,7 +15,7 @@ import {
 } from "../domain/recording.js";
 import type { Transcript } from "../domain/transcript.js";
 import { transcribeJob, type CallEventFactory } from "./events.js";
-import type { Caller, Clock, EgressService, Logger, ObjectStore, Store, StoreTransaction } from "./ports.js";
+import type { Caller, Clock, EgressService, Logger, ObjectStore, Store, StoreReads, StoreTransaction } from "./ports.js";
 import { requireMember } from "./membership.js";
 
 /** A recording as a client sees it: with a short-lived download URL once it is ready. */
@@ -126,7 +126,7 @@ export class RecordingsUseCases {
   async stop(caller: Caller, callId: string): Promise<RecordingView> {
     const call = await this.adminCall(caller, callId);
     const active = await this.deps.store.recordings.findActive(call.id);
-    if (active) return this.view(await this.stopRecording(active));
+    if (active) return this.view(await this.stopRecording(active, caller.requestId));
     const latest = await this.deps.store.recordings.findLatest(call.id);
     if (latest) return this.view(latest);
     throw new CallError(CallErrorCode.NotRecording, `call ${call.id} is not being recorded`);
@@ -134,23 +134,38 @@ export class RecordingsUseCases {
 
   /** The call's recordings, newest last, with download URLs for the finished ones. Any member of the room. */
   async list(caller: Caller, callId: string): Promise<RecordingView[]> {
-    const { store } = this.deps;
-    const call = await store.calls.findCall(caller.tenantId, callId);
-    if (!call) throw new CallError(CallErrorCode.NotFound, `call ${callId} not found`);
-    await requireMember(store, caller, call.roomId);
-    return this.viewsFor(call);
+    // The call, the caller's membership and the recordings: one read of the store.
+    const [views = []] = await this.deps.store.read(async (reads) => {
+      const call = await reads.calls.findCall(caller.tenantId, callId);
+      if (!call) throw new CallError(CallErrorCode.NotFound, `call ${callId} not found`);
+      await requireMember(reads, caller, call.roomId);
+      return this.viewsFor([call], reads);
+    });
+    return views;
   }
 
-  /** For GetCall: the call's recordings as views (the caller was already authorised). */
-  async viewsFor(call: Call): Promise<RecordingView[]> {
-    return Promise.all((await this.deps.store.recordings.listForCall(call.id)).map((r) => this.view(r)));
+  /**
+   * For GetCall and the call lists: the recordings of each of `calls` (in
+   * their order) as views, the caller already authorised. Two queries however
+   * many calls and recordings; presigning a URL is local (no request).
+   */
+  async viewsFor(calls: readonly Call[], reads: StoreReads = this.deps.store): Promise<RecordingView[][]> {
+    const recordings = await reads.recordings.listForCalls(calls.map((c) => c.id));
+    const transcripts = new Map((await reads.transcripts.findMany(recordings.map((r) => r.id))).map((t) => [t.recordingId, t]));
+    const byCall = new Map<string, RecordingView[]>();
+    for (const view of await Promise.all(recordings.map((r) => this.viewOf(r, transcripts.get(r.id))))) {
+      const ofCall = byCall.get(view.recording.callId);
+      if (ofCall) ofCall.push(view);
+      else byCall.set(view.recording.callId, [view]);
+    }
+    return calls.map((call) => byCall.get(call.id) ?? []);
   }
 
-  /** A call ended: its recording stops (LiveKit would end the egress with the room anyway). */
-  async stopForCall(callId: string): Promise<void> {
+  /** A call ended (by `requestId`, if a request ended it): its recording stops (LiveKit would end the egress with the room anyway). */
+  async stopForCall(callId: string, requestId: string | undefined): Promise<void> {
     try {
       const active = await this.deps.store.recordings.findActive(callId);
-      if (active) await this.stopRecording(active);
+      if (active) await this.stopRecording(active, requestId);
     } catch (err) {
       this.deps.logger.warn({ err, callId }, "could not stop the recording of an ended call; the recording limit or reconcile stops it");
     }
@@ -160,7 +175,7 @@ export class RecordingsUseCases {
   async stopOverdue(): Promise<number> {
     const overdue = await this.deps.store.recordings.listPastDeadline(this.deps.clock.now());
     for (const r of overdue) {
-      await this.stopRecording(r).catch((err: unknown) => {
+      await this.stopRecording(r, undefined).catch((err: unknown) => {
         this.deps.logger.warn({ err, recordingId: r.id }, "could not stop an overdue recording; retrying");
       });
     }
@@ -168,10 +183,11 @@ export class RecordingsUseCases {
   }
 
   /**
-   * Applies an egress webhook. A COMPLETE egress is checked in object storage
-   * before it becomes a media entry; a replay changes nothing.
+   * Applies an egress webhook (received in request `requestId`). A COMPLETE
+   * egress is checked in object storage before it becomes a media entry; a
+   * replay changes nothing.
    */
-  async onEgress(webhookId: string, notice: EgressNotice): Promise<"processed" | "duplicate" | "ignored"> {
+  async onEgress(webhookId: string, notice: EgressNotice, requestId?: string): Promise<"processed" | "duplicate" | "ignored"> {
     const { store, clock } = this.deps;
     const recording = await this.recordingOf(notice);
     if (!recording) return "ignored";
@@ -203,7 +219,7 @@ export class RecordingsUseCases {
     const apply = change;
     return store.transaction(async (tx) => {
       if (!(await tx.webhooks.record(webhookId, clock.now()))) return "duplicate";
-      await this.changeIn(tx, recording.id, apply);
+      await this.changeIn(tx, recording.id, apply, requestId);
       return "processed";
     });
   }
@@ -245,24 +261,29 @@ export class RecordingsUseCases {
     return !(active && active.egressId === null);
   }
 
-  private async stopRecording(recording: Recording): Promise<Recording> {
+  private async stopRecording(recording: Recording, requestId: string | undefined): Promise<Recording> {
     if (recording.egressId && this.deps.egress) await this.deps.egress.stop(recording.egressId);
-    return (await this.deps.store.transaction((tx) => this.changeIn(tx, recording.id, stopRequested))).recording;
+    return (await this.deps.store.transaction((tx) => this.changeIn(tx, recording.id, stopRequested, requestId))).recording;
   }
 
   /**
    * The one write path of recordings: in `tx`, applies `change`, stores the
-   * result and appends its event; a recording that became ready and asked for
+   * result and appends its event (naming `requestId`); a recording that became ready and asked for
    * a transcript (of a tenant that allows it) gets its transcription job here,
    * in the same transaction.
    */
-  private async changeIn(tx: StoreTransaction, recordingId: string, change: RecordingChange): Promise<RecordingTransition> {
+  private async changeIn(
+    tx: StoreTransaction,
+    recordingId: string,
+    change: RecordingChange,
+    requestId: string | undefined,
+  ): Promise<RecordingTransition> {
     const current = await tx.recordings.findById(recordingId);
     if (!current) throw new CallError(CallErrorCode.NotFound, `recording ${recordingId} not found`);
     const next = change(current);
     if (next.recording === current) return next;
     await tx.recordings.save(current, next.recording);
-    if (next.event) await tx.outbox.append([this.deps.events.fromRecording(next.event, next.recording)]);
+    if (next.event) await tx.outbox.append([this.deps.events.fromRecording(next.event, next.recording, requestId)]);
     const ready = next.recording;
     if (ready.status === "ready" && ready.transcript && (await tx.directory.getTenantPolicy(ready.tenantId)).transcriptionEnabled) {
       const now = this.deps.clock.now();
@@ -308,8 +329,11 @@ export class RecordingsUseCases {
   }
 
   private async view(recording: Recording): Promise<RecordingView> {
+    return this.viewOf(recording, await this.deps.store.transcripts.find(recording.id));
+  }
+
+  private async viewOf(recording: Recording, found: Transcript | undefined): Promise<RecordingView> {
     const objects = this.deps.objects;
-    const found = await this.deps.store.transcripts.find(recording.id);
     const ttl = this.deps.downloadUrlTtlSeconds;
     const presign = async (key: string | null) => (key && objects ? objects.presignGet(key, ttl) : null);
     const transcript = found

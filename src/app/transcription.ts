@@ -61,7 +61,9 @@ export class TranscriptionJobs {
       if (!(await change(tx))) return false;
       const finished = await tx.transcripts.find(recordingId);
       if (!finished) return false;
-      await tx.outbox.append([this.deps.events.fromTranscript(finished, this.deps.event.bucket, this.deps.event.maxChars)]);
+      // A worker's job: no request caused it.
+      const event = this.deps.events.fromTranscript(finished, this.deps.event.bucket, this.deps.event.maxChars, undefined);
+      await tx.outbox.append([event]);
       return true;
     });
   }

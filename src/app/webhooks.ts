@@ -48,11 +48,12 @@ export class WebhookIngest {
     },
   ) {}
 
-  async ingest(webhook: VerifiedWebhook): Promise<WebhookOutcome> {
+  /** Applies one webhook; the events it causes name `requestId`, the request that delivered it. */
+  async ingest(webhook: VerifiedWebhook, requestId?: string): Promise<WebhookOutcome> {
     const { notice } = webhook;
     if (notice.kind === "ignored") return "ignored";
     // Egress events carry no room object, only the egress: recordings handle them.
-    if (notice.kind === "egress") return this.deps.recordings.onEgress(webhook.id, notice.egress);
+    if (notice.kind === "egress") return this.deps.recordings.onEgress(webhook.id, notice.egress, requestId);
     const call = await this.callOf(notice.room);
     if (!call) return "ignored";
     const change = await this.changeFor(webhook, call);
@@ -60,6 +61,7 @@ export class WebhookIngest {
     const applied = await this.deps.useCases.applyReport(call.tenantId, call.id, change, {
       id: webhook.id,
       receivedAt: this.deps.clock.now(),
+      requestId,
     });
     return applied.duplicate ? "duplicate" : "processed";
   }

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { create } from "@bufbuild/protobuf";
 import type { Logger as PinoLogger } from "pino";
-import { CallSchema, CallsService, RecordingSchema } from "../../gen/scaiwave/calls/v1/calls_pb.js";
+import { CallsService, RecordingSchema } from "../../gen/scaiwave/calls/v1/calls_pb.js";
 import { DirectoryService } from "../../gen/scaiwave/calls/v1/directory_pb.js";
 import { JwtAuthenticator } from "../adapters/auth/jwt-authenticator.js";
 import { LiveKitEgress } from "../adapters/livekit/egress.js";
@@ -10,8 +10,6 @@ import { credentialsRefusal } from "../adapters/livekit/failures.js";
 import { LiveKitRoomService } from "../adapters/livekit/rooms.js";
 import { LiveKitTokenMinter } from "../adapters/livekit/tokens.js";
 import { LiveKitWebhookVerifier } from "../adapters/livekit/webhook-verifier.js";
-import { JetStreamPublisher } from "../adapters/nats/jetstream-publisher.js";
-import { OutboxRelay } from "../adapters/nats/outbox-relay.js";
 import { MinioObjectStore } from "../adapters/s3/minio-object-store.js";
 import type { SqliteDatabase } from "../adapters/sqlite/database.js";
 import { FfmpegAudioExtractor } from "../adapters/transcription/ffmpeg-audio.js";
@@ -35,12 +33,14 @@ import { createLogger } from "../logger.js";
 import { cachedProbe, CheckFailed, Health } from "../transport/health.js";
 import { Metrics } from "../transport/metrics.js";
 import { messageToRestJson } from "../transport/rest/rest-json.js";
-import { callToProto, recordingToProto } from "../transport/rpc/call-mapping.js";
+import { recordingToProto } from "../transport/rpc/call-mapping.js";
+import { renderCallJson } from "../transport/rest/call-json.js";
 import { callsRegistration } from "../transport/rpc/calls-handlers.js";
 import { directoryRegistration } from "../transport/rpc/directory-handlers.js";
 import { RpcRegistry } from "../transport/rpc/registry.js";
 import { openStore } from "./open-store.js";
 import { createRateLimiter } from "./rate-limiter.js";
+import { RelayThread } from "./relay-thread.js";
 import { Signal } from "./signal.js";
 import { timed } from "./timed.js";
 
@@ -76,10 +76,10 @@ export interface AppContext extends AsyncDisposable {
   readonly registry: RpcRegistry;
   readonly webhookIngest: WebhookIngest;
   readonly webhookVerifier: LiveKitWebhookVerifier;
-  /** Resolves once what the current request wrote is committed (group commit). */
+  /** Resolves once what a request read is committed (group commit); its writes are committed when their transactions resolve. */
   readonly settle: () => Promise<void>;
-  readonly publisher: JetStreamPublisher;
-  readonly relay: OutboxRelay;
+  /** The outbox relay, in a thread of its own, with its NATS connection. */
+  readonly relay: RelayThread;
   /** Fires after every commit that wrote outbox events: the relay listens while it runs. */
   readonly outboxWritten: Signal;
   /** Fires with each new ring deadline: the ring timer listens while it runs. */
@@ -119,8 +119,8 @@ export async function createAppContext(config: Config, overrides: AppOverrides =
   const opened = await openStore(config, clock, logger, () => outboxWritten.notify());
   const { store, outbox, settle } = opened;
 
-  // Events show a call as GetCall does on the REST paths (without its recordings): one rendering.
-  const renderCall = (call: Call) => messageToRestJson(CallSchema, create(CallSchema, callToProto(call)));
+  // Events show a call byte for byte as GetCall does on the REST paths (without its recordings).
+  const renderCall = (call: Call) => renderCallJson(call);
   const renderRecording = (recording: Recording) =>
     messageToRestJson(
       RecordingSchema,
@@ -141,31 +141,39 @@ export async function createAppContext(config: Config, overrides: AppOverrides =
 
   // Events: written to the outbox with each change, relayed to NATS JetStream.
   const jobsStream = `${config.nats.stream}_JOBS`;
-  const publisher = new JetStreamPublisher({
-    servers: config.nats.servers,
-    streams: [
-      {
-        name: config.nats.stream,
-        subjects: EVENT_SUBJECTS,
-        retention: "limits",
-        maxAgeSeconds: config.nats.maxAgeSeconds,
-        duplicateWindowSeconds: config.nats.duplicateWindowSeconds,
-        replicas: config.nats.replicas,
+  const relay = new RelayThread({
+    data: {
+      nats: {
+        servers: config.nats.servers,
+        streams: [
+          {
+            name: config.nats.stream,
+            subjects: EVENT_SUBJECTS,
+            retention: "limits",
+            maxAgeSeconds: config.nats.maxAgeSeconds,
+            duplicateWindowSeconds: config.nats.duplicateWindowSeconds,
+            replicas: config.nats.replicas,
+          },
+          {
+            // Durable jobs (transcription): a work queue, each job removed once a worker acknowledged it.
+            name: jobsStream,
+            subjects: JOB_SUBJECTS,
+            retention: "workqueue",
+            maxAgeSeconds: 7 * 86_400,
+            duplicateWindowSeconds: config.nats.duplicateWindowSeconds,
+            replicas: config.nats.replicas,
+          },
+        ],
+        publishTimeoutMs: 2000,
       },
-      {
-        // Durable jobs (transcription): a work queue, each job removed once a worker acknowledged it.
-        name: jobsStream,
-        subjects: JOB_SUBJECTS,
-        retention: "workqueue",
-        maxAgeSeconds: 7 * 86_400,
-        duplicateWindowSeconds: config.nats.duplicateWindowSeconds,
-        replicas: config.nats.replicas,
-      },
-    ],
-    publishTimeoutMs: 2000,
+      store: config.postgres
+        ? { kind: "postgresql", url: config.postgres.url, statementTimeoutMs: config.postgres.statementTimeoutMs }
+        : { kind: "sqlite" },
+    },
+    // SQLite has one writer, this thread's connection: the relay thread reads and marks through it.
+    outbox: config.postgres ? undefined : outbox,
     logger,
   });
-  const relay = new OutboxRelay({ store: outbox, publisher, clock, logger });
 
   // LiveKit and object storage.
   const liveKitRooms = new LiveKitRoomService({ ...config.livekit });
@@ -207,7 +215,7 @@ export async function createAppContext(config: Config, overrides: AppOverrides =
     livekitUrl: config.livekit.url,
     ringTimeoutMs: config.ringTimeoutSeconds * 1000,
     onRingDeadline: (deadline) => ringDeadlines.notify(deadline),
-    onCallEnded: (callId) => void recordings.stopForCall(callId),
+    onCallEnded: (callId, requestId) => void recordings.stopForCall(callId, requestId),
   });
   const ringTimer = new RingTimer(() => callsUseCases.expireUnanswered(), store.calls, clock, logger);
   const webhookIngest = new WebhookIngest({ store, useCases: callsUseCases, recordings, clock, logger });
@@ -289,7 +297,7 @@ export async function createAppContext(config: Config, overrides: AppOverrides =
           outbox_pending: pending,
           outbox_oldest_age_seconds: oldestCreatedAt === undefined ? 0 : Math.round((clock.now() - oldestCreatedAt) / 1000),
         };
-        const status = publisher.status();
+        const status = relay.publisherStatus();
         if (!status.connected) throw new CheckFailed(status.lastError ?? "not connected", details);
         // With JetStream's last answer: a refusal (e.g. more replicas than servers) is the operator's to fix.
         if (!status.streamReady) {
@@ -319,7 +327,6 @@ export async function createAppContext(config: Config, overrides: AppOverrides =
     webhookIngest,
     webhookVerifier: new LiveKitWebhookVerifier(config.livekit.apiKey, config.livekit.apiSecret),
     settle,
-    publisher,
     relay,
     outboxWritten,
     ringDeadlines,

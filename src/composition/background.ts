@@ -4,8 +4,8 @@ import type { AppContext } from "./app-context.js";
 
 /**
  * What a process runs besides answering requests:
- * - `service`: the outbox relay (and its NATS connection; it publishes while
- *   this instance holds the relay lease), the ring timer (due calls are
+ * - `service`: the outbox relay (in a thread of its own, with its NATS
+ *   connection; it publishes while this instance holds the relay lease), the ring timer (due calls are
  *   claimed, so each is ended once), reconciliation with LiveKit and the
  *   recording time limit (claimed runs: once per interval for the cluster),
  *   and the transcription worker when TRANSCRIPTION_WORKER is `inline`;
@@ -46,13 +46,11 @@ export function startBackground(ctx: AppContext, role: Role): AsyncDisposable {
     ctx.objectStore?.ensureBucket().catch((err: unknown) => logger.warn({ err }, "could not check/create the recordings bucket"));
 
     // The relay stops last, so what the work above wrote on its way out is published (or waits in the outbox).
-    ctx.publisher.start();
     const unkick = ctx.outboxWritten.subscribe(() => ctx.relay.kick());
     ctx.relay.start();
     relayStop = async () => {
       unkick();
       await ctx.relay.stop();
-      await ctx.publisher.close();
     };
   }
 

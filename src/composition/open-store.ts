@@ -9,7 +9,6 @@ import { SqliteOutboxStore } from "../adapters/sqlite/outbox-store.js";
 import { SqliteStore } from "../adapters/sqlite/store.js";
 import type { Clock, Logger, OutboxStore, Store } from "../app/ports.js";
 import type { Config } from "../config.js";
-import { currentRequestCommitted, notePendingCommit } from "../request-context.js";
 
 /** The selected store, with what the rest of the service needs to run it. */
 export interface OpenedStore {
@@ -17,7 +16,10 @@ export interface OpenedStore {
   readonly store: Store;
   /** The relay's side of the outbox. */
   readonly outbox: OutboxStore;
-  /** Resolves once what the current request wrote is committed (SQLite's group commit; PostgreSQL commits before it answers). */
+  /**
+   * Resolves once nothing a request read can still roll back (SQLite's open group commit; PostgreSQL reads committed
+   * rows only). What a request wrote is committed when its `store.transaction` resolves, on either store.
+   */
   readonly settle: () => Promise<void>;
   /** The SQLite connection (tests and tools look inside); undefined on PostgreSQL. */
   readonly db: SqliteDatabase | undefined;
@@ -74,17 +76,14 @@ export async function openStore(config: Config, clock: Clock, logger: Logger, ou
 
   const db = openDatabase(config.databasePath);
   // Group commit: the units of work of one event-loop turn share one transaction.
-  const groupCommit = new GroupCommit(db, { afterCommit: outboxWritten, onEnlist: notePendingCommit });
+  const groupCommit = new GroupCommit(db, { afterCommit: outboxWritten });
   return {
     kind: "sqlite",
     store: new SqliteStore(db, { now: () => clock.now(), groupCommit }),
     // The relay reads only when no group is open: it never sees a change that could still roll back.
     outbox: new SqliteOutboxStore(db, (read) => groupCommit.whenIdle(read)),
-    // A request answers once its own writes, and the group open when it finished, are committed.
-    settle: async () => {
-      await groupCommit.settled();
-      await currentRequestCommitted();
-    },
+    // A request's own writes are committed when its transactions resolve; what it read may be in the open group.
+    settle: () => groupCommit.settled(),
     db,
     pool: undefined,
     postgresPool: undefined,

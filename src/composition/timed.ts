@@ -5,8 +5,7 @@ export type TimeOperation = <T>(operation: string, work: () => Promise<T>) => Pr
 
 /**
  * The same client, each async method timed as `<prefix>.<method>` and logged
- * at debug level with the request id (the SDK sets LiveKit's own request-id
- * header, not one we choose).
+ * at debug level with its duration.
  */
 export function timed<T extends object>(target: T, time: TimeOperation, logger: Logger, prefix: string): T {
   return new Proxy(target, {

@@ -47,16 +47,17 @@ export const ERROR_DETAIL_FILES = [file_google_rpc_status, file_google_rpc_error
  * their cause and reach the client only as SW_CALL_INTERNAL, never with
  * their message (it may hold internals). A SW_CALL_INTERNAL thrown on
  * purpose (a refused LiveKit key) is logged here too, once per request, by
- * its cause's message: that one is for the operator.
+ * its cause's message: that one is for the operator. Each line names the
+ * request (`requestId`, as answered in X-Request-Id).
  */
-export function asCallError(err: unknown, logger: Logger): CallError {
+export function asCallError(err: unknown, logger: Logger, requestId: string): CallError {
   if (isCallError(err)) {
     if (err.code === CallErrorCode.Internal) {
-      logger.error({ err: err.cause ?? err }, err.cause instanceof Error ? err.cause.message : err.message);
+      logger.error({ err: err.cause ?? err, requestId }, err.cause instanceof Error ? err.cause.message : err.message);
     }
     return err;
   }
-  logger.error({ err }, "unexpected error while handling a request");
+  logger.error({ err, requestId }, "unexpected error while handling a request");
   return new CallError(CallErrorCode.Internal, "internal error", { cause: err });
 }
 

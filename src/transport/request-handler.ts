@@ -3,7 +3,7 @@ import { sendJson, type NodeRequest, type NodeResponse } from "./http-types.js";
 import type { RestGateway } from "./rest/gateway.js";
 import { WEBHOOK_PATH, type WebhookEndpoint } from "./webhook.js";
 import { applyCors } from "./cors.js";
-import { requestIdFrom, runWithRequest } from "../request-context.js";
+import { requestIdFrom } from "./request-id.js";
 
 export interface RequestHandlerParts {
   readonly health: Health;
@@ -27,14 +27,16 @@ export interface RequestHandlerParts {
  */
 export function createRequestHandler(parts: RequestHandlerParts) {
   return (req: NodeRequest, res: NodeResponse): void => {
-    // Every answer names its request; logs and the events it causes carry the same id.
+    // Every answer names its request; the transports' logs and the events it causes carry the same id.
     const requestId = requestIdFrom(req.headers["x-request-id"]);
     res.setHeader("x-request-id", requestId);
-    runWithRequest({ requestId }, () => dispatch(parts, req, res));
+    // Connect-family routes read the id from the request headers (connect-node copies them): they see the one answered.
+    req.headers["x-request-id"] = requestId;
+    dispatch(parts, req, res, requestId);
   };
 }
 
-function dispatch(parts: RequestHandlerParts, req: NodeRequest, res: NodeResponse): void {
+function dispatch(parts: RequestHandlerParts, req: NodeRequest, res: NodeResponse, requestId: string): void {
   {
     const url = req.url ?? "/";
     if (url === "/healthz") return parts.health.liveness(res);
@@ -48,13 +50,13 @@ function dispatch(parts: RequestHandlerParts, req: NodeRequest, res: NodeRespons
       return;
     }
     if (url === WEBHOOK_PATH) {
-      void parts.webhook.handle(req, res);
+      void parts.webhook.handle(req, res, requestId);
       return;
     }
     if (applyCors(parts.corsAllowedOrigins, req, res)) return;
     const firstSegment = url.slice(1, url.indexOf("/", 1) >>> 0);
     if (firstSegment.includes(".")) return parts.connect(req, res);
     if (parts.console(req, res)) return;
-    void parts.rest.handle(req, res);
+    void parts.rest.handle(req, res, requestId);
   }
 }

@@ -25,12 +25,13 @@ export class WebhookEndpoint {
       readonly maxBodyBytes: number;
       /** Told each webhook's outcome (processed, duplicate, ignored, rejected, failed). */
       readonly onOutcome?: (outcome: string) => void;
-      /** Resolves once the webhook's change is committed (group commit). */
+      /** Resolves once what the webhook read is committed (group commit); its change is committed when ingest resolves. */
       readonly settle?: () => Promise<void>;
     },
   ) {}
 
-  async handle(req: NodeRequest, res: NodeResponse): Promise<void> {
+  /** Answers one delivery; `requestId` names it (X-Request-Id) in its logs and in the events it causes. */
+  async handle(req: NodeRequest, res: NodeResponse, requestId: string): Promise<void> {
     try {
       if (req.method !== "POST") {
         res.setHeader("allow", "POST");
@@ -38,21 +39,21 @@ export class WebhookEndpoint {
       }
       const body = await readBody(req, this.options.maxBodyBytes);
       const webhook = await this.options.verifier.verify(body, req.headers.authorization);
-      const outcome = await this.options.ingest.ingest(webhook);
-      // LiveKit retries until it gets a 2xx: answer only once the change is committed.
+      const outcome = await this.options.ingest.ingest(webhook, requestId);
+      // LiveKit retries until it gets a 2xx: answer only once the change, and the state it was based on, are committed.
       await this.options.settle?.();
       this.options.onOutcome?.(outcome);
       const { notice } = webhook;
       const room = "room" in notice ? notice.room : undefined;
-      this.options.logger.info({ webhookId: webhook.id, notice: notice.kind, room, outcome }, "webhook");
+      this.options.logger.info({ webhookId: webhook.id, notice: notice.kind, room, outcome, requestId }, "webhook");
       sendJson(res, 200, { data: { outcome } });
     } catch (err) {
-      const error = asCallError(err, this.options.logger);
+      const error = asCallError(err, this.options.logger, requestId);
       this.options.onOutcome?.(error.code === CallErrorCode.Unauthenticated ? "rejected" : "failed");
       if (error.code === CallErrorCode.Unauthenticated) {
         // The reason (expired, bad signature, checksum) without the token or the body.
         const reason = error.cause instanceof Error ? error.cause.message : undefined;
-        this.options.logger.warn({ reason, remote: req.socket.remoteAddress }, "webhook rejected");
+        this.options.logger.warn({ reason, remote: req.socket.remoteAddress, requestId }, "webhook rejected");
       }
       sendCallError(res, error);
     }

@@ -1,7 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CallsService, CallType } from "../../gen/scaiwave/calls/v1/calls_pb.js";
 import { restApi, type CallsApi } from "../support/clients.js";
 import { directoryClient } from "../support/directory.js";
 import { EventTap } from "../support/event-tap.js";
@@ -85,7 +88,7 @@ describe("call events on NATS", () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
-  it("events name the request that caused them (X-Request-Id); so do the logs", async () => {
+  it("events name the request that caused them (X-Request-Id)", async () => {
     const roomId = await directory.room({ alice: 0, bob: 0 });
     const res = await fetch(`${service.baseUrl}/v1/calls/initiate`, {
       method: "POST",
@@ -98,15 +101,27 @@ describe("call events on NATS", () => {
     const caused = tap.forCall(data.call_id);
     expect(caused.map((e) => e.type)).toEqual(["swp.call.started", "swp.call.participant_joined", "swp.call.invite"]);
     expect(new Set(caused.map((e) => e.request_id))).toEqual(new Set(["req-from-the-client-42"]));
-    const livekitCall = service.logs.map((l) => JSON.parse(l) as { msg: string; requestId?: string; operation?: string })
-      .find((l) => l.msg === "LiveKit API call" && l.requestId === "req-from-the-client-42");
-    expect(livekitCall?.operation).toBe("room.createRoom");
 
     // A generated id when the client sends none (or an unusable one).
     const anonymous = await fetch(`${service.baseUrl}/v1/calls/${data.call_id}`, {
       headers: { authorization: `Bearer ${await token("alice")}`, "x-request-id": "bad id with spaces" },
     });
     expect(anonymous.headers.get("x-request-id")).toMatch(/^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  });
+
+  it("over gRPC on the main port too: the events carry the id the answer names, the caller's or a fresh one", async () => {
+    const client = createClient(CallsService, createGrpcTransport({ baseUrl: service.baseUrl }));
+    for (const sent of ["grpc-main-req-7", "bad id with spaces"]) {
+      const roomId = await directory.room({ alice: 0, bob: 0 });
+      let answered: string | null = null;
+      const { callId } = await client.initiateCall(
+        { roomId, type: CallType.AUDIO },
+        { headers: { authorization: `Bearer ${await token("alice")}`, "x-request-id": sent }, onHeader: (h) => (answered = h.get("x-request-id")) },
+      );
+      expect(answered, sent).toMatch(sent.includes(" ") ? /^req-/ : /^grpc-main-req-7$/);
+      await tap.settle(service);
+      expect(new Set(tap.forCall(callId).map((e) => e.request_id)), sent).toEqual(new Set([answered]));
+    }
   });
 
   it("1:1 rejected: the callee's devices stop ringing and the call ends as rejected", async () => {
@@ -191,6 +206,11 @@ describe("call events on NATS", () => {
     expect((ended?.data["call"] as { invitees: { state: string }[] }).invitees.map((i) => i.state)).toEqual(["missed", "missed"]);
     const missed = tap.forCall(call_id).find((e) => e.type === "swp.call.missed" && e.subject === user("bob"));
     expect(missed?.data).toMatchObject({ caller_id: "alice", type: "audio", reason: "timeout" });
+    // The initiate's events name its request; the ring timer's were caused by none.
+    const byTimer = new Set(["swp.call.ring_stopped", "swp.call.missed", "swp.call.ended"]);
+    const requestIds = (timer: boolean) => tap.forCall(call_id).filter((e) => byTimer.has(e.type) === timer).map((e) => e.request_id);
+    expect(requestIds(false)).toEqual([expect.stringMatching(/^req-/), expect.stringMatching(/^req-/), expect.stringMatching(/^req-/), expect.stringMatching(/^req-/)]);
+    expect(requestIds(true)).toEqual([null, null, null, null, null]);
   });
 
   it("end by a moderator who is not in the call", async () => {

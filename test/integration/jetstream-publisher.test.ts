@@ -1,3 +1,4 @@
+import { connect } from "nats";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { JetStreamPublisher, subjectMatches, type OutboundMessage } from "../../src/adapters/nats/jetstream-publisher.js";
 import { createLogger } from "../../src/logger.js";
@@ -55,6 +56,48 @@ describe("JetStreamPublisher.publishInOrder", () => {
     expect(String(outcome.error)).toMatch(/MAX_PAYLOAD|payload/i);
     // `next` was written after `lost` and JetStream refused it (wrong last msg id): not stored ahead of `lost`.
     expect(ids(await readStream(nats.url, "EVENTS"))).toEqual([...before, first!.msgId]);
+  });
+
+  it("a message JetStream refuses fails the publish from there: its expected predecessor is not the stream's last", async () => {
+    const [x, y, z] = [event("swp.room.r4.call"), event("swp.room.r4.call"), event("swp.room.r4.call")];
+    expect(await publisher.publishInOrder([x!, y!])).toEqual({ acked: 2 });
+    const before = ids(await readStream(nats.url, "EVENTS"));
+    // x again is a duplicate (acknowledged, stores nothing); z expects x last, but the stream's last is y.
+    const outcome = await publisher.publishInOrder([x!, z!]);
+    expect(outcome.acked).toBe(1);
+    expect(String(outcome.error)).toMatch(/wrong last msg id/i);
+    expect(ids(await readStream(nats.url, "EVENTS"))).toEqual(before);
+    expect(publisher.status().lastError).toMatch(/wrong last msg id/i);
+  });
+
+  it("a subject no stream captures fails the publish at once (no responders), acknowledging the ones before it", async () => {
+    const outcome = await publisher.publishInOrder([event("swp.user.u5.call"), event("swp.nowhere.u5"), event("swp.user.u5.call")]);
+    expect(outcome.acked).toBe(1);
+    expect(String(outcome.error)).toMatch(/no JetStream stream captures subject swp\.nowhere\.u5/);
+  });
+
+  it("a message nobody acknowledges fails the publish after the publish timeout", async () => {
+    // A core subscriber hears the subject, but no stream stores it: no ack, and no "no responders" either.
+    const listener = await connect({ servers: nats.url });
+    const heard = listener.subscribe("swp.unstored.>");
+    await listener.flush();
+    const impatient = new JetStreamPublisher({
+      servers: [nats.url],
+      streams: [{ name: "EVENTS", subjects: ["swp.user.*.call", "swp.room.*.call"], retention: "limits", maxAgeSeconds: 3600, duplicateWindowSeconds: 120, replicas: 1 }],
+      publishTimeoutMs: 300,
+      logger: createLogger("silent"),
+    });
+    try {
+      impatient.start();
+      await vi.waitFor(() => expect(impatient.status()).toMatchObject({ connected: true, streamReady: true }), { timeout: 10_000, interval: 20 });
+      const outcome = await impatient.publishInOrder([event("swp.room.r6.call"), event("swp.unstored.r6")]);
+      expect(outcome.acked).toBe(1);
+      expect(String(outcome.error)).toMatch(/no JetStream ack for a message on swp\.unstored\.r6 within 300 ms/);
+      await vi.waitFor(() => expect(heard.getReceived()).toBe(1));
+    } finally {
+      await impatient.close();
+      await listener.close();
+    }
   });
 
   it("re-publishing an acknowledged batch (a crash before it was marked sent) stores nothing twice", async () => {

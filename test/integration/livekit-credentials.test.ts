@@ -70,6 +70,19 @@ describe.each(cases)("LiveKit refuses $what", ({ apiKey, apiSecret }) => {
     expect(refusalLogs().slice(logged)).toEqual([expect.objectContaining({ level: 50 })]);
   });
 
+  it("the error log names the request (its X-Request-Id)", async () => {
+    const roomId = await directoryClient(service.baseUrl).room({ dave: 0 });
+    const res = await fetch(`${service.baseUrl}/v1/calls/initiate`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${await userToken("dave")}`, "x-request-id": "refused-key-req-1" },
+      body: JSON.stringify({ room_id: roomId, type: "audio" }),
+    });
+    expect(res.status).toBe(500);
+    expect(res.headers.get("x-request-id")).toBe("refused-key-req-1");
+    const logged = service.logs.map((line) => JSON.parse(line) as { msg: string; requestId?: string });
+    expect(logged.filter((entry) => entry.msg.startsWith(CREDENTIALS_REFUSED) && entry.requestId === "refused-key-req-1")).toHaveLength(1);
+  });
+
   it("never logs the secret, nor a token signed with it", async () => {
     const roomId = await directoryClient(service.baseUrl).room({ carol: 0 });
     await restApi(service.baseUrl).initiate(await userToken("carol"), roomId, "audio").catch(() => undefined);

@@ -70,7 +70,7 @@ describe("the service on a 3-node NATS cluster", () => {
       // A short request timeout: stream info during the election answers late or not at all.
       const jsm = await nc.jetstreamManager({ timeout: 1_000 });
       await expect
-        .poll(() => service.app.publisher.status().streamReady, { message: "the service created its streams", timeout: 60_000, interval: 50 })
+        .poll(() => service.app.relay.publisherStatus().streamReady, { message: "the service created its streams", timeout: 60_000, interval: 50 })
         .toBe(true);
       for (const name of ["SWP_CALLS", "SWP_CALLS_JOBS"]) {
         const info = await jsm.streams.info(name);

@@ -68,6 +68,25 @@ describe("POST /v1/calls/webhook", () => {
     expect(call.participants.map((p) => p.participant_id)).toEqual(["alice", "bob"]);
   });
 
+  it("the events a webhook causes, and its log line, name its request (X-Request-Id)", async () => {
+    const { callId, room } = await newCall();
+    const body = joined(room, "bob", "PA_bob_req");
+    const res = await fetch(`${service.baseUrl}/v1/calls/webhook`, {
+      method: "POST",
+      headers: { "content-type": "application/webhook+json", authorization: await sign(body), "x-request-id": "livekit-delivery-9" },
+      body,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-request-id")).toBe("livekit-delivery-9");
+    await tap.settle(service);
+    const caused = tap.forCall(callId).filter((e) => e.request_id === "livekit-delivery-9").map((e) => e.type);
+    expect(caused).toEqual(["swp.call.participant_joined", "swp.call.ring_stopped", "swp.call.active"]);
+    const logged = service.logs
+      .map((line) => JSON.parse(line) as { msg: string; requestId?: string; outcome?: string })
+      .filter((entry) => entry.msg === "webhook" && entry.requestId === "livekit-delivery-9");
+    expect(logged).toEqual([expect.objectContaining({ outcome: "processed" })]);
+  });
+
   it("refuses unsigned, wrongly signed, tampered, expired and foreign-key webhooks with 401, changing nothing", async () => {
     const { callId, room } = await newCall();
     const body = joined(room, "bob", "PA_bob2");
@@ -94,6 +113,8 @@ describe("POST /v1/calls/webhook", () => {
     // Rejections are logged with their reason, never with the token or the secret.
     const rejections = service.logs.filter((l) => l.includes("webhook rejected"));
     expect(rejections.length).toBeGreaterThanOrEqual(attempts.length);
+    // Each names its request (these deliveries sent no X-Request-Id: a generated one).
+    for (const line of rejections) expect((JSON.parse(line) as { requestId?: string }).requestId).toMatch(/^req-/);
     for (const line of service.logs) {
       expect(line).not.toContain(livekit.apiSecret);
       expect(line).not.toContain((await sign(body)).split(".")[2]);

@@ -1,7 +1,18 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { OutboundEvent } from "../../src/app/events.js";
 import type { OutboxRelayLease, OutboxStore, Store } from "../../src/app/ports.js";
-import { endCall, joinCall, leaveCall, rejectCall, ringAgain, startCall, timeOutCall, type Call, type Transition } from "../../src/domain/call.js";
+import {
+  endCall,
+  joinCall,
+  leaveCall,
+  mediaChanged,
+  rejectCall,
+  ringAgain,
+  startCall,
+  timeOutCall,
+  type Call,
+  type Transition,
+} from "../../src/domain/call.js";
 import { outcomeOf, type CallHistoryRecord, type HistoryPage } from "../../src/domain/history.js";
 import type { MediaEntry, Recording } from "../../src/domain/recording.js";
 import { CallError, CallErrorCode } from "../../src/domain/errors.js";
@@ -19,6 +30,12 @@ export interface StoreUnderTest {
   readonly outbox: OutboxStore;
   /** Rows in a table of a call (for "nothing of it was stored"). */
   count(table: "call_participants" | "call_invitees" | "call_ended_sessions" | "call_parties", callId: string): Promise<number>;
+  /**
+   * How many rows of the calls' tables (calls, participants, invitees, ended
+   * sessions, parties) `work` inserted, updated or deleted; a row updated to
+   * the values it had counts too. `work` writes nothing else.
+   */
+  rowsWritten(work: () => Promise<unknown>): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -287,11 +304,64 @@ describe(`the ${name} store`, () => {
       expect((await store.calls.findLiveCallInRoom("t1", "room-1"))?.id).toBe("call-1");
     });
 
+    it("a save writes only the rows whose columns change, and nothing for an equal call", async () => {
+      await insert(started("call-1", "room-1", "t1", ["alice", "bob", "carol", "dave", "erin"]));
+      /** Saves the change as the use cases do, without the outbox: only the call's rows are written. */
+      const save = (change: (call: Call) => Call) =>
+        subject.rowsWritten(() =>
+          store.transaction(async (tx) => {
+            const current = (await tx.calls.findCallForUpdate("t1", "call-1"))!;
+            await tx.calls.saveCall(current, change(current));
+          }),
+        );
+      // The first answer: the call turns active, and bob's participant, invitee and party rows change.
+      expect(await save((c) => joinCall(c, "bob", T0 + 1_000).call)).toBe(4);
+      // Someone never rung joins the active call: their participant and party rows, not the call's row.
+      expect(await save((c) => joinCall(c, "frank", T0 + 2_000).call)).toBe(2);
+      expect(await save((c) => mediaChanged(c, "bob", { audioOn: true }).call)).toBe(1);
+      expect(await save((c) => leaveCall(c, "frank", T0 + 3_000).call)).toBe(1);
+      // Back again: a participant row; their party row already says they joined.
+      expect(await save((c) => joinCall(c, "frank", T0 + 4_000).call)).toBe(1);
+      // An equal call that is another object (e.g. rebuilt from a report) writes nothing.
+      expect(await save((c) => ({ ...c, participants: c.participants.map((p) => ({ ...p })), invitees: c.invitees.map((i) => ({ ...i })) }))).toBe(0);
+      const stored = await store.calls.findCall("t1", "call-1");
+      expect(stored).toMatchObject({
+        status: "active",
+        participants: [{ userId: "alice" }, { userId: "bob", audioOn: true }, { userId: "frank", joinedAt: T0 + 4_000 }],
+      });
+      expect((await store.calls.listHistory("t1", "frank", { limit: 10 }))[0]).toMatchObject({ callId: "call-1", joined: true });
+    });
+
     it("transactions asked for at once run one after another, each seeing the one before", async () => {
       await insert(started("call-1", "room-1", "t1", ["alice", "bob", "carol", "dave"]));
       await Promise.all(["bob", "carol", "dave"].map((user, i) => update("t1", "call-1", (c) => joinCall(c, user, T0 + i + 1))));
       const stored = await store.calls.findCall("t1", "call-1");
       expect(stored?.participants.map((p) => p.userId).sort()).toEqual(["alice", "bob", "carol", "dave"]);
+    });
+  });
+
+  describe("read units", () => {
+    it("reads through the store and returns what its work returns", async () => {
+      await insert(startCall({ id: "call-1", tenantId: "t1", roomId: "room-1", type: "audio", initiatorId: "alice", memberIds: ["alice", "bob"], now: T0, ringTimeoutMs: 45_000 }));
+      await store.transaction((tx) => tx.directory.putRoom("t1", "room-1", [{ userId: "alice", powerLevel: 100 }]));
+      const read = await store.read(async (reads) => {
+        const call = await reads.calls.findCall("t1", "call-1");
+        return { call, member: await reads.directory.findMember("t1", call!.roomId, "alice"), recordings: await reads.recordings.listForCalls([call!.id]) };
+      });
+      expect(read).toEqual({ call: await store.calls.findCall("t1", "call-1"), member: { userId: "alice", powerLevel: 100 }, recordings: [] });
+    });
+
+    it("a throw in the work reaches the caller, and the store serves read units and changes after as before", async () => {
+      for (let i = 0; i < 12; i++) {
+        const error = await callErrorOf(
+          store.read(async (reads) => {
+            if (!(await reads.calls.findCall("t1", "call-404"))) throw new CallError(CallErrorCode.NotFound, "call call-404 not found");
+          }),
+        );
+        expect(error.code).toBe(CallErrorCode.NotFound);
+      }
+      await store.transaction((tx) => tx.directory.putMember("t1", "room-1", { userId: "bob", powerLevel: 0 }));
+      expect(await store.read((reads) => reads.directory.listMemberIds("t1", "room-1"))).toEqual(["bob"]);
     });
   });
 
@@ -331,12 +401,31 @@ describe(`the ${name} store`, () => {
       expect(await store.recordings.findActive("c1")).toBeUndefined();
       // Once it is no longer active, the call may be recorded again.
       expect(await store.transaction((tx) => tx.recordings.insert({ ...recording("r2", "c1"), startedAt: T0 + 9_000, stopDeadline: T0 + 69_000 }))).toBe(true);
-      expect((await store.recordings.listForCall("c1")).map((r) => r.id)).toEqual(["r1", "r2"]);
+      expect((await store.recordings.listForCalls(["c1"])).map((r) => r.id)).toEqual(["r1", "r2"]);
       expect((await store.recordings.findLatest("c1"))?.id).toBe("r2");
       expect((await store.recordings.listPastDeadline(T0 + 60_000)).map((r) => r.id)).toEqual([]);
       expect((await store.recordings.listPastDeadline(T0 + 69_000)).map((r) => r.id)).toEqual(["r2"]);
       await store.transaction((tx) => tx.recordings.discard("r2"));
       expect(await store.recordings.findById("r2")).toBeUndefined();
+    });
+
+    it("lists the recordings of many calls in one read, with their media entries, and finds their transcripts", async () => {
+      for (const id of ["c1", "c2", "c3"]) await insert(callFor(id));
+      const r1 = recording("r1", "c1");
+      const r2 = { ...recording("r2", "c2"), startedAt: T0 + 1_000 };
+      await store.transaction(async (tx) => {
+        await tx.recordings.insert(r1);
+        await tx.recordings.insert(r2);
+        await tx.recordings.save(r1, { ...r1, status: "ready", endedAt: T0 + 8_000, media });
+      });
+      const r3 = { ...recording("r3", "c1"), startedAt: T0 + 9_000 };
+      await store.transaction((tx) => tx.recordings.insert(r3));
+      expect(await store.recordings.listForCalls(["c2", "c1", "c404"])).toEqual([{ ...r1, status: "ready", endedAt: T0 + 8_000, media }, r2, r3]);
+      expect(await store.recordings.listForCalls(["c3"])).toEqual([]);
+      expect(await store.recordings.listForCalls([])).toEqual([]);
+      await store.transaction((tx) => tx.transcripts.createPending(r3, T0 + 9_500));
+      expect(await store.transcripts.findMany(["r1", "r3", "r404"])).toEqual([await store.transcripts.find("r3")]);
+      expect(await store.transcripts.findMany([])).toEqual([]);
     });
 
     it("a transcript is created once, counts attempts and progress, and finishes once", async () => {

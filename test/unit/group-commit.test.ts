@@ -5,6 +5,7 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openDatabase, type SqliteDatabase } from "../../src/adapters/sqlite/database.js";
 import { GroupCommit } from "../../src/adapters/sqlite/group-commit.js";
+import { SqliteStore } from "../../src/adapters/sqlite/store.js";
 
 // Group commit against a real SQLite file, watched from a second connection
 // (what another process, or the store after a crash, would see).
@@ -18,9 +19,9 @@ let group: GroupCommit;
 
 const seen = () => (observer.prepare("SELECT v FROM t ORDER BY v").all() as { v: string }[]).map((r) => r.v);
 
-/** A store-style write: enlist, then a transaction (a SAVEPOINT inside the group). */
+/** A store-style write: enlist (keeping the commit it waits for), then a transaction (a SAVEPOINT inside the group). */
 function write(value: string, fail = false): void {
-  group.enlist();
+  enlisted.push(group.enlist());
   db.transaction(() => {
     db.prepare("INSERT INTO t (v) VALUES (?)").run(value);
     if (fail) throw new Error("this request's change is invalid");
@@ -36,7 +37,7 @@ beforeEach(() => {
   observer = new Database(join(dir, "g.db"), { readonly: true });
   commits = 0;
   enlisted = [];
-  group = new GroupCommit(db, { afterCommit: () => commits++, onEnlist: (p) => void enlisted.push(p) });
+  group = new GroupCommit(db, { afterCommit: () => commits++ });
 });
 
 afterEach(() => {
@@ -75,7 +76,7 @@ describe("GroupCommit", () => {
 
   it("a failed COMMIT fails the requests of that group, stores nothing, and the next group works", async () => {
     write("a");
-    group.enlist();
+    enlisted.push(group.enlist());
     // Checked at COMMIT: a child whose parent does not exist.
     db.transaction(() => db.prepare("INSERT INTO child (pid) VALUES ('missing')").run()).immediate();
     await expect(group.settled()).rejects.toThrow(/FOREIGN KEY/);
@@ -99,5 +100,62 @@ describe("GroupCommit", () => {
     group.release();
     await committed;
     expect(seen()).toEqual(["a"]);
+  });
+});
+
+describe("SqliteStore on a group commit", () => {
+  let store: SqliteStore;
+  const rooms = () => (observer.prepare("SELECT room_id FROM rooms ORDER BY room_id").all() as { room_id: string }[]).map((r) => r.room_id);
+  const putRoom = (roomId: string) => store.transaction((tx) => tx.directory.putRoom("acme", roomId, [{ userId: "alice", powerLevel: 0 }]));
+  /** What a caller of `transaction` could see the moment its promise settled. */
+  const whenSettled = (unit: Promise<unknown>) =>
+    unit.then(
+      () => ({ outcome: "resolved", inTransaction: db.inTransaction, committedRooms: rooms() }),
+      (err: unknown) => ({ outcome: `rejected: ${String(err)}`, inTransaction: db.inTransaction, committedRooms: rooms() }),
+    );
+
+  beforeEach(() => {
+    // The real schema in its own file, plus a deferred foreign key (checked only at COMMIT).
+    observer.close();
+    db.close();
+    db = openDatabase(join(dir, "store.db"));
+    db.exec(`CREATE TABLE parent (id TEXT PRIMARY KEY);
+             CREATE TABLE child (pid TEXT REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);`);
+    observer = new Database(join(dir, "store.db"), { readonly: true });
+    group = new GroupCommit(db, { afterCommit: () => commits++ });
+    store = new SqliteStore(db, { now: () => Date.now(), groupCommit: group });
+  });
+
+  it("a transaction resolves only once its group has committed; the units of one turn still share one commit", async () => {
+    const first = whenSettled(putRoom("room-1"));
+    const second = whenSettled(putRoom("room-2"));
+    expect(await first).toEqual({ outcome: "resolved", inTransaction: false, committedRooms: ["room-1", "room-2"] });
+    expect(await second).toEqual({ outcome: "resolved", inTransaction: false, committedRooms: ["room-1", "room-2"] });
+    expect(commits).toBe(1);
+  });
+
+  it("a transaction rejects when its group's COMMIT fails, as does every unit that wrote in that group; the next group works", async () => {
+    const valid = whenSettled(putRoom("room-1"));
+    const invalid = whenSettled(
+      store.transaction(async () => {
+        db.prepare("INSERT INTO child (pid) VALUES ('missing')").run();
+      }),
+    );
+    const failed = { outcome: expect.stringMatching(/^rejected: .*FOREIGN KEY/), inTransaction: false, committedRooms: [] };
+    expect(await invalid).toEqual(failed);
+    expect(await valid).toEqual(failed);
+    expect(await whenSettled(putRoom("room-3"))).toEqual({ outcome: "resolved", inTransaction: false, committedRooms: ["room-3"] });
+  });
+
+  it("a unit whose work fails rejects with its own error and does not fail the others of its group", async () => {
+    const failing = whenSettled(
+      store.transaction(async (tx) => {
+        await tx.directory.putRoom("acme", "room-x", [{ userId: "alice", powerLevel: 0 }]);
+        throw new Error("this request's change is invalid");
+      }),
+    );
+    const valid = whenSettled(putRoom("room-1"));
+    expect((await failing).outcome).toBe("rejected: Error: this request's change is invalid");
+    expect(await valid).toEqual({ outcome: "resolved", inTransaction: false, committedRooms: ["room-1"] });
   });
 });

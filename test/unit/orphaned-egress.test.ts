@@ -86,7 +86,7 @@ let store: SqliteStore;
 function instance(): RecordingsUseCases {
   return new RecordingsUseCases({
     store,
-    events: new CallEventFactory(() => null, () => T0),
+    events: new CallEventFactory(() => "null", () => T0),
     egress: livekit,
     // Never contacted: no recording here reaches storage.
     objects: new MinioObjectStore({ endpoint: "http://s3.invalid", accessKey: "in-memory", secretKey: "in-memory-secret", bucket: "recordings", region: "us-east-1" }),

@@ -100,7 +100,7 @@ describe("request validation (buf.validate rules)", () => {
     const anyone = { authenticate: () => Promise.resolve({ subject: "u", tenantId: "t", scopes: new Set<string>() }) };
     const registry = new RpcRegistry({ authenticator: anyone }).register(CallsService, { handlers, access: () => ({}) });
     const getCall = [...registry.methods()].find((m) => m.method === CallsService.method.getCall);
-    const request = { authorization: "Bearer x", signal: new AbortController().signal, protocol: "grpc" };
+    const request = { authorization: "Bearer x", signal: new AbortController().signal, protocol: "grpc", requestId: "req-1" };
 
     await expect(getCall?.invoke(request, () => create(GetCallRequestSchema, { callId: "a.b" }))).rejects.toMatchObject(
       invalid("call_id: does not match regex pattern `^[A-Za-z0-9_=@:+-]+$`"),

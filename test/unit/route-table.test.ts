@@ -276,7 +276,7 @@ describe("RouteTable routes read from the google.api.http annotations", () => {
   it("the matched route invokes the registered handler", async () => {
     const match = found(table.lookup("GET", "/v1/calls/call-1"));
     const output = await match.route.target.invoke(
-      { authorization: "Bearer any", signal: new AbortController().signal, protocol: "rest" },
+      { authorization: "Bearer any", signal: new AbortController().signal, protocol: "rest", requestId: "req-1" },
       () => create(GetCallRequestSchema, { callId: "call-1" }),
     );
     expect(output.$typeName).toBe("scaiwave.calls.v1.GetCallResponse");

@@ -7,7 +7,7 @@ import { CallEventFactory, type Envelope, type OutboundEvent } from "../../src/a
 import type { Caller, LiveKitParticipant, LiveKitRooms, Logger } from "../../src/app/ports.js";
 import { RecordingsUseCases } from "../../src/app/recordings.js";
 import { WebhookIngest, type LiveKitNotice, type VerifiedWebhook } from "../../src/app/webhooks.js";
-import type { Call, Transition } from "../../src/domain/call.js";
+import { mediaChanged, type Call, type Transition } from "../../src/domain/call.js";
 
 /**
  * WebhookIngest over the real use cases and the real SQLite store (in
@@ -73,9 +73,9 @@ let failOutboxWrites: boolean;
 
 /** The real event factory, made to fail on demand (as a failing outbox write would, inside the change's transaction). */
 class FailableEventFactory extends CallEventFactory {
-  override fromTransition(transition: Transition): OutboundEvent[] {
+  override fromTransition(transition: Transition, requestId: string | undefined): OutboundEvent[] {
     if (failOutboxWrites) throw new Error("disk I/O error (test)");
-    return super.fromTransition(transition);
+    return super.fromTransition(transition, requestId);
   }
 }
 
@@ -85,7 +85,7 @@ beforeEach(async () => {
   db = openDatabase(":memory:");
   const clock = { now: () => now };
   // The real envelopes, one outbox row per domain event; the call rendering is reduced to what tests read.
-  const factory = new FailableEventFactory((call) => ({ status: call.status, participants: call.participants.map((p) => p.userId) }), clock.now);
+  const factory = new FailableEventFactory((call) => JSON.stringify({ status: call.status, participants: call.participants.map((p) => p.userId) }), clock.now);
   store = new SqliteStore(db, { now: clock.now });
   outbox = new SqliteOutboxStore(db);
   await store.transaction((tx) =>
@@ -403,5 +403,40 @@ describe("WebhookIngest: a change that fails", () => {
     expect((await stored(callId)).status).toBe("active");
     expect(recordedWebhookIds()).toEqual(["EV_retry_me"]);
     expect(await ingest.ingest(join)).toBe("duplicate");
+  });
+});
+
+describe("WebhookIngest: the request behind each event", () => {
+  it("a webhook's events name the request that delivered it; a user's, theirs; reports and timers name none", async () => {
+    const ticket = await useCases.initiate({ ...alice, requestId: "req-initiate" }, ROOM_ID, "audio");
+    const callId = ticket.callId;
+    let before = await outboxSize();
+    expect(await ingest.ingest(webhook(joined(callId, "bob", "PA_b1")), "req-webhook")).toBe("processed");
+    const byWebhook = (await envelopes()).slice(before);
+    before = await outboxSize();
+    // The reconciler applies LiveKit's state without a request; the ring timer runs without one.
+    await useCases.applyReport(TENANT, callId, (c) => mediaChanged(c, "bob", { audioOn: true }));
+    now = T0 + 60_000;
+    await useCases.expireUnanswered();
+    const byNoRequest = (await envelopes()).slice(before);
+
+    const all = await envelopes();
+    expect(all.filter((e) => e.request_id === "req-initiate").map((e) => e.type)).toEqual([
+      "swp.call.started",
+      "swp.call.participant_joined",
+      "swp.call.invite",
+      "swp.call.invite",
+    ]);
+    expect(byWebhook.map((e) => [e.type, e.request_id])).toEqual([
+      ["swp.call.participant_joined", "req-webhook"],
+      ["swp.call.ring_stopped", "req-webhook"],
+      ["swp.call.active", "req-webhook"],
+    ]);
+    expect(byNoRequest.map((e) => [e.type, e.request_id])).toEqual([
+      ["swp.call.participant_updated", null],
+      ["swp.call.ring_stopped", null],
+      ["swp.call.missed", null],
+      ["swp.call.invitee_updated", null],
+    ]);
   });
 });

@@ -5,12 +5,12 @@ import {
   nanos,
   RetentionPolicy,
   StorageType,
-  type JetStreamClient,
   type NatsConnection,
   type StreamConfig,
 } from "nats";
 import type { Logger } from "../../app/ports.js";
 import { withoutCredentials } from "../../config-parsers.js";
+import { PublishAcks, type AckedMessage } from "./publish-acks.js";
 
 export { withoutCredentials };
 
@@ -76,7 +76,8 @@ export interface EventPublisher {
  */
 export class JetStreamPublisher implements EventPublisher {
   private nc: NatsConnection | undefined;
-  private js: JetStreamClient | undefined;
+  /** Publishes and awaits acks on core NATS (see PublishAcks for why not nats.js's `js.publish`). */
+  private acks: PublishAcks | undefined;
   private streamReady = false;
   private connected = false;
   private lastError: string | undefined;
@@ -101,29 +102,25 @@ export class JetStreamPublisher implements EventPublisher {
   }
 
   async publishInOrder(messages: readonly OutboundMessage[]): Promise<PublishOutcome> {
-    const js = this.js;
-    if (!js || !this.connected) return { acked: 0, error: new Error(`not connected to NATS at ${this.where}`) };
+    const acks = this.acks;
+    if (!acks || !this.connected) return { acked: 0, error: new Error(`not connected to NATS at ${this.where}`) };
     try {
       if (!this.streamReady) await this.ensureStreams();
     } catch (error) {
       return this.failed(0, error);
     }
     const previousInStream = new Map<string, string>();
-    // Written synchronously, in order, on one connection: JetStream stores them in this order.
-    const acks = messages.map(({ subject, payload, msgId }) => {
+    const chained = messages.map(({ subject, payload, msgId }): AckedMessage => {
       const stream = this.streamOf(subject);
-      const previous = previousInStream.get(stream);
+      const expectedLastMsgId = previousInStream.get(stream);
       previousInStream.set(stream, msgId);
-      return js.publish(subject, payload, {
-        msgID: msgId,
-        timeout: this.options.publishTimeoutMs,
-        ...(previous !== undefined && { expect: { lastMsgID: previous } }),
-      });
+      return { subject, payload, msgId, expectedLastMsgId };
     });
-    const settled = await Promise.allSettled(acks);
-    const firstFailure = settled.findIndex((s) => s.status === "rejected");
+    // Written synchronously, in order, on one connection: JetStream stores them in this order.
+    const results = await acks.publish(chained, this.options.publishTimeoutMs);
+    const firstFailure = results.findIndex((r) => r !== null);
     if (firstFailure < 0) return { acked: messages.length };
-    return this.failed(firstFailure, (settled[firstFailure] as PromiseRejectedResult).reason);
+    return this.failed(firstFailure, results[firstFailure]);
   }
 
   private failed(acked: number, error: unknown): PublishOutcome {
@@ -159,7 +156,7 @@ export class JetStreamPublisher implements EventPublisher {
           maxReconnectAttempts: -1,
           reconnectTimeWait: 500,
           timeout: 2000,
-          // An Error (a stack trace) per publish, only to decorate timeouts: the relay's hottest cost in profiles.
+          // No Error (a stack trace) per request only to decorate timeouts (the stream management requests).
           noAsyncTraces: true,
         });
         if (this.closed) {
@@ -167,7 +164,7 @@ export class JetStreamPublisher implements EventPublisher {
           return;
         }
         this.nc = nc;
-        this.js = nc.jetstream();
+        this.acks = new PublishAcks(nc);
         this.connected = true;
         logger.info({ nats: where, server: nc.getServer() }, "connected to NATS");
         void this.watch(nc);

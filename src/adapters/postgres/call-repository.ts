@@ -92,22 +92,6 @@ export class PostgresCallRepository implements CallRepository {
   }
 
   async saveCall(before: Call, after: Call): Promise<void> {
-    await this.db.query(
-      `UPDATE calls SET status = $2, ended_at = $3, end_reason = $4, ended_by = $5, end_requested_by = $6, end_requested_at = $7,
-         ring_deadline = $8, next_ring_at = $9
-       WHERE id = $1`,
-      [
-        after.id,
-        after.status,
-        after.endedAt,
-        after.endReason,
-        after.endedBy,
-        after.endRequest?.by ?? null,
-        after.endRequest?.at ?? null,
-        after.ringDeadline,
-        nextRingAt(after),
-      ],
-    );
     await this.writeChanges(before, after);
   }
 
@@ -241,6 +225,24 @@ export class PostgresCallRepository implements CallRepository {
   /** Only what differs, each kind of child row in one statement. */
   private async writeChanges(before: Call | undefined, after: Call): Promise<void> {
     const changes = callRowChanges(before, after);
+    if (before && changes.callRow) {
+      await this.db.query(
+        `UPDATE calls SET status = $2, ended_at = $3, end_reason = $4, ended_by = $5, end_requested_by = $6, end_requested_at = $7,
+           ring_deadline = $8, next_ring_at = $9
+         WHERE id = $1`,
+        [
+          after.id,
+          after.status,
+          after.endedAt,
+          after.endReason,
+          after.endedBy,
+          after.endRequest?.by ?? null,
+          after.endRequest?.at ?? null,
+          after.ringDeadline,
+          nextRingAt(after),
+        ],
+      );
+    }
     const participants = changes.upsertParticipants;
     if (participants.length > 0) {
       await this.db.query(
@@ -282,8 +284,9 @@ export class PostgresCallRepository implements CallRepository {
 
   /**
    * The parties in one statement: stored ones are updated (`joined` only ever turns true, `missed_unseen`
-   * changes only when given, a null in the array), the others inserted. The call's row is locked by
-   * this transaction, so nobody else writes its parties meanwhile; ON CONFLICT is only a safety net.
+   * changes only when given, a null in the array) unless that leaves them as they are, the others
+   * inserted (every part of the statement sees the rows as they were before it). The call's row is
+   * locked by this transaction, so nobody else writes its parties meanwhile; ON CONFLICT is only a safety net.
    */
   private async upsertParties(call: Call, parties: readonly PartyChange[]): Promise<void> {
     await this.db.query(
@@ -292,11 +295,11 @@ export class PostgresCallRepository implements CallRepository {
        ), updated AS (
          UPDATE call_parties p SET joined = p.joined OR changed.joined, missed_unseen = COALESCE(changed.missed_unseen, p.missed_unseen)
          FROM changed WHERE p.call_id = $1 AND p.user_id = changed.user_id
-         RETURNING p.user_id
+           AND ((changed.joined AND NOT p.joined) OR p.missed_unseen IS DISTINCT FROM COALESCE(changed.missed_unseen, p.missed_unseen))
        )
        INSERT INTO call_parties (call_id, user_id, tenant_id, started_at, joined, missed_unseen)
        SELECT $1, changed.user_id, $2, $3, changed.joined, COALESCE(changed.missed_unseen, false) FROM changed
-       WHERE NOT EXISTS (SELECT 1 FROM updated WHERE updated.user_id = changed.user_id)
+       WHERE NOT EXISTS (SELECT 1 FROM call_parties s WHERE s.call_id = $1 AND s.user_id = changed.user_id)
        ON CONFLICT (call_id, user_id) DO NOTHING`,
       [
         call.id,

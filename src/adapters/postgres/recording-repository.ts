@@ -49,8 +49,9 @@ export class PostgresRecordingRepository implements RecordingRepository {
     return this.one(`${SELECT} WHERE r.call_id = $1 ORDER BY r.started_at DESC, r.id DESC LIMIT 1`, [callId]);
   }
 
-  listForCall(callId: string): Promise<Recording[]> {
-    return this.many(`${SELECT} WHERE r.call_id = $1 ORDER BY r.started_at, r.id`, [callId]);
+  async listForCalls(callIds: readonly string[]): Promise<Recording[]> {
+    if (callIds.length === 0) return [];
+    return this.many(`${SELECT} WHERE r.call_id = ANY($1::text[]) ORDER BY r.started_at, r.id`, [callIds]);
   }
 
   listPastDeadline(now: number): Promise<Recording[]> {

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import type { Store, StoreTransaction } from "../../app/ports.js";
+import type { Store, StoreReads, StoreTransaction } from "../../app/ports.js";
 import { PostgresCallRepository } from "./call-repository.js";
 import { translated, translatingQueries } from "./failures.js";
 import { PostgresDirectoryRepository } from "./directory-repository.js";
@@ -13,7 +13,9 @@ import { PostgresTranscriptRepository } from "./transcript-repository.js";
  * The store on a PostgreSQL pool, shared by any number of instances. Reads
  * go to the pool; a unit of work checks out one connection for
  * BEGIN … COMMIT (READ COMMITTED, with the call's row locked by
- * findCallForUpdate), so units of work of different calls run in parallel.
+ * findCallForUpdate), so units of work of different calls run in parallel;
+ * a read unit, one connection for a read-only REPEATABLE READ transaction
+ * (one snapshot for all its reads).
  */
 export class PostgresStore implements Store {
   readonly calls: PostgresCallRepository;
@@ -39,7 +41,27 @@ export class PostgresStore implements Store {
   /** A database that is away (restarting, unreachable) fails the unit of work with SW_CALL_STORE_UNAVAILABLE. */
   async transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
     try {
-      return await this.run(work);
+      const { result, outbox } = await this.onOneConnection("BEGIN", async (client) => {
+        const tx = this.bind(client);
+        return { result: await work(tx.repositories), outbox: tx.outbox };
+      });
+      if (outbox.wrote) this.options.onOutboxCommit?.();
+      return result;
+    } catch (err) {
+      throw translated(err);
+    }
+  }
+
+  async read<T>(work: (reads: StoreReads) => Promise<T>): Promise<T> {
+    try {
+      return await this.onOneConnection("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", (client) =>
+        work({
+          calls: new PostgresCallRepository(client),
+          recordings: new PostgresRecordingRepository(client),
+          transcripts: new PostgresTranscriptRepository(client),
+          directory: new PostgresDirectoryRepository(client, this.options.now),
+        }),
+      );
     } catch (err) {
       throw translated(err);
     }
@@ -53,7 +75,8 @@ export class PostgresStore implements Store {
     }
   }
 
-  private async run<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+  /** `work` on one connection of the pool, between `begin` and COMMIT (ROLLBACK if it throws). */
+  private async onOneConnection<T>(begin: string, work: (client: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: unknown;
     // A checked-out connection that dies (the server restarts) emits 'error' besides failing its query:
@@ -63,11 +86,9 @@ export class PostgresStore implements Store {
     };
     client.on("error", onError);
     try {
-      await client.query("BEGIN");
-      const tx = this.bind(client);
-      const result = await work(tx.repositories);
+      await client.query(begin);
+      const result = await work(client);
       await client.query("COMMIT");
-      if (tx.outbox.wrote) this.options.onOutboxCommit?.();
       return result;
     } catch (err) {
       await client.query("ROLLBACK").catch((rollbackFailed: unknown) => {

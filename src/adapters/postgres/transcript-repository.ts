@@ -24,6 +24,12 @@ export class PostgresTranscriptRepository implements TranscriptRepository {
     return rows[0] && hydrate(rows[0]);
   }
 
+  async findMany(recordingIds: readonly string[]): Promise<Transcript[]> {
+    if (recordingIds.length === 0) return [];
+    const { rows } = await this.db.query<TranscriptRow>("SELECT * FROM transcripts WHERE recording_id = ANY($1::text[])", [recordingIds]);
+    return rows.map(hydrate);
+  }
+
   async recordAttempt(recordingId: string, attempt: number, now: number): Promise<void> {
     await this.db.query("UPDATE transcripts SET attempts = greatest(attempts, $2), progress = 0, updated_at = $3 WHERE recording_id = $1", [
       recordingId,

@@ -134,11 +134,13 @@ export class SqliteCallRepository implements CallRepository {
            ring_deadline = excluded.ring_deadline`,
       ),
       // A stored party's `joined` only ever turns true; its `missed_unseen` changes only when given.
+      // A stored row these would leave as it is is not written.
       upsertParty: db.prepare(
         `INSERT INTO call_parties (call_id, user_id, tenant_id, started_at, joined, missed_unseen)
          VALUES (@call_id, @user_id, @tenant_id, @started_at, @joined, coalesce(@missed_unseen, 0))
          ON CONFLICT (call_id, user_id) DO UPDATE SET joined = max(joined, excluded.joined),
-           missed_unseen = coalesce(@missed_unseen, missed_unseen)`,
+           missed_unseen = coalesce(@missed_unseen, missed_unseen)
+         WHERE call_parties.joined < excluded.joined OR call_parties.missed_unseen IS NOT coalesce(@missed_unseen, call_parties.missed_unseen)`,
       ),
       // next_ring_at is set only while something of a live call rings (calls_by_next_ring).
       selectDueRinging: db.prepare("SELECT tenant_id, id FROM calls WHERE next_ring_at <= ? ORDER BY next_ring_at LIMIT ?"),
@@ -190,8 +192,6 @@ export class SqliteCallRepository implements CallRepository {
   }
 
   saveCall(before: Call, after: Call): Promise<void> {
-    const { id, status, ended_at, end_reason, ended_by, end_requested_by, end_requested_at, ring_deadline, next_ring_at } = toRow(after);
-    this.stmt.updateCall.run({ id, status, ended_at, end_reason, ended_by, end_requested_by, end_requested_at, ring_deadline, next_ring_at });
     this.writeChanges(before, after);
     return Promise.resolve();
   }
@@ -278,6 +278,10 @@ export class SqliteCallRepository implements CallRepository {
   /** Writes only what differs, so a join in a room of thousands touches two rows, not thousands. */
   private writeChanges(before: Call | undefined, after: Call): void {
     const changes = callRowChanges(before, after);
+    if (before && changes.callRow) {
+      const { id, status, ended_at, end_reason, ended_by, end_requested_by, end_requested_at, ring_deadline, next_ring_at } = toRow(after);
+      this.stmt.updateCall.run({ id, status, ended_at, end_reason, ended_by, end_requested_by, end_requested_at, ring_deadline, next_ring_at });
+    }
     for (const p of changes.upsertParticipants) {
       this.stmt.upsertParticipant.run({
         call_id: after.id,

@@ -11,10 +11,12 @@ import type { SqliteDatabase } from "./database.js";
  * so a failing request rolls back only its own changes; the group does not
  * commit while a unit is open (`hold`/`release`). Nothing may leave the
  * process before the commit, so:
- * - requests answer only after `settled()`, and after the commit of every
- *   group they wrote in (`onEnlist` hands each write's commit to the request
- *   context, whose transport awaits it: a failed COMMIT fails exactly the
- *   requests that wrote in that group);
+ * - `enlist()` returns the commit of the group joined, and the store's unit of
+ *   work resolves only once it has committed (after releasing its hold): a
+ *   request that wrote answers after its writes are durable, and a failed
+ *   COMMIT fails exactly the units that wrote in that group;
+ * - requests also answer only after `settled()`: what they read may be
+ *   another request's write, still in the open group;
  * - the outbox relay reads through `whenIdle()`, which runs a read only when
  *   no group is open, and is kicked after each commit.
  */
@@ -33,8 +35,6 @@ export class GroupCommit {
     private readonly hooks: {
       /** Told after every commit (wakes the outbox relay). */
       readonly afterCommit: () => void;
-      /** Told, on every write, the commit it waits for (rejects if that COMMIT fails). */
-      readonly onEnlist?: (committed: Promise<void>) => void;
     },
   ) {
     this.begin = db.prepare("BEGIN IMMEDIATE");
@@ -42,17 +42,18 @@ export class GroupCommit {
     this.rollback = db.prepare("ROLLBACK");
   }
 
-  /** Joins the open group, or opens one that commits at the end of this turn. */
-  enlist(): void {
-    if (!this.open) {
-      // Someone else's explicit transaction (migrations, a test): leave it alone.
-      if (this.db.inTransaction) return;
-      this.openGroup();
-    }
-    this.hooks.onEnlist?.(this.open!.committed);
+  /**
+   * Joins the open group, or opens one that commits at the end of this turn.
+   * Returns that group's commit (rejects if the COMMIT fails): await it only
+   * after {@link release}, or the group cannot commit.
+   */
+  enlist(): Promise<void> {
+    // Someone else's explicit transaction (migrations, a test): leave it alone; its owner commits it.
+    if (!this.open && this.db.inTransaction) return Promise.resolve();
+    return (this.open ?? this.openGroup()).committed;
   }
 
-  private openGroup(): void {
+  private openGroup(): { readonly committed: Promise<void> } {
     this.begin.run();
     let resolve!: () => void;
     let reject!: (err: unknown) => void;
@@ -63,6 +64,7 @@ export class GroupCommit {
     committed.catch(() => undefined); // observed by whoever awaits settled(); never unhandled
     this.open = { committed, resolve, reject };
     setImmediate(() => this.commit());
+    return this.open;
   }
 
   /**

@@ -19,7 +19,7 @@ export class SqliteRecordingRepository implements RecordingRepository {
     byEgress: Statement<[string], RecordingRow>;
     active: Statement<[string], RecordingRow>;
     latest: Statement<[string], RecordingRow>;
-    forCall: Statement<[string], RecordingRow>;
+    forCalls: Statement<[string], RecordingRow & { media_json: string | null }>;
     pastDeadline: Statement<[number], RecordingRow>;
     update: Statement<Pick<RecordingRow, "id" | "status" | "ended_at" | "error">>;
     media: Statement<[string], MediaRow>;
@@ -40,7 +40,13 @@ export class SqliteRecordingRepository implements RecordingRepository {
       byEgress: db.prepare("SELECT * FROM recordings WHERE egress_id = ?"),
       active: db.prepare(`SELECT * FROM recordings WHERE call_id = ? AND ${ACTIVE}`),
       latest: db.prepare("SELECT * FROM recordings WHERE call_id = ? ORDER BY started_at DESC, id DESC LIMIT 1"),
-      forCall: db.prepare("SELECT * FROM recordings WHERE call_id = ? ORDER BY started_at, id"),
+      // Any number of calls is one JSON array parameter; each recording comes with its media entry as JSON.
+      forCalls: db.prepare(
+        `SELECT r.*, (SELECT json_object('id', m.id, 'bucket', m.bucket, 'key', m.key, 'mime_type', m.mime_type,
+             'size_bytes', m.size_bytes, 'duration_ms', m.duration_ms, 'started_at', m.started_at, 'ended_at', m.ended_at)
+           FROM media m WHERE m.recording_id = r.id) AS media_json
+         FROM recordings r WHERE r.call_id IN (SELECT value FROM json_each(?)) ORDER BY r.started_at, r.id`,
+      ),
       pastDeadline: db.prepare(`SELECT * FROM recordings WHERE ${ACTIVE} AND stop_deadline <= ? ORDER BY stop_deadline`),
       update: db.prepare("UPDATE recordings SET status = @status, ended_at = @ended_at, error = @error WHERE id = @id"),
       media: db.prepare("SELECT * FROM media WHERE recording_id = ?"),
@@ -87,8 +93,10 @@ export class SqliteRecordingRepository implements RecordingRepository {
     return Promise.resolve(this.hydrate(this.stmt.latest.get(callId)));
   }
 
-  listForCall(callId: string): Promise<Recording[]> {
-    return Promise.resolve(this.stmt.forCall.all(callId).map((r) => this.hydrate(r)!));
+  listForCalls(callIds: readonly string[]): Promise<Recording[]> {
+    if (callIds.length === 0) return Promise.resolve([]);
+    const rows = this.stmt.forCalls.all(JSON.stringify(callIds));
+    return Promise.resolve(rows.map((r) => recordingFromColumns(r, r.media_json === null ? null : (JSON.parse(r.media_json) as MediaColumns))));
   }
 
   listPastDeadline(now: number): Promise<Recording[]> {

@@ -1,5 +1,5 @@
 import type { Statement } from "better-sqlite3";
-import type { Store, StoreTransaction } from "../../app/ports.js";
+import type { Store, StoreReads, StoreTransaction } from "../../app/ports.js";
 import { CallError, CallErrorCode } from "../../domain/errors.js";
 import { SqliteCallRepository } from "./call-repository.js";
 import type { SqliteDatabase } from "./database.js";
@@ -11,14 +11,18 @@ import { SqliteScheduleClaims } from "./schedule-claims.js";
 import { SqliteTranscriptRepository } from "./transcript-repository.js";
 import { SqliteWebhookLog } from "./webhook-log.js";
 
+/** A unit of work's commit when it ran in a transaction of its own (already done). */
+const COMMITTED = Promise.resolve();
+
 /**
  * The store on one SQLite connection. A transaction is a SAVEPOINT: inside
  * the open group commit when the service runs one (the group's single COMMIT
  * makes it durable; see GroupCommit), else inside a BEGIN IMMEDIATE of its
- * own. One connection has one transaction stack, so units of work run one
- * at a time, in the order they were asked for; the statements are
- * synchronous, so each takes microseconds unless its work awaits something
- * other than the store.
+ * own. Either way `transaction` resolves only once its change is committed,
+ * and rejects if the COMMIT failed. One connection has one transaction stack,
+ * so units of work run one at a time, in the order they were asked for; the
+ * statements are synchronous, so each takes microseconds unless its work
+ * awaits something other than the store.
  */
 export class SqliteStore implements Store {
   readonly calls: SqliteCallRepository;
@@ -61,19 +65,26 @@ export class SqliteStore implements Store {
 
   /** Another process holding the write lock past `busy_timeout` fails the unit of work with SW_CALL_STORE_UNAVAILABLE. */
   async transaction<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
-    // Usually nothing is running and the unit starts at once; otherwise it waits its turn (handed over in order).
-    if (this.active) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.active = true;
     try {
-      return await this.run(work);
+      const unit = await this.inTurn(() => this.run(work));
+      // Awaited after the turn is handed on (and the group's hold released): the next units join the same group,
+      // which commits once they are done too.
+      await unit.committed;
+      return unit.result;
     } catch (err) {
       if ((err as { code?: unknown } | null)?.code !== "SQLITE_BUSY") throw err;
       throw new CallError(CallErrorCode.StoreUnavailable, "the database is busy; try again shortly", { cause: err });
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.active = false;
     }
+  }
+
+  /**
+   * One connection: the reads run on it as they would outside a unit (no
+   * BEGIN, which a group commit's open transaction would refuse); each is a
+   * synchronous statement. What they see may be a group's uncommitted
+   * writes, as any read here: the request answers after that group commits.
+   */
+  read<T>(work: (reads: StoreReads) => Promise<T>): Promise<T> {
+    return work(this);
   }
 
   ping(): Promise<void> {
@@ -81,9 +92,23 @@ export class SqliteStore implements Store {
     return Promise.resolve();
   }
 
-  private async run<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+  /** Usually nothing is running and `unit` starts at once; otherwise it waits its turn (handed over in order). */
+  private async inTurn<R>(unit: () => Promise<R>): Promise<R> {
+    if (this.active) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.active = true;
+    try {
+      return await unit();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active = false;
+    }
+  }
+
+  /** Runs `work` in a savepoint; resolves with its result and the commit that makes it durable (already done without a group). */
+  private async run<T>(work: (tx: StoreTransaction) => Promise<T>): Promise<{ result: T; committed: Promise<void> }> {
     const group = this.options.groupCommit;
-    group?.enlist();
+    const committed = group ? group.enlist() : COMMITTED;
     const own = !this.db.inTransaction;
     if (own) this.stmt.begin.run();
     group?.hold();
@@ -92,7 +117,7 @@ export class SqliteStore implements Store {
       const result = await work(this.bound);
       this.stmt.release.run();
       if (own) this.stmt.commit.run();
-      return result;
+      return { result, committed };
     } catch (err) {
       if (this.db.inTransaction) {
         this.stmt.rollbackTo.run();

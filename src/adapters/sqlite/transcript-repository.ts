@@ -12,6 +12,7 @@ export class SqliteTranscriptRepository implements TranscriptRepository {
   private readonly stmt: {
     insert: Statement<[string, string, string, string, number]>;
     find: Statement<[string], TranscriptRow>;
+    findMany: Statement<[string], TranscriptRow>;
     attempt: Statement<[number, number, string]>;
     progress: Statement<[number, number, string]>;
     complete: Statement<[string, string | null, string, string, string, string, number, string]>;
@@ -25,6 +26,7 @@ export class SqliteTranscriptRepository implements TranscriptRepository {
          VALUES (?, ?, ?, ?, 'pending', ?) ON CONFLICT (recording_id) DO NOTHING`,
       ),
       find: db.prepare("SELECT * FROM transcripts WHERE recording_id = ?"),
+      findMany: db.prepare("SELECT * FROM transcripts WHERE recording_id IN (SELECT value FROM json_each(?))"),
       attempt: db.prepare("UPDATE transcripts SET attempts = max(attempts, ?), progress = 0, updated_at = ? WHERE recording_id = ?"),
       progress: db.prepare("UPDATE transcripts SET progress = ?, updated_at = ? WHERE recording_id = ? AND status = 'pending'"),
       complete: db.prepare(
@@ -45,6 +47,12 @@ export class SqliteTranscriptRepository implements TranscriptRepository {
   find(recordingId: string): Promise<Transcript | undefined> {
     const row = this.stmt.find.get(recordingId);
     return Promise.resolve(row && hydrate(row));
+  }
+
+  /** Any number of ids is one JSON array parameter. */
+  findMany(recordingIds: readonly string[]): Promise<Transcript[]> {
+    if (recordingIds.length === 0) return Promise.resolve([]);
+    return Promise.resolve(this.stmt.findMany.all(JSON.stringify(recordingIds)).map(hydrate));
   }
 
   recordAttempt(recordingId: string, attempt: number, now: number): Promise<void> {

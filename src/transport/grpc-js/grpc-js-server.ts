@@ -70,10 +70,10 @@ export function createGrpcJsServer(parts: GrpcJsServerParts): GrpcJsServer {
 
 /** Runs the shared handler (which authenticates the `authorization` metadata); cancelling the call aborts its signal. */
 function registryHandle(registered: RegisteredMethod): UnaryHandle {
-  return (input, call) => {
+  return (input, call, requestId) => {
     const cancelled = new AbortController();
     call.once("cancelled", () => cancelled.abort());
-    const request = { authorization: metadataText(call.metadata, "authorization"), signal: cancelled.signal, protocol: "grpc" };
+    const request = { authorization: metadataText(call.metadata, "authorization"), signal: cancelled.signal, protocol: "grpc", requestId };
     return registered.invoke(request, input);
   };
 }

@@ -2,19 +2,19 @@ import { fromBinary, toBinary, type DescMethod, type Message } from "@bufbuild/p
 import { Metadata, type handleUnaryCall, type MethodDefinition, type ServerUnaryCall } from "@grpc/grpc-js";
 import type { Logger } from "../../app/ports.js";
 import { CallError, CallErrorCode } from "../../domain/errors.js";
-import { requestIdFrom, runWithRequest } from "../../request-context.js";
 import { asCallError } from "../error-catalogue.js";
+import { requestIdFrom } from "../request-id.js";
 import { toGrpcStatus } from "./status.js";
 
 /** The call as a handler sees it: the request stays raw bytes until the handler decodes them. */
 export type GrpcJsCall = ServerUnaryCall<Buffer, Message>;
 
 /**
- * Answers one request, decoding it through `input` when it needs it (after
- * authentication: an anonymous caller learns nothing about its bytes); throws
- * CallError (anything else becomes SW_CALL_INTERNAL).
+ * Answers one request (named `requestId`), decoding it through `input` when it
+ * needs it (after authentication: an anonymous caller learns nothing about its
+ * bytes); throws CallError (anything else becomes SW_CALL_INTERNAL).
  */
-export type UnaryHandle = (input: () => Message, call: GrpcJsCall) => Promise<Message>;
+export type UnaryHandle = (input: () => Message, call: GrpcJsCall, requestId: string) => Promise<Message>;
 
 export interface UnaryMethod {
   readonly definition: MethodDefinition<Buffer, Message>;
@@ -34,9 +34,9 @@ export function metadataText(metadata: Metadata, key: string): string | undefine
  * a throwing `requestDeserialize` with INTERNAL, while malformed bytes are the
  * client's fault (INVALID_ARGUMENT, SW_CALL_INVALID_ARGUMENT).
  *
- * Like the main port's request handler, each call runs in a request context
- * (the caller's `x-request-id` when sane, else a fresh one, echoed in the
- * response headers) so its logs and events name it.
+ * Like the main port's request handler, each call gets a request id (the
+ * caller's `x-request-id` when sane, else a fresh one, echoed in the response
+ * headers), handed to the handler and its error log, so its events and logs name it.
  */
 export function unaryMethod(method: DescMethod, handle: UnaryHandle, logger: Logger): UnaryMethod {
   const definition: MethodDefinition<Buffer, Message> = {
@@ -53,16 +53,16 @@ export function unaryMethod(method: DescMethod, handle: UnaryHandle, logger: Log
     const headers = new Metadata();
     headers.set("x-request-id", requestId);
     call.sendMetadata(headers);
-    void runWithRequest({ requestId }, async () => {
+    void (async () => {
       let reply: Message;
       try {
-        reply = await handle(() => decode(method, call.request), call);
+        reply = await handle(() => decode(method, call.request), call, requestId);
       } catch (err) {
-        callback(toGrpcStatus(asCallError(err, logger)));
+        callback(toGrpcStatus(asCallError(err, logger, requestId)));
         return;
       }
       callback(null, reply);
-    });
+    })();
   };
   return { definition, handler };
 }

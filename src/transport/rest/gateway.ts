@@ -23,7 +23,8 @@ export interface RestGatewayOptions {
 export class RestGateway {
   constructor(private readonly options: RestGatewayOptions) {}
 
-  async handle(req: NodeRequest, res: NodeResponse): Promise<void> {
+  /** Answers one request; `requestId` names it (X-Request-Id) to the handlers and in the error log. */
+  async handle(req: NodeRequest, res: NodeResponse, requestId: string): Promise<void> {
     const controller = new AbortController();
     // Only a client gone before its answer aborts the work (aborting after every reply costs a DOMException each).
     res.once("close", () => {
@@ -32,11 +33,11 @@ export class RestGateway {
     try {
       const match = this.match(req, res);
       // The body is read only once the caller is authenticated (by the registry).
-      const request = { authorization: req.headers.authorization, signal: controller.signal, protocol: "rest" };
+      const request = { authorization: req.headers.authorization, signal: controller.signal, protocol: "rest", requestId };
       const output = await match.route.target.invoke(request, () => this.decodeInput(req, match));
       sendJson(res, 200, { data: encodeOutput(match.route, output) });
     } catch (err) {
-      const error = asCallError(err, this.options.logger);
+      const error = asCallError(err, this.options.logger, requestId);
       sendCallError(res, error, error.code === CallErrorCode.PayloadTooLarge ? { connection: "close" } : {});
     }
   }

@@ -6,16 +6,16 @@ import { isSafeId } from "../../domain/ids.js";
 export const INTERNAL_SCOPE = "calls.internal";
 
 /**
- * A user of the public API: `sub` is the user id, `tid` the tenant. A token
- * without a tenant, or with ids the directory could never hold, is not
- * accepted as a user token.
+ * A user of the public API: `sub` is the user id, `tid` the tenant, acting in
+ * request `requestId`. A token without a tenant, or with ids the directory
+ * could never hold, is not accepted as a user token.
  */
-export function userCaller(principal: Principal): Caller {
+export function userCaller(principal: Principal, requestId: string): Caller {
   const tenantId = principal.tenantId;
   if (tenantId === undefined || !isSafeId(tenantId) || !isSafeId(principal.subject)) {
     throw new CallError(CallErrorCode.Unauthenticated, "bearer token must carry a valid user (sub) and tenant (tid)");
   }
-  return { userId: principal.subject, tenantId };
+  return { userId: principal.subject, tenantId, requestId };
 }
 
 /** Another ScaiWave service: its token carries the internal scope (a `tid` it may also carry changes nothing). */

@@ -50,12 +50,13 @@ function callsHandlers(
       return { call: callToProto(await calls.end(ctx.caller, req.callId)) };
     },
     async getCall(req, ctx) {
-      const call = await calls.get(ctx.caller, req.callId);
-      return { call: callToProto(call, await recordings.viewsFor(call)) };
+      const { call, alongside: views } = await calls.get(ctx.caller, req.callId, (call, reads) => recordings.viewsFor([call], reads));
+      return { call: callToProto(call, views[0]) };
     },
     async listCalls(_req, ctx) {
       const live = await calls.listLive(ctx.caller);
-      return { calls: await Promise.all(live.map(async (call) => callToProto(call, await recordings.viewsFor(call)))) };
+      const views = await recordings.viewsFor(live);
+      return { calls: live.map((call, i) => callToProto(call, views[i])) };
     },
     async muteParticipant(req, ctx) {
       const what = { audio: req.audio ?? true, video: req.video ?? false };
@@ -89,8 +90,8 @@ function callsHandlers(
     },
     async listRoomCalls(req, ctx) {
       const page = await history.roomCalls(ctx.caller, req.roomId, req.pageSize, req.cursor || undefined);
-      const calls = await Promise.all(page.items.map(async (call) => callToProto(call, await recordings.viewsFor(call))));
-      return { calls, nextCursor: page.nextCursor ?? "" };
+      const views = await recordings.viewsFor(page.items);
+      return { calls: page.items.map((call, i) => callToProto(call, views[i])), nextCursor: page.nextCursor ?? "" };
     },
   };
 }

@@ -11,6 +11,8 @@ export interface RpcRequest {
   readonly signal: AbortSignal;
   /** rest, connect, grpc or grpc-web (connect-node's protocol names): for metrics. */
   readonly protocol: string;
+  /** The request's id (answered as X-Request-Id): the caller carries it to the events the call causes. */
+  readonly requestId: string;
 }
 
 /** What a handler knows about the request beyond its message: who calls, typed per service. */
@@ -30,8 +32,8 @@ export type ServiceHandlers<S extends DescService, C> = { [K in keyof S["method"
 /** How a service is served: its handlers, who may call it, and how its callers are rate-limited. */
 export interface Registration<S extends DescService, C> {
   readonly handlers: ServiceHandlers<S, C>;
-  /** Turns a verified principal into the caller the handlers take, or throws (401/403). */
-  readonly access: (principal: Principal) => C;
+  /** Turns a verified principal, in request `requestId`, into the caller the handlers take, or throws (401/403). */
+  readonly access: (principal: Principal, requestId: string) => C;
   /**
    * Per-caller rate limits: each caller's budget key, and the class of each
    * method (unnamed methods: `other`). Absent: the service is never limited
@@ -50,7 +52,10 @@ export interface RegistryDeps {
   readonly limiter?: RateLimiter;
   /** Told the outcome (`ok` or the SW_CALL_* code) and duration of every call, a refused token included. */
   readonly observe?: (method: DescMethod, protocol: string, outcome: string, seconds: number) => void;
-  /** Awaited before a result is returned: resolves once what the call wrote or read is committed (group commit). */
+  /**
+   * Awaited before a result is returned: resolves once what the call read is committed (group commit: another
+   * request's write it saw may still be in an open group). Its own writes are committed when they resolve.
+   */
   readonly settle?: () => Promise<void>;
 }
 
@@ -92,7 +97,7 @@ export class RpcRegistry {
           const started = performance.now();
           let outcome = "ok";
           try {
-            const caller = access(await authenticator.authenticate(request.authorization));
+            const caller = access(await authenticator.authenticate(request.authorization), request.requestId);
             if (rateLimit && limiter) await limiter.take(rateLimit.key(caller), rateClass);
             const message = await input();
             validateRequest(method.input, message);

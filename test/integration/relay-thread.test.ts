@@ -1,0 +1,92 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { afterAll, describe, expect, it } from "vitest";
+import { OUTBOX_CHANNEL, OUTBOX_ORDER_LOCK_KEY } from "../../src/adapters/postgres/outbox.js";
+import { startNatsServer } from "../support/nats-server.js";
+import { startService } from "../support/service.js";
+import { sharedLiveKit, sharedPostgres } from "../support/shared-servers.js";
+import { readStream } from "../support/stream-reader.js";
+
+/**
+ * The outbox relay runs in a thread of its own: publishing never waits for
+ * the thread that answers requests, however busy that one is.
+ */
+
+const livekit = sharedLiveKit();
+const dirs: string[] = [];
+
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * Another instance, as far as this service can tell: it commits one event
+ * the way every outbox writer does (order lock, insert, NOTIFY delivered at
+ * COMMIT) when told `go`, then watches for the relay to mark it sent and says
+ * so by creating the file MARKER.
+ */
+const OTHER_INSTANCE = `
+import pg from "pg";
+import { writeFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
+await client.connect();
+console.log("ready");
+for await (const line of createInterface({ input: process.stdin })) {
+  if (line !== "go") continue;
+  const id = "evt-from-another-instance";
+  const payload = JSON.stringify({ id, type: "swp.call.ended", ts: new Date().toISOString(), tenant_id: "t", room_id: "r", call_id: "call-x", data: {}, request_id: null });
+  await client.query("BEGIN");
+  await client.query("SELECT pg_advisory_xact_lock(${OUTBOX_ORDER_LOCK_KEY})");
+  await client.query("INSERT INTO outbox (id, subject, payload, created_at) VALUES ($1, 'swp.room.r.call', $2, $3)", [id, payload, Date.now()]);
+  await client.query("SELECT pg_notify('${OUTBOX_CHANNEL}', '')");
+  await client.query("COMMIT");
+  for (;;) {
+    const { rows } = await client.query("SELECT sent_at FROM outbox WHERE id = $1", [id]);
+    if (rows[0]?.sent_at != null) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  writeFileSync(process.env.MARKER, "sent");
+  break;
+}
+await client.end();
+`;
+
+describe("the outbox relay thread", () => {
+  it("PostgreSQL: publishes and marks sent an event while the request thread is blocked the whole time", async () => {
+    await using nats = await startNatsServer();
+    const databaseUrl = await sharedPostgres().createDatabase();
+    const service = await startService(livekit, { NATS_URL: nats.url, DATABASE_URL: databaseUrl });
+    const dir = mkdtempSync(join(tmpdir(), "scaiwave-calls-relay-thread-"));
+    dirs.push(dir);
+    const marker = join(dir, "sent");
+    const other = spawn(process.execPath, ["--input-type=module", "-e", OTHER_INSTANCE], {
+      cwd: process.cwd(),
+      env: { ...process.env, DATABASE_URL: databaseUrl, MARKER: marker },
+      stdio: ["pipe", "pipe", "inherit"],
+    });
+    try {
+      await expect.poll(() => service.app.relay.role(), { timeout: 30_000 }).toBe("publishing");
+      await expect.poll(() => service.app.relay.publisherStatus().streamReady, { timeout: 30_000 }).toBe(true);
+      const lines = createInterface({ input: other.stdout });
+      for await (const line of lines) if (line === "ready") break;
+
+      other.stdin.write("go\n");
+      // From here until the relay has marked the event sent, this thread (the service's request thread: the
+      // service runs in this process) runs nothing else: no timer, no promise, no I/O callback.
+      const blockedSince = Date.now();
+      while (!existsSync(marker)) {
+        if (Date.now() - blockedSince > 120_000) throw new Error("the event was not marked sent within 120 s");
+      }
+
+      const stream = await readStream(nats.url, service.app.config.nats.stream);
+      expect(stream.map((e) => e.msgId)).toContain("evt-from-another-instance");
+    } finally {
+      other.kill();
+      await service.stop();
+    }
+  });
+});
