@@ -14,6 +14,9 @@ export interface RelayThreadOptions {
   readonly restartDelayMs?: number;
 }
 
+/** How long past its flush a stopping relay thread may take to close NATS and the store. */
+const STOP_GRACE_MS = 5000;
+
 const NOT_CONNECTED: PublisherStatus = { connected: false, streamReady: false, lastError: "the outbox relay is not running" };
 
 /**
@@ -69,7 +72,10 @@ export class RelayThread {
       worker.once("exit", () => resolve());
     });
     this.post({ type: "stop", flushMs });
-    await done;
+    // A thread that does not answer in time (NATS closing slowly, a store query hanging) is ended anyway.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, flushMs + STOP_GRACE_MS)))]);
+    clearTimeout(timer);
     this.worker = undefined;
     await worker.terminate();
   }

@@ -68,6 +68,9 @@ function openOutbox(config: RelayWorkerData["store"]): {
   close(): Promise<void>;
   handle(message: unknown): boolean;
 } {
+  if (config.kind !== "sqlite" && config.kind !== "postgresql") {
+    throw new Error(`relay-worker: unknown store kind ${JSON.stringify((config as { kind?: unknown }).kind)}`);
+  }
   if (config.kind === "sqlite") {
     const client = new OutboxStoreClient(port!);
     return { store: client, close: () => Promise.resolve(), handle: (message) => client.handle(message) };
