@@ -93,6 +93,10 @@ export class PostgresOutboxStore implements OutboxStore {
         return undefined;
       }
       await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
+      // The holder's marks and prunes need no WAL flush of their own: a mark lost with a crash of the server only
+      // makes the next holder publish those events again, and JetStream drops repeats within its duplicate
+      // window, as after a crash between an ack and its mark. Every flush saved is one the request path does not wait behind.
+      await client.query("SET synchronous_commit = off");
     } catch (err) {
       await client.end().catch(() => undefined);
       throw err;
