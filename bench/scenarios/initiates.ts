@@ -132,7 +132,7 @@ function inviteBeyondCreateRoom(rate: number, invites: readonly InviteTiming[], 
     requests: beyondMs.length,
     errors: inviteErrors + unpaired,
     note: [
-      `per call: its initiate → invite latency less its own CreateRoom (p50 ${ms(percentile(paired, 50))}, p99 ${ms(percentile(paired, 99))} over these ${beyondMs.length} calls)`,
+      `per call: its initiate → invite latency less its own CreateRoom, over ${beyondMs.length} paired calls (whose CreateRoom alone: p50 ${ms(percentile(paired, 50))}, p99 ${ms(percentile(paired, 99))})`,
       `includes the timing proxy's own time, p50 ${ms(percentile(hop, 50))}, p99 ${ms(percentile(hop, 99))} per CreateRoom`,
       unpaired ? `${unpaired} invites had no CreateRoom at the proxy` : "",
     ]
