@@ -30,8 +30,10 @@ export async function profiledRun(b: Bench, id: string, databasePath: string, wa
   } finally {
     await b.stopService(service);
   }
-  const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
-  if (!file) throw new Error("the service wrote no CPU profile");
+  // One file per thread (CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile): the request thread is thread 0;
+  // the relay thread writes one of its own.
+  const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile") && f.split(".")[4] === "0");
+  if (!file) throw new Error("the service wrote no CPU profile of its main thread");
   return join(dir, file);
 }
 
