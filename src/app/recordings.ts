@@ -132,21 +132,10 @@ export class RecordingsUseCases {
     throw new CallError(CallErrorCode.NotRecording, `call ${call.id} is not being recorded`);
   }
 
-  /** The call's recordings, newest last, with download URLs for the finished ones. Any member of the room. */
-  async list(caller: Caller, callId: string): Promise<RecordingView[]> {
-    // The call, the caller's membership and the recordings: one read of the store.
-    const [views = []] = await this.deps.store.read(async (reads) => {
-      const call = await reads.calls.findCall(caller.tenantId, callId);
-      if (!call) throw new CallError(CallErrorCode.NotFound, `call ${callId} not found`);
-      await requireMember(reads, caller, call.roomId);
-      return this.viewsFor([call], reads);
-    });
-    return views;
-  }
-
   /**
-   * For GetCall and the call lists: the recordings of each of `calls` (in
-   * their order) as views, the caller already authorised. Two queries however
+   * For GetCall, ListRecordings and the call lists: the recordings of each of
+   * `calls` (in their order, newest last) as views, with download URLs for the
+   * finished ones; the caller already authorised. Two queries however
    * many calls and recordings; presigning a URL is local (no request).
    */
   async viewsFor(calls: readonly Call[], reads: StoreReads = this.deps.store): Promise<RecordingView[][]> {

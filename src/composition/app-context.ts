@@ -27,7 +27,6 @@ import { RingTimer } from "../app/ring-timer.js";
 import { TranscriptionJobs } from "../app/transcription.js";
 import { WebhookIngest } from "../app/webhooks.js";
 import type { Config } from "../config.js";
-import type { Call } from "../domain/call.js";
 import type { Recording } from "../domain/recording.js";
 import { createLogger } from "../logger.js";
 import { cachedProbe, CheckFailed, Health } from "../transport/health.js";
@@ -119,14 +118,13 @@ export async function createAppContext(config: Config, overrides: AppOverrides =
   const opened = await openStore(config, clock, logger, () => outboxWritten.notify());
   const { store, outbox, settle } = opened;
 
-  // Events show a call byte for byte as GetCall does on the REST paths (without its recordings).
-  const renderCall = (call: Call) => renderCallJson(call);
   const renderRecording = (recording: Recording) =>
     messageToRestJson(
       RecordingSchema,
       create(RecordingSchema, recordingToProto({ recording, downloadUrl: null, downloadUrlExpiresAt: null, transcript: null })),
     );
-  const eventFactory = new CallEventFactory(renderCall, () => clock.now(), renderRecording);
+  // Events show a call byte for byte as GetCall does on the REST paths (without its recordings).
+  const eventFactory = new CallEventFactory(renderCallJson, () => clock.now(), renderRecording);
   const metrics = new Metrics({
     liveCalls: () => store.calls.countLive(),
     // The relay is built below; the gauge reads it only when scraped.

@@ -56,9 +56,13 @@ export class RelayThread {
     worker.on("exit", (code) => this.onExit(worker, code));
   }
 
-  /** New events were committed: publish them now rather than at the next poll. */
+  /**
+   * New events were committed: publish them now rather than at the next poll.
+   * Only SQLite needs telling; on PostgreSQL the thread LISTENs and hears every
+   * commit of every instance, this one's included.
+   */
   kick(): void {
-    this.post({ type: "kick" });
+    if (this.options.outbox) this.post({ type: "kick" });
   }
 
   /** Publishes what it can within `flushMs` (NATS permitting), then ends the thread; the rest waits in the outbox. */

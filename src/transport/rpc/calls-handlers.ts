@@ -74,8 +74,9 @@ function callsHandlers(
       return { recording: recordingToProto(await recordings.stop(ctx.caller, req.callId)) };
     },
     async listRecordings(req, ctx) {
-      const views = await recordings.list(ctx.caller, req.callId);
-      return { recordings: views.map(recordingToProto) };
+      // Any member of the room: the same read as GetCall's.
+      const { alongside: views } = await calls.get(ctx.caller, req.callId, (call, reads) => recordings.viewsFor([call], reads));
+      return { recordings: (views[0] ?? []).map(recordingToProto) };
     },
     async ringCall(req, ctx) {
       return { call: callToProto(await calls.ring(ctx.caller, req.callId, req.userIds)) };
