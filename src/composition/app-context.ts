@@ -166,9 +166,9 @@ export async function createAppContext(config: Config, overrides: AppOverrides =
       },
       store: config.postgres
         ? { kind: "postgresql", url: config.postgres.url, statementTimeoutMs: config.postgres.statementTimeoutMs }
-        : { kind: "sqlite" },
+        : { kind: "sqlite", path: config.databasePath },
     },
-    // SQLite has one writer, this thread's connection: the relay thread reads and marks through it.
+    // SQLite has one writer, this thread's connection: the relay thread marks through it.
     outbox: config.postgres ? undefined : outbox,
     logger,
   });

@@ -10,12 +10,13 @@ export interface RelayWorkerData {
   };
   /**
    * PostgreSQL: the thread takes the relay lease, reads and marks the outbox
-   * on connections of its own. SQLite: it calls the request thread's store
-   * over the port (see OutboxStoreServer).
+   * on connections of its own. SQLite: it reads the file at `path` on a
+   * connection of its own and sends its marks to the request thread's store
+   * over the port (see SqliteOutboxReader, OutboxStoreServer).
    */
   readonly store:
     | { readonly kind: "postgresql"; readonly url: string; readonly statementTimeoutMs: number }
-    | { readonly kind: "sqlite" };
+    | { readonly kind: "sqlite"; readonly path: string };
 }
 
 /** Request thread → relay thread. */

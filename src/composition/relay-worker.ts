@@ -3,6 +3,7 @@ import { JetStreamPublisher, type PublisherStatus } from "../adapters/nats/jetst
 import { OutboxRelay, type RelayRole } from "../adapters/nats/outbox-relay.js";
 import { createPostgresClient, createPostgresPool } from "../adapters/postgres/pool.js";
 import { PostgresOutboxStore } from "../adapters/postgres/outbox.js";
+import { SqliteOutboxReader } from "../adapters/sqlite/outbox-reader.js";
 import { OutboxStoreClient } from "../adapters/thread/outbox-over-port.js";
 import type { Logger, OutboxStore } from "../app/ports.js";
 import type { FromRelay, RelayWorkerData, ToRelay } from "./relay-messages.js";
@@ -73,7 +74,11 @@ function openOutbox(config: RelayWorkerData["store"]): {
   }
   if (config.kind === "sqlite") {
     const client = new OutboxStoreClient(port!);
-    return { store: client, close: () => Promise.resolve(), handle: (message) => client.handle(message) };
+    const handle = (message: unknown) => client.handle(message);
+    // An in-memory database has no file another connection could open: everything goes through the port.
+    if (config.path === ":memory:") return { store: client, close: () => Promise.resolve(), handle };
+    const reader = new SqliteOutboxReader(config.path, client);
+    return { store: reader, close: () => Promise.resolve(reader.close()), handle };
   }
   const options = { url: config.url, statementTimeoutMs: config.statementTimeoutMs };
   // The pool only counts the backlog (twice a minute); the lease has a connection of its own.

@@ -55,6 +55,25 @@ for await (const line of createInterface({ input: process.stdin })) {
 await client.end();
 `;
 
+/**
+ * Watches NATS for the event `EVENT_ID` and creates the file MARKER when it
+ * arrives: the test's own thread (the service's request thread) is blocked
+ * meanwhile, so someone else has to look.
+ */
+const WATCHER = `
+import { connect } from "nats";
+import { writeFileSync } from "node:fs";
+const nc = await connect({ servers: process.env.NATS_URL });
+const sub = nc.subscribe("swp.>");
+await nc.flush();
+console.log("ready");
+for await (const msg of sub) {
+  if (msg.headers?.get("Nats-Msg-Id") === process.env.EVENT_ID) break;
+}
+writeFileSync(process.env.MARKER, "published");
+await nc.close();
+`;
+
 describe("the outbox relay thread", () => {
   it("PostgreSQL: publishes and marks sent an event while the request thread is blocked the whole time", async () => {
     await using nats = await startNatsServer();
@@ -86,6 +105,40 @@ describe("the outbox relay thread", () => {
       expect(stream.map((e) => e.msgId)).toContain("evt-from-another-instance");
     } finally {
       other.kill();
+      await service.stop();
+    }
+  });
+  it("SQLite: publishes an event while the request thread is blocked the whole time, and marks it once it is free", async () => {
+    await using nats = await startNatsServer();
+    const service = await startService(livekit, { NATS_URL: nats.url, DATABASE_URL: "" });
+    const dir = mkdtempSync(join(tmpdir(), "scaiwave-calls-relay-thread-"));
+    dirs.push(dir);
+    const marker = join(dir, "published");
+    const id = "evt-committed-then-blocked";
+    const watcher = spawn(process.execPath, ["--input-type=module", "-e", WATCHER], {
+      cwd: process.cwd(),
+      env: { ...process.env, NATS_URL: nats.url, EVENT_ID: id, MARKER: marker },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    try {
+      expect(service.app.config.postgres).toBeUndefined();
+      await expect.poll(() => service.app.relay.publisherStatus().streamReady, { timeout: 30_000 }).toBe(true);
+      for await (const line of createInterface({ input: watcher.stdout })) if (line === "ready") break;
+
+      const payload = JSON.stringify({ id, type: "swp.call.ended", ts: new Date().toISOString(), tenant_id: "t", room_id: "r", call_id: "call-x", data: {}, request_id: null });
+      // Resolves once committed; the commit kicked the relay thread.
+      await service.app.store.transaction((tx) => tx.outbox.append([{ id, subject: "swp.room.r.call", payload, createdAt: Date.now() }]));
+      // From here until the event is in NATS this thread runs nothing else: the relay thread reads the outbox on its own.
+      const blockedSince = Date.now();
+      while (!existsSync(marker)) {
+        if (Date.now() - blockedSince > 120_000) throw new Error("the event was not published within 120 s");
+      }
+      // Its mark is written by this thread's connection, now that it is free again.
+      await expect.poll(async () => (await service.app.outbox.backlog()).pending, { timeout: 30_000 }).toBe(0);
+      const stream = await readStream(nats.url, service.app.config.nats.stream);
+      expect(stream.filter((e) => e.msgId === id)).toHaveLength(1);
+    } finally {
+      watcher.kill();
       await service.stop();
     }
   });

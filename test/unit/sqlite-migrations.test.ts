@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PAGE_QUERIES } from "../../src/adapters/sqlite/call-repository.js";
 import { openDatabase } from "../../src/adapters/sqlite/database.js";
 import { migrations } from "../../src/adapters/sqlite/migrations/index.js";
+import { SqliteOutboxStore, SqliteOutboxWriter } from "../../src/adapters/sqlite/outbox-store.js";
 import { SqliteStore } from "../../src/adapters/sqlite/store.js";
 
 /** SQLite's own schema handling; what every store must do is in store-contract.test.ts. */
@@ -24,13 +25,13 @@ describe("openDatabase and migrations", () => {
   it("brings an in-memory database to the latest schema version", () => {
     const db = openDatabase(":memory:");
     try {
-      expect(LATEST).toBe(9);
+      expect(LATEST).toBe(10);
       expect(db.pragma("user_version", { simple: true })).toBe(LATEST);
       const tables = db
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         .all()
         .map((r) => (r as { name: string }).name);
-      expect(tables).toEqual(["call_ended_sessions", "call_invitees", "call_participants", "call_parties", "calls", "media", "outbox", "recordings", "room_members", "rooms", "scheduled_jobs", "sqlite_sequence", "tenant_policies", "transcripts", "webhook_events"]);
+      expect(tables).toEqual(["call_ended_sessions", "call_invitees", "call_participants", "call_parties", "calls", "media", "outbox_events", "outbox_marks", "recordings", "room_members", "rooms", "scheduled_jobs", "sqlite_sequence", "tenant_policies", "transcripts", "webhook_events"]);
       expect(db.pragma("foreign_keys", { simple: true })).toBe(1);
     } finally {
       db.close();
@@ -131,7 +132,7 @@ describe("openDatabase and migrations", () => {
 
     const db = openDatabase(path);
     try {
-      expect(db.pragma("user_version", { simple: true })).toBe(9);
+      expect(db.pragma("user_version", { simple: true })).toBe(LATEST);
       expect(db.prepare("SELECT call_id, user_id, state, changed_at, ring_deadline FROM call_invitees ORDER BY call_id, user_id").all()).toEqual([
         { call_id: "active", user_id: "bob", state: "answered", changed_at: T + 4, ring_deadline: null },
         { call_id: "active", user_id: "carol", state: "ringing", changed_at: T + 4, ring_deadline: T + 45_004 },
@@ -189,6 +190,56 @@ describe("openDatabase and migrations", () => {
       expect(() => db.prepare("INSERT INTO call_invitees (call_id, user_id, state, changed_at) VALUES ('active', 'erin', 'stopped', 0)").run()).toThrow(/CHECK constraint failed/);
       expect(() => db.prepare("INSERT INTO call_invitees (call_id, user_id, state, changed_at) VALUES ('nope', 'erin', 'missed', 0)").run()).toThrow(/FOREIGN KEY constraint failed/);
       expect(db.pragma("foreign_key_check")).toEqual([]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("moves an existing outbox to events and marks: sent stays sent, unsent stays unsent, in order (migration 10)", () => {
+    const path = join(dir, "before-10.db");
+    const old = openDatabase(path, migrations.filter((m) => m.version <= 9));
+    const event = old.prepare("INSERT INTO outbox (id, subject, payload, created_at, sent_at) VALUES (?, 's', ?, ?, ?)");
+    // Two batches were published (at 100 and 200), two events wait.
+    event.run("e1", "{}", 10, 100);
+    event.run("e2", "{}", 11, 100);
+    event.run("e3", "{}", 12, 200);
+    event.run("e4", "{}", 13, null);
+    event.run("e5", "{}", 14, null);
+    old.close();
+
+    const db = openDatabase(path);
+    try {
+      expect(db.pragma("user_version", { simple: true })).toBe(10);
+      // The view keeps the old shape for operators: each event's sent_at is its batch's.
+      expect(db.prepare("SELECT seq, id, sent_at FROM outbox ORDER BY seq").all()).toEqual([
+        { seq: 1, id: "e1", sent_at: 100 },
+        { seq: 2, id: "e2", sent_at: 100 },
+        { seq: 3, id: "e3", sent_at: 200 },
+        { seq: 4, id: "e4", sent_at: null },
+        { seq: 5, id: "e5", sent_at: null },
+      ]);
+      const outbox = new SqliteOutboxStore(db);
+      expect(outbox.lastSent()).toBe(3);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("an outbox pruned down to its last event still gives new events higher seqs than every mark", async () => {
+    const db = openDatabase(":memory:");
+    try {
+      const writer = new SqliteOutboxWriter(db);
+      const outbox = new SqliteOutboxStore(db);
+      const lease = await outbox.acquireRelay();
+      const append = (id: string, at: number) => writer.append([{ id, subject: "s", payload: "{}", createdAt: at }]);
+      await append("e1", 1);
+      await append("e2", 2);
+      await lease.markSent((await lease.pending(10)).map((e) => e.seq), 5);
+      // Everything is sent and old: the newest event (and mark) stay, so the next seq cannot fall back under the mark.
+      expect(await lease.pruneSent(1_000)).toBe(1);
+      await append("e3", 6);
+      expect((await lease.pending(10)).map((e) => e.id)).toEqual(["e3"]);
+      expect(await outbox.backlog()).toEqual({ pending: 1, oldestCreatedAt: 6 });
     } finally {
       db.close();
     }

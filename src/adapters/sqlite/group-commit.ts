@@ -17,8 +17,10 @@ import type { SqliteDatabase } from "./database.js";
  *   COMMIT fails exactly the units that wrote in that group;
  * - requests also answer only after `settled()`: what they read may be
  *   another request's write, still in the open group;
- * - the outbox relay reads through `whenIdle()`, which runs a read only when
- *   no group is open, and is kicked after each commit.
+ * - the outbox relay is kicked after each commit, and reads on a connection
+ *   of its own (committed rows only); reads of the outbox on this connection
+ *   (an in-memory database) go through `whenIdle()`, which runs a read only
+ *   when no group is open.
  */
 export class GroupCommit {
   private open: { readonly committed: Promise<void>; resolve(): void; reject(err: unknown): void } | undefined;

@@ -10,6 +10,12 @@ type MediaRow = MediaColumns & { recording_id: string };
 
 const ACTIVE = "status IN ('starting', 'recording')";
 
+/** Recordings with their media row as JSON (one read for a page of calls). */
+const WITH_MEDIA = `SELECT r.*, (SELECT json_object('id', m.id, 'bucket', m.bucket, 'key', m.key, 'mime_type', m.mime_type,
+    'size_bytes', m.size_bytes, 'duration_ms', m.duration_ms, 'started_at', m.started_at, 'ended_at', m.ended_at)
+  FROM media m WHERE m.recording_id = r.id) AS media_json
+FROM recordings r`;
+
 export class SqliteRecordingRepository implements RecordingRepository {
   private readonly stmt: {
     insert: Statement<RecordingRow>;
@@ -20,6 +26,7 @@ export class SqliteRecordingRepository implements RecordingRepository {
     active: Statement<[string], RecordingRow>;
     latest: Statement<[string], RecordingRow>;
     forCalls: Statement<[string], RecordingRow & { media_json: string | null }>;
+    forCall: Statement<[string], RecordingRow & { media_json: string | null }>;
     pastDeadline: Statement<[number], RecordingRow>;
     update: Statement<Pick<RecordingRow, "id" | "status" | "ended_at" | "error">>;
     media: Statement<[string], MediaRow>;
@@ -41,12 +48,9 @@ export class SqliteRecordingRepository implements RecordingRepository {
       active: db.prepare(`SELECT * FROM recordings WHERE call_id = ? AND ${ACTIVE}`),
       latest: db.prepare("SELECT * FROM recordings WHERE call_id = ? ORDER BY started_at DESC, id DESC LIMIT 1"),
       // Any number of calls is one JSON array parameter; each recording comes with its media entry as JSON.
-      forCalls: db.prepare(
-        `SELECT r.*, (SELECT json_object('id', m.id, 'bucket', m.bucket, 'key', m.key, 'mime_type', m.mime_type,
-             'size_bytes', m.size_bytes, 'duration_ms', m.duration_ms, 'started_at', m.started_at, 'ended_at', m.ended_at)
-           FROM media m WHERE m.recording_id = r.id) AS media_json
-         FROM recordings r WHERE r.call_id IN (SELECT value FROM json_each(?)) ORDER BY r.started_at, r.id`,
-      ),
+      forCalls: db.prepare(`${WITH_MEDIA} WHERE r.call_id IN (SELECT value FROM json_each(?)) ORDER BY r.started_at, r.id`),
+      // One call (GetCall): an index seek, without json_each and a sort (it was 9 % of a GetCall).
+      forCall: db.prepare(`${WITH_MEDIA} WHERE r.call_id = ? ORDER BY r.started_at, r.id`),
       pastDeadline: db.prepare(`SELECT * FROM recordings WHERE ${ACTIVE} AND stop_deadline <= ? ORDER BY stop_deadline`),
       update: db.prepare("UPDATE recordings SET status = @status, ended_at = @ended_at, error = @error WHERE id = @id"),
       media: db.prepare("SELECT * FROM media WHERE recording_id = ?"),
@@ -95,7 +99,7 @@ export class SqliteRecordingRepository implements RecordingRepository {
 
   listForCalls(callIds: readonly string[]): Promise<Recording[]> {
     if (callIds.length === 0) return Promise.resolve([]);
-    const rows = this.stmt.forCalls.all(JSON.stringify(callIds));
+    const rows = callIds.length === 1 ? this.stmt.forCall.all(callIds[0]!) : this.stmt.forCalls.all(JSON.stringify(callIds));
     return Promise.resolve(rows.map((r) => recordingFromColumns(r, r.media_json === null ? null : (JSON.parse(r.media_json) as MediaColumns))));
   }
 

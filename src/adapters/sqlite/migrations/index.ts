@@ -7,6 +7,7 @@ import * as m0006 from "./0006-end-requests.js";
 import * as m0007 from "./0007-transcript-language-and-progress.js";
 import * as m0008 from "./0008-scheduled-jobs.js";
 import * as m0009 from "./0009-ringing-and-history.js";
+import * as m0010 from "./0010-lean-outbox.js";
 
 export interface Migration {
   readonly version: number;
@@ -25,4 +26,5 @@ export const migrations: readonly Migration[] = [
   { version: 7, name: "transcript-language-and-progress", sql: m0007.sql },
   { version: 8, name: "scheduled-jobs", sql: m0008.sql },
   { version: 9, name: "ringing-and-history", sql: m0009.sql },
+  { version: 10, name: "lean-outbox", sql: m0010.sql },
 ];
