@@ -2,10 +2,11 @@ import { isMessage, type Message } from "@bufbuild/protobuf";
 import type { Logger } from "../../app/ports.js";
 import { CallError, CallErrorCode } from "../../domain/errors.js";
 import { asCallError, sendCallError } from "../error-catalogue.js";
-import { sendJson, type NodeRequest, type NodeResponse } from "../http-types.js";
+import { sendJsonText, type NodeRequest, type NodeResponse } from "../http-types.js";
 import { parseJsonObject, readBody } from "./body.js";
 import { queryToJson } from "./query.js";
-import { listToRestJson, messageToRestJson, restJsonToMessage } from "./rest-json.js";
+import { restJsonToMessage } from "./rest-json.js";
+import { listToRestJsonText, messageToRestJsonText } from "./rest-json-writer.js";
 import type { RestRoute, RouteMatch, RouteTable } from "./route-table.js";
 
 export interface RestGatewayOptions {
@@ -35,7 +36,7 @@ export class RestGateway {
       // The body is read only once the caller is authenticated (by the registry).
       const request = { authorization: req.headers.authorization, signal: controller.signal, protocol: "rest", requestId };
       const output = await match.route.target.invoke(request, () => this.decodeInput(req, match));
-      sendJson(res, 200, { data: encodeOutput(match.route, output) });
+      sendJsonText(res, 200, `{"data":${encodeOutput(match.route, output)}}`);
     } catch (err) {
       const error = asCallError(err, this.options.logger, requestId);
       sendCallError(res, error, error.code === CallErrorCode.PayloadTooLarge ? { connection: "close" } : {});
@@ -72,11 +73,12 @@ export class RestGateway {
   }
 }
 
-function encodeOutput(route: RestRoute, output: Message): unknown {
+/** The answer's REST JSON text (what goes in `{"data": …}`): the response, or its `response_body` field. */
+export function encodeOutput(route: RestRoute, output: Message): string {
   const field = route.responseField;
-  if (!field) return messageToRestJson(route.target.method.output, output);
-  if (field.fieldKind === "list") return listToRestJson(field, output);
+  if (!field) return messageToRestJsonText(route.target.method.output, output);
+  if (field.fieldKind === "list") return listToRestJsonText(field, output);
   const value = (output as unknown as Record<string, unknown>)[field.localName];
-  if (field.fieldKind === "message" && isMessage(value, field.message)) return messageToRestJson(field.message, value);
-  return null;
+  if (field.fieldKind === "message" && isMessage(value, field.message)) return messageToRestJsonText(field.message, value);
+  return "null";
 }

@@ -84,7 +84,8 @@ function enumToRest(desc: DescEnum, value: JsonValue | undefined): JsonValue {
   return stripPrefix(desc, value).toLowerCase();
 }
 
-function stripPrefix(desc: DescEnum, name: string): string {
+/** An enum value's name without the enum's shared prefix (`CALL_STATUS_ACTIVE` → `ACTIVE`). */
+export function stripPrefix(desc: DescEnum, name: string): string {
   const prefix = (desc.sharedPrefix ?? "").toUpperCase();
   return prefix && name.startsWith(prefix) ? name.slice(prefix.length) : name;
 }
