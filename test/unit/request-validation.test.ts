@@ -6,7 +6,8 @@ import { DirectoryService, PutMemberRequestSchema, PutRoomRequestSchema } from "
 import { CallError } from "../../src/domain/errors.js";
 import { isSafeId } from "../../src/domain/ids.js";
 import { RpcRegistry, type ServiceHandlers } from "../../src/transport/rpc/registry.js";
-import { validateRequest } from "../../src/transport/rpc/request-validation.js";
+import { createValidator } from "@bufbuild/protovalidate";
+import { matchSimplePattern, validateRequest } from "../../src/transport/rpc/request-validation.js";
 
 /** What validateRequest throws for this message, or undefined when it passes. */
 function failure<D extends DescMessage>(schema: D, init: Parameters<typeof create<D>>[1]): { code: string; message: string } | undefined {
@@ -108,5 +109,37 @@ describe("request validation (buf.validate rules)", () => {
     expect(handled).toEqual([]);
     await getCall?.invoke(request, () => create(GetCallRequestSchema, { callId: "call-1" }));
     expect(handled).toEqual(["call-1"]);
+  });
+
+  describe("id patterns, matched with RegExp", () => {
+    const patterns = [
+      ...new Set(
+        ruledFields().flatMap((f) => {
+          const rules = getOption(f, validateField).type;
+          return rules.case === "string" && rules.value.pattern ? [rules.value.pattern] : [];
+        }),
+      ),
+    ];
+
+    it("every pattern of the protos is one the RegExp matcher takes", () => {
+      expect(patterns.length).toBeGreaterThan(0);
+      for (const pattern of patterns) expect(() => matchSimplePattern(pattern, "x"), pattern).not.toThrow();
+    });
+
+    it("gives the same verdicts as protovalidate's RE2 default, on ids that probe the edges", () => {
+      const re2 = createValidator();
+      const values = ["call-1", "", "a.b", "a\n", "\na", "a b", "é", "ａ", "𝟘", "a\u0000", "A-Z_=@:+-", "-", "+", "a$", "^a", "[a]", "r".repeat(128), "r".repeat(129)];
+      for (const callId of values) {
+        const message = create(GetCallRequestSchema, { callId });
+        const expected = re2.validate(GetCallRequestSchema, message).kind;
+        expect(failure(GetCallRequestSchema, { callId }) === undefined ? "valid" : "invalid", JSON.stringify(callId)).toBe(expected);
+      }
+    });
+
+    it("refuses a pattern outside the subset instead of guessing its meaning", () => {
+      for (const pattern of ["^(a|b)$", "^[^a]+$", "^[\\d]+$", "^a+$", "[a]+$", "^[a]+"]) {
+        expect(() => matchSimplePattern(pattern, "a"), pattern).toThrow(/outside the subset/);
+      }
+    });
   });
 });

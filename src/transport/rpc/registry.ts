@@ -101,7 +101,14 @@ export class RpcRegistry {
             if (rateLimit && limiter) await limiter.take(rateLimit.key(caller), rateClass);
             const message = await input();
             validateRequest(method.input, message);
-            const output = await impl(message, { caller, signal: request.signal, protocol: request.protocol });
+            // The signal is read through, not copied: a transport may make it only when asked.
+            const output = await impl(message, {
+              caller,
+              get signal() {
+                return request.signal;
+              },
+              protocol: request.protocol,
+            });
             await settle?.();
             return create(method.output, output as MessageInitShape<typeof method.output>);
           } catch (err) {
