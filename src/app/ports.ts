@@ -62,9 +62,10 @@ export interface Store extends StoreReads {
   /**
    * Runs the reads of `work` as one: on PostgreSQL on one connection, in one
    * snapshot (a read-only REPEATABLE READ transaction: no change committed
-   * meanwhile shows between them); SQLite has one connection, and reads
-   * there as outside it. `work` should only await the store (on PostgreSQL
-   * it holds a connection of the pool).
+   * meanwhile shows between them); on SQLite in the read transaction shared
+   * by the reads of the current turn (its one connection's group commit).
+   * `work` should only await the store (on PostgreSQL it holds a connection
+   * of the pool).
    */
   read<T>(work: (reads: StoreReads) => Promise<T>): Promise<T>;
   /** A cheap round trip, for readiness. */

@@ -80,8 +80,13 @@ export async function openStore(config: Config, clock: Clock, logger: Logger, ou
   return {
     kind: "sqlite",
     store: new SqliteStore(db, { now: () => clock.now(), groupCommit }),
-    // The relay reads only when no group is open: it never sees a change that could still roll back.
-    outbox: new SqliteOutboxStore(db, (read) => groupCommit.whenIdle(read)),
+    // Read here (an in-memory database), the relay reads only when no group is open: it never sees a change that
+    // could still roll back. Its marks and pruning write in a write group.
+    outbox: new SqliteOutboxStore(
+      db,
+      (read) => groupCommit.whenIdle(read),
+      () => void groupCommit.enlist(),
+    ),
     // A request's own writes are committed when its transactions resolve; what it read may be in the open group.
     settle: () => groupCommit.settled(),
     db,

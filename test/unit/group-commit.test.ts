@@ -101,6 +101,34 @@ describe("GroupCommit", () => {
     await committed;
     expect(seen()).toEqual(["a"]);
   });
+
+  it("the reads of a turn share one read transaction, which ends with the turn and wakes nobody", async () => {
+    db.prepare("INSERT INTO t (v) VALUES ('x')").run();
+    group.joinRead();
+    expect(db.inTransaction).toBe(true);
+    expect(db.prepare("SELECT count(*) AS n FROM t").get()).toEqual({ n: 1 });
+    group.joinRead(); // a second read of the turn joins it
+    await group.settled();
+    expect(db.inTransaction).toBe(false);
+    expect(commits).toBe(0);
+  });
+
+  it("a write in a turn that began with reads gets a write group of its own, even after another process wrote", async () => {
+    const otherProcess = new Database(join(dir, "g.db"));
+    try {
+      group.joinRead();
+      expect(db.prepare("SELECT count(*) AS n FROM t").get()).toEqual({ n: 0 });
+      // The worker commits while this connection's read transaction is open: SQLite would refuse to upgrade it.
+      otherProcess.prepare("INSERT INTO t (v) VALUES ('from-worker')").run();
+      write("a");
+      await group.settled();
+      await Promise.all(enlisted);
+      expect(seen()).toEqual(["a", "from-worker"]);
+      expect(commits).toBe(1);
+    } finally {
+      otherProcess.close();
+    }
+  });
 });
 
 describe("SqliteStore on a group commit", () => {

@@ -22,13 +22,22 @@ import type { SqliteDatabase } from "./database.js";
  *   (an in-memory database) go through `whenIdle()`, which runs a read only
  *   when no group is open.
  */
+interface Group {
+  readonly committed: Promise<void>;
+  resolve(): void;
+  reject(err: unknown): void;
+  /** Opened by a read (BEGIN DEFERRED); a write starts a group of its own instead of joining it. */
+  readonly readOnly: boolean;
+}
+
 export class GroupCommit {
-  private open: { readonly committed: Promise<void>; resolve(): void; reject(err: unknown): void } | undefined;
+  private open: Group | undefined;
   private readonly idleReads: (() => void)[] = [];
   /** Units of work in progress: the group cannot commit under them (their savepoint is open). */
   private holds = 0;
   private commitDeferred = false;
   private readonly begin;
+  private readonly beginRead;
   private readonly commitStatement;
   private readonly rollback;
 
@@ -40,6 +49,7 @@ export class GroupCommit {
     },
   ) {
     this.begin = db.prepare("BEGIN IMMEDIATE");
+    this.beginRead = db.prepare("BEGIN DEFERRED");
     this.commitStatement = db.prepare("COMMIT");
     this.rollback = db.prepare("ROLLBACK");
   }
@@ -52,11 +62,25 @@ export class GroupCommit {
   enlist(): Promise<void> {
     // Someone else's explicit transaction (migrations, a test): leave it alone; its owner commits it.
     if (!this.open && this.db.inTransaction) return Promise.resolve();
-    return (this.open ?? this.openGroup()).committed;
+    // Not in a read's transaction: another process (the worker) may have written since it began, and SQLite
+    // would refuse to turn it into a write. Reads need no commit, so it ends here and a write group begins.
+    if (this.open?.readOnly) this.finish(this.open);
+    return (this.open ?? this.openGroup(false)).committed;
   }
 
-  private openGroup(): { readonly committed: Promise<void> } {
-    this.begin.run();
+  /**
+   * A read joins the open group, or opens a read-only one (BEGIN DEFERRED):
+   * the statements of every read in this turn then share one read
+   * transaction instead of starting one each (a GetCall's six reads: ~22 →
+   * ~10 µs). Nothing to await: reads need no commit.
+   */
+  joinRead(): void {
+    if (this.open || this.db.inTransaction) return;
+    this.openGroup(true);
+  }
+
+  private openGroup(readOnly: boolean): Group {
+    (readOnly ? this.beginRead : this.begin).run();
     let resolve!: () => void;
     let reject!: (err: unknown) => void;
     const committed = new Promise<void>((res, rej) => {
@@ -64,9 +88,10 @@ export class GroupCommit {
       reject = rej;
     });
     committed.catch(() => undefined); // observed by whoever awaits settled(); never unhandled
-    this.open = { committed, resolve, reject };
-    setImmediate(() => this.commit());
-    return this.open;
+    const group: Group = { committed, resolve, reject, readOnly };
+    this.open = group;
+    setImmediate(() => this.commit(group));
+    return group;
   }
 
   /**
@@ -108,18 +133,25 @@ export class GroupCommit {
     this.holds--;
     if (this.holds === 0 && this.commitDeferred) {
       this.commitDeferred = false;
-      setImmediate(() => this.commit());
+      const group = this.open;
+      setImmediate(() => this.commit(group));
     }
   }
 
-  private commit(): void {
+  /** The end of `group`'s turn (a read-only group may have ended already, when a write came). */
+  private commit(group: Group | undefined): void {
+    if (!group || group !== this.open) return;
     if (this.holds > 0) {
       this.commitDeferred = true;
       return;
     }
-    const group = this.open;
+    this.finish(group);
+    if (!group.readOnly) this.hooks.afterCommit();
+    for (const read of this.idleReads.splice(0)) read();
+  }
+
+  private finish(group: Group): void {
     this.open = undefined;
-    if (!group) return;
     try {
       if (!this.db.open) throw new Error("the database was closed before the group committed");
       this.commitStatement.run();
@@ -128,7 +160,5 @@ export class GroupCommit {
       if (this.db.open && this.db.inTransaction) this.rollback.run();
       group.reject(err);
     }
-    this.hooks.afterCommit();
-    for (const read of this.idleReads.splice(0)) read();
   }
 }

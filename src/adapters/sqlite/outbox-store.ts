@@ -65,6 +65,8 @@ export class SqliteOutboxStore implements OutboxStore {
   constructor(
     db: SqliteDatabase,
     readCommitted: <T>(read: () => T) => Promise<T> = (read) => Promise.resolve(read()),
+    /** Called before each write: with group commit, it puts the write into a write group (see GroupCommit.enlist). */
+    private readonly beforeWrite: () => void = () => undefined,
   ) {
     const stmt = (this.stmt = {
       pending: db.prepare(PENDING_SQL),
@@ -103,6 +105,7 @@ export class SqliteOutboxStore implements OutboxStore {
   /** Records that every event up to `seq` is published (a savepoint in the open group commit, if any). */
   markSentUpTo(seq: number, at: number): void {
     if (!(seq > this.sentUpTo)) return;
+    this.beforeWrite();
     this.stmt.mark.run(seq, at);
     this.sentUpTo = seq;
   }
@@ -118,11 +121,13 @@ export class SqliteOutboxStore implements OutboxStore {
     if (upTo === null || upTo === undefined) return 0;
     let deleted = 0;
     for (;;) {
+      this.beforeWrite();
       const { changes } = this.stmt.pruneEvents.run(upTo, PRUNE_CHUNK);
       deleted += changes;
       if (changes < PRUNE_CHUNK) break;
       await new Promise((resolve) => setImmediate(resolve));
     }
+    this.beforeWrite();
     this.stmt.pruneMarks.run(upTo);
     return deleted;
   }

@@ -78,12 +78,14 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * One connection: the reads run on it as they would outside a unit (no
-   * BEGIN, which a group commit's open transaction would refuse); each is a
-   * synchronous statement. What they see may be a group's uncommitted
-   * writes, as any read here: the request answers after that group commits.
+   * One connection: the reads run in the open group's transaction, or in a
+   * read-only group they open, shared with the other reads of this turn
+   * (one read transaction, not one per statement). What they see may be a
+   * group's uncommitted writes, as any read here: the request answers after
+   * that group commits.
    */
   read<T>(work: (reads: StoreReads) => Promise<T>): Promise<T> {
+    this.options.groupCommit?.joinRead();
     return work(this);
   }
 
