@@ -34,6 +34,8 @@ export class SqliteOutboxReader implements OutboxStore {
     this.db = new Database(path, { fileMustExist: true });
     this.db.pragma("busy_timeout = 5000");
     this.db.pragma("query_only = ON");
+    // It reads each event once, as it is written: a page cache would only hold memory (the default is 16 MB).
+    this.db.pragma("cache_size = -512");
     this.stmt = {
       pending: this.db.prepare(PENDING_SQL),
       lastMark: this.db.prepare(LAST_MARK_SQL),
