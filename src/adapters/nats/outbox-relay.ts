@@ -42,6 +42,7 @@ export class OutboxRelay {
   private stopping = false;
   private lastPrune = 0;
   private lastBacklogCheck = 0;
+  private leaseTried = false;
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.batchSize = options.batchSize ?? 256;
@@ -67,16 +68,22 @@ export class OutboxRelay {
 
   /**
    * Flushes what it can within `flushMs` while NATS is connected, then stops.
-   * Whatever is left stays in the outbox for the next start.
+   * A relay still starting (its first try for the lease, or its first NATS
+   * connection, not over yet: a SIGTERM right after start) is waited for
+   * within the same time. Whatever is left stays in the outbox for the next
+   * start.
    */
   async stop(flushMs = 5000): Promise<void> {
     const deadline = this.options.clock.now() + flushMs;
-    const flushing = async () =>
-      this.running !== undefined &&
-      this.lease !== undefined &&
-      this.options.publisher.status().connected &&
-      this.options.clock.now() < deadline &&
-      (await this.lease.pending(1).catch(() => [])).length > 0;
+    const flushing = async () => {
+      if (this.running === undefined || this.options.clock.now() >= deadline) return false;
+      if (this.starting()) return true;
+      return (
+        this.lease !== undefined &&
+        this.options.publisher.status().connected &&
+        (await this.lease.pending(1).catch(() => [])).length > 0
+      );
+    };
     while (await flushing()) {
       this.kick();
       await delay(20);
@@ -117,8 +124,14 @@ export class OutboxRelay {
     await this.dropLease();
   }
 
+  /** The first try for the lease, or the first NATS connection, is not over yet. */
+  private starting(): boolean {
+    const status = this.options.publisher.status();
+    return !this.leaseTried || (!status.connected && status.lastError === undefined);
+  }
+
   private async acquire(): Promise<OutboxRelayLease | undefined> {
-    const lease = await this.options.store.acquireRelay(() => this.kick());
+    const lease = await this.options.store.acquireRelay(() => this.kick()).finally(() => (this.leaseTried = true));
     if (lease) {
       this.lease = lease;
       this.options.logger.info({}, "outbox relay lease taken: this instance publishes the events");
