@@ -97,11 +97,6 @@ export class SqliteOutboxStore implements OutboxStore {
     return Promise.resolve(this.lease);
   }
 
-  /** The highest seq published: where the relay resumes. */
-  lastSent(): number {
-    return this.sentUpTo;
-  }
-
   /** Records that every event up to `seq` is published (a savepoint in the open group commit, if any). */
   markSentUpTo(seq: number, at: number): void {
     if (!(seq > this.sentUpTo)) return;

@@ -1,7 +1,7 @@
 import { ScalarType, type DescEnum, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import { base64Encode } from "@bufbuild/protobuf/wire";
-import { messageToRestJson, stripPrefix } from "./rest-json.js";
+import { isWellKnown, messageToRestJson, stripPrefix } from "./rest-json.js";
 
 /**
  * The REST JSON text of a message: exactly
@@ -62,7 +62,6 @@ const fieldValueWriters = new WeakMap<DescField, FieldWriter>();
 const restEnumWriters = new WeakMap<DescEnum, ValueWriter>();
 
 const fieldsOf = (message: Message): Fields => message as unknown as Fields;
-const isWellKnown = (message: DescMessage): boolean => message.typeName.startsWith("google.protobuf.");
 
 function messageWriter(schema: DescMessage): MessageWriter {
   let write = messageWriters.get(schema);
@@ -306,16 +305,9 @@ function writeDuration(value: SecondsAndNanos): string {
   if ((seconds > 0 && nanos < 0) || (seconds < 0 && nanos > 0)) {
     throw new Error("cannot encode message google.protobuf.Duration to JSON: nanos sign must match seconds sign");
   }
-  let text = value.seconds.toString();
-  if (nanos !== 0) {
-    let digits = Math.abs(nanos).toString();
-    digits = "0".repeat(9 - digits.length) + digits;
-    if (digits.substring(3) === "000000") digits = digits.substring(0, 3);
-    else if (digits.substring(6) === "000") digits = digits.substring(0, 6);
-    text += `.${digits}`;
-    if (nanos < 0 && seconds === 0) text = `-${text}`;
-  }
-  return `"${text}s"`;
+  // A negative duration under a second has seconds 0: its sign comes from the nanos.
+  const sign = nanos < 0 && seconds === 0 ? "-" : "";
+  return `"${sign}${value.seconds.toString()}${fractionOf(Math.abs(nanos))}s"`;
 }
 
 const TWO_DIGITS = Array.from({ length: 60 }, (_, n) => String(n).padStart(2, "0"));

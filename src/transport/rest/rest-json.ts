@@ -36,7 +36,8 @@ export function restJsonToMessage<Desc extends DescMessage>(schema: Desc, json: 
   return fromJson(schema, unrestifyMessage(schema, json));
 }
 
-function isWellKnown(message: DescMessage): boolean {
+/** google.protobuf.* messages keep their proto JSON form (a Timestamp stays an RFC 3339 string). */
+export function isWellKnown(message: DescMessage): boolean {
   return message.typeName.startsWith("google.protobuf.");
 }
 
