@@ -219,6 +219,12 @@ export const VARIABLES = {
     default: "120",
     description: "JetStream's `Nats-Msg-Id` duplicate window (covers a re-publish after a crash)",
   },
+  OUTBOX_POLL_MS: {
+    parse: int(10, 3_600_000),
+    default: "1000",
+    description:
+      "how often the outbox relay looks for events nobody told it about: each commit wakes it at once (on SQLite the instance's own commits, on PostgreSQL a NOTIFY from any instance), so this only bounds how late an event whose wake-up was lost goes out",
+  },
   AUTH_JWT_SECRET: {
     // RFC 7518 §3.2: an HS256 key must have at least 256 bits.
     parse: text({ accepts: "at least 32 bytes (HS256)", test: (secret) => Buffer.byteLength(secret) >= 32 }),
@@ -363,6 +369,8 @@ export interface Config {
     readonly replicas: number;
     readonly maxAgeSeconds: number;
     readonly duplicateWindowSeconds: number;
+    /** The outbox relay's poll for events no commit woke it for. */
+    readonly relayPollMs: number;
   };
   readonly livekit: {
     /** Client-facing ws(s):// URL, returned as `livekit_url`. */
@@ -538,6 +546,7 @@ export function loadConfig(vars: Partial<Record<EnvVar, string>>): Config {
       replicas: v.NATS_STREAM_REPLICAS,
       maxAgeSeconds: v.NATS_STREAM_MAX_AGE_SECONDS,
       duplicateWindowSeconds: v.NATS_DUPLICATE_WINDOW_SECONDS,
+      relayPollMs: v.OUTBOX_POLL_MS,
     },
     livekit: {
       url: livekitUrl,

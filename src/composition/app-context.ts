@@ -164,6 +164,7 @@ export async function createAppContext(config: Config, overrides: AppOverrides =
         ],
         publishTimeoutMs: 2000,
       },
+      pollIntervalMs: config.nats.relayPollMs,
       store: config.postgres
         ? { kind: "postgresql", url: config.postgres.url, statementTimeoutMs: config.postgres.statementTimeoutMs }
         : { kind: "sqlite", path: config.databasePath },

@@ -8,6 +8,8 @@ export interface RelayWorkerData {
     readonly streams: readonly StreamOptions[];
     readonly publishTimeoutMs: number;
   };
+  /** How often the relay looks for events no commit woke it for. */
+  readonly pollIntervalMs: number;
   /**
    * PostgreSQL: the thread takes the relay lease, reads and marks the outbox
    * on connections of its own. SQLite: it reads the file at `path` on a

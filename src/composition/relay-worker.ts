@@ -28,7 +28,7 @@ const logger: Logger = {
 
 const { store, close: closeStore, handle } = openOutbox(data.store);
 const publisher = new JetStreamPublisher({ ...data.nats, logger });
-const relay = new OutboxRelay({ store, publisher, clock: { now: () => Date.now() }, logger });
+const relay = new OutboxRelay({ store, publisher, clock: { now: () => Date.now() }, logger, pollIntervalMs: data.pollIntervalMs });
 
 // The request thread reads role and NATS status from the last state sent: send it whenever it changes.
 let lastState = "";

@@ -12,8 +12,12 @@ import { readStream } from "../support/stream-reader.js";
 
 /**
  * The outbox relay runs in a thread of its own: publishing never waits for
- * the thread that answers requests, however busy that one is.
+ * the thread that answers requests, however busy that one is. Its poll for
+ * events is set an hour away (OUTBOX_POLL_MS), so each event here goes out
+ * only because its commit woke the relay: a NOTIFY from another instance on
+ * PostgreSQL, the request thread's kick after its own commit on SQLite.
  */
+const NO_POLL = { OUTBOX_POLL_MS: String(60 * 60 * 1000) };
 
 const livekit = sharedLiveKit();
 const dirs: string[] = [];
@@ -78,7 +82,7 @@ describe("the outbox relay thread", () => {
   it("PostgreSQL: publishes and marks sent an event while the request thread is blocked the whole time", async () => {
     await using nats = await startNatsServer();
     const databaseUrl = await sharedPostgres().createDatabase();
-    const service = await startService(livekit, { NATS_URL: nats.url, DATABASE_URL: databaseUrl });
+    const service = await startService(livekit, { NATS_URL: nats.url, DATABASE_URL: databaseUrl, ...NO_POLL });
     const dir = mkdtempSync(join(tmpdir(), "scaiwave-calls-relay-thread-"));
     dirs.push(dir);
     const marker = join(dir, "sent");
@@ -110,7 +114,7 @@ describe("the outbox relay thread", () => {
   });
   it("SQLite: publishes an event while the request thread is blocked the whole time, and marks it once it is free", async () => {
     await using nats = await startNatsServer();
-    const service = await startService(livekit, { NATS_URL: nats.url, DATABASE_URL: "" });
+    const service = await startService(livekit, { NATS_URL: nats.url, DATABASE_URL: "", ...NO_POLL });
     const dir = mkdtempSync(join(tmpdir(), "scaiwave-calls-relay-thread-"));
     dirs.push(dir);
     const marker = join(dir, "published");

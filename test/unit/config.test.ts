@@ -71,7 +71,7 @@ describe("loadConfig defaults", () => {
         timeoutMs: 600_000,
         eventMaxChars: 2_000,
       },
-      nats: { servers: ["nats://127.0.0.1:4222"], stream: "SWP_CALLS", replicas: 1, maxAgeSeconds: 86_400, duplicateWindowSeconds: 120 },
+      nats: { servers: ["nats://127.0.0.1:4222"], stream: "SWP_CALLS", replicas: 1, maxAgeSeconds: 86_400, duplicateWindowSeconds: 120, relayPollMs: 1000 },
       livekit: {
         url: "wss://livekit.example.com",
         apiUrl: "https://livekit.example.com",
