@@ -1,0 +1,131 @@
+// `npx tsx bench/join-layers.ts`: what a join costs layer by layer, in this
+// process (no HTTP, no relay), against floor (d)'s own durable write, so the
+// REST join row of `npm run bench` can be read against it. Each layer runs on
+// a store seeded like the bench's join store (one live call per room, every
+// join a first join), with JOINS_IN_FLIGHT requests in flight as wrk keeps
+// them, so the service's group commit groups them as it does under load.
+// Prints CPU µs per request (user + system of this process), three rounds.
+// `--joins N` per round (default 20,000). See docs/benchmarks.md.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { LiveKitTokenMinter } from "../src/adapters/livekit/tokens.js";
+import { openDatabase } from "../src/adapters/sqlite/database.js";
+import { GroupCommit } from "../src/adapters/sqlite/group-commit.js";
+import { SqliteStore } from "../src/adapters/sqlite/store.js";
+import { CallsUseCases } from "../src/app/calls.js";
+import { CallEventFactory } from "../src/app/events.js";
+import type { LiveKitRooms } from "../src/app/ports.js";
+import { joinCall } from "../src/domain/call.js";
+import { renderCallJson } from "../src/transport/rest/call-json.js";
+import { openJoinStore } from "./floors/join-store.js";
+import { StoreSeeder } from "./lib/seed.js";
+
+const { values: flags } = parseArgs({ options: { joins: { type: "string", default: "20000" } } });
+const JOINS = Number(flags.joins);
+const ROUNDS = 3;
+const WARM = 12_000;
+const JOINS_IN_FLIGHT = 16;
+const TENANT = "bench";
+const JOINER = "joiner";
+
+const work = mkdtempSync(join(tmpdir(), "scaiwave-bench-layers-"));
+try {
+  await main();
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+
+async function main(): Promise<void> {
+  const calls = JOINS * ROUNDS + WARM;
+  const storePath = join(work, "join.db");
+  const seeder = new StoreSeeder(storePath, TENANT);
+  const callIds: string[] = [];
+  seeder.batch(() => {
+    for (let c = 0; c < calls; c++) {
+      seeder.room(`jr${c}`, [`owner${c}`, JOINER]);
+      callIds.push(seeder.call(`jr${c}`, `owner${c}`, [`owner${c}`], true));
+    }
+  });
+  seeder.close();
+
+  const minter = new LiveKitTokenMinter({ apiKey: "devkey", apiSecret: "secret-of-the-bench-0123456789abcdef", ttlSeconds: 600 });
+  const floorWrite = openJoinStore(join(work, "floor-d.db"));
+  const db = openDatabase(storePath);
+  const groupCommit = new GroupCommit(db, { afterCommit: () => undefined });
+  const store = new SqliteStore(db, { now: Date.now, groupCommit });
+  // A first join of a live call never reaches LiveKit's API (only its token is minted, locally).
+  const unused = () => Promise.reject(new Error("a join does not call LiveKit's API"));
+  const noRooms: LiveKitRooms = {
+    createRoom: unused,
+    deleteRoom: unused,
+    listRoomNames: unused,
+    listParticipants: unused,
+    muteParticipant: unused,
+    removeParticipant: unused,
+  };
+  const useCases = new CallsUseCases({
+    store,
+    events: new CallEventFactory(renderCallJson, Date.now),
+    rooms: noRooms,
+    tokens: minter,
+    clock: { now: Date.now },
+    logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    livekitUrl: "wss://livekit.example",
+    ringTimeoutMs: 30_000,
+  });
+  const caller = { userId: JOINER, tenantId: TENANT, requestId: "bench" };
+
+  // Each layer takes the next unused calls, so every join is a first join.
+  let next = 0;
+  const take = () => callIds[next++]!;
+  const layers: { name: string; request: () => Promise<unknown> }[] = [
+    { name: "floor (d)'s write: a transaction per request (participant upsert, 900-byte event)", request: async () => floorWrite(take(), JOINER) },
+    {
+      name: "floor (d)'s write + the LiveKit token",
+      request: () => {
+        const callId = take();
+        floorWrite(callId, JOINER);
+        return minter.mint(JOINER, `scaiwave-${callId}`);
+      },
+    },
+    {
+      name: "the join's store work: read the call, write its rows and event (group commit)",
+      request: () => store.transaction((tx) => useCases.changeIn(tx, TENANT, take(), (current) => joinCall(current, JOINER, Date.now()), "bench")),
+    },
+    { name: "the join use case: + membership check and the LiveKit token", request: () => useCases.join(caller, take()) },
+  ];
+
+  const table: string[][] = [];
+  for (const layer of layers) {
+    await run(layer.request, WARM / layers.length);
+    const rounds: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) rounds.push(await cpuPerRequest(layer.request, Math.floor(JOINS / layers.length)));
+    table.push([layer.name, ...rounds.map((us) => us.toFixed(1))]);
+  }
+  console.log(`\nCPU µs per request, ${JOINS_IN_FLIGHT} in flight, ${Math.floor(JOINS / layers.length)} requests per round\n`);
+  const width = Math.max(...table.map((row) => row[0]!.length));
+  console.log(`${"layer".padEnd(width)}  round 1  round 2  round 3`);
+  for (const [name, ...rounds] of table) console.log(`${name!.padEnd(width)}  ${rounds.map((r) => r.padStart(7)).join("  ")}`);
+  db.close();
+}
+
+async function cpuPerRequest(request: () => Promise<unknown>, count: number): Promise<number> {
+  const before = process.cpuUsage();
+  await run(request, count);
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / count;
+}
+
+/** `count` requests, JOINS_IN_FLIGHT at a time (each worker starts its next as its last one answers). */
+async function run(request: () => Promise<unknown>, count: number): Promise<void> {
+  let started = 0;
+  const worker = async () => {
+    while (started < count) {
+      started++;
+      await request();
+    }
+  };
+  await Promise.all(Array.from({ length: JOINS_IN_FLIGHT }, worker));
+}
