@@ -126,8 +126,13 @@ const GRPC_STREAMS_PER_CONNECTION = 8;
  * scenario, starting the service as production does, and driving it with
  * wrk or the gRPC generator while its process is metered.
  */
+/** The floors (bench/scenarios/floors.ts). */
+export type FloorId = "floor-a" | "floor-d" | "floor-b" | "floor-c";
+
 export class Bench {
   readonly results: ScenarioResult[] = [];
+  /** Runs floor `id` once more (set by the floors scenario). */
+  measureFloorAgain: ((id: FloorId) => Promise<ScenarioResult>) | undefined;
   readonly failures: string[] = [];
   /** Top self-time frames of the profiled runs, by the id of the row they profile. */
   readonly profiles: ProfileSummary[] = [];
@@ -162,6 +167,22 @@ export class Bench {
 
   byId(id: string): ScenarioResult | undefined {
     return this.results.find((r) => r.id === id);
+  }
+
+  /**
+   * The floor an aimed row measured just now is compared with: floor `id`'s
+   * run at the start of the bench and another run right after the row, the
+   * two averaged. The host's load drifts within a run: on this project's
+   * machine the same build's ratio to a floor measured minutes before moved
+   * by ±25 % from run to run. The second floor run is a row of its own.
+   */
+  async floorAround(id: FloorId, rowTitle: string): Promise<{ floor: ScenarioResult | undefined; note: string }> {
+    const first = this.byId(id);
+    if (!first || !this.measureFloorAgain) return { floor: first, note: "" };
+    const again = await this.measureFloorAgain(id);
+    this.results.push({ ...again, id: `${id}-after`, title: `${first.title.slice(0, "floor (x)".length)} again, for ${rowTitle}` });
+    const note = `${id}: ${first.rate.toFixed(0)} req/s at the start, ${again.rate.toFixed(0)} right after this row; the ratio is to their mean`;
+    return { floor: { ...first, rate: (first.rate + again.rate) / 2 }, note };
   }
 
   /** A user's bearer token (signed once, reused like a real client's). */
@@ -341,6 +362,12 @@ export function target(result: ScenarioResult, aim: string, achieved: string, me
  * An aim set for SQLite: judged met or missed on SQLite; with `--store
  * postgresql` the row shows the same figure and says the aim is for SQLite.
  */
+/** `result` with `notes` (the empty ones left out) added to its own. */
+export function withNotes(result: ScenarioResult, ...notes: string[]): ScenarioResult {
+  const all = [result.note ?? "", ...notes].filter(Boolean);
+  return all.length ? { ...result, note: all.join("; ") } : result;
+}
+
 export function sqliteAim(b: Bench, result: ScenarioResult, aim: string, achieved: string, met: boolean): ScenarioResult {
   return { ...result, target: aim, achieved, aimFor: "SQLite", ...(b.options.postgres ? {} : { met }) };
 }

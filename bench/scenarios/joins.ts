@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { CallsService, JoinCallRequestSchema } from "../../gen/scaiwave/calls/v1/calls_pb.js";
 import type { ServiceProcess } from "../../test/support/service-process.js";
-import { floorRatio, row, sqliteAim, target, type Bench } from "../lib/bench.js";
+import { floorRatio, row, sqliteAim, target, withNotes, type Bench } from "../lib/bench.js";
 import { withFloor } from "../lib/report.js";
 import type { JoinPair, JoinSeed } from "./join-seed.js";
 
@@ -17,19 +17,21 @@ export async function joins(b: Bench, service: ServiceProcess, grpcPort: number,
     const run = seed.joinRun();
     const { load, usage } = await b.wrk(service.baseUrl, pid, "rest-join", run.warm.map(seed.restJoin), run.measure.map(seed.restJoin));
     // Against floor (d), the token plus a durable write: what any durable join pays.
-    const r = withFloor(row("rest-join", "REST join", load, usage), b.byId("floor-d"));
+    const { floor, note } = await b.floorAround("floor-d", "REST join");
+    const r = withFloor(row("rest-join", "REST join", load, usage), floor);
     const tokenOnly = b.byId("floor-a");
-    const vsToken = tokenOnly ? `${(r.rate / tokenOnly.rate).toFixed(2)}× floor (a), the token alone` : "";
+    const vsToken = tokenOnly ? `${(r.rate / tokenOnly.rate).toFixed(2)}× floor (a) at the start, the token alone` : "";
     const { aim, achieved, met } = floorRatio(r, REST_JOIN_AIM);
-    b.results.push(sqliteAim(b, { ...r, ...(vsToken && { note: r.note ? `${r.note}; ${vsToken}` : vsToken }) }, aim, achieved, met));
+    b.results.push(sqliteAim(b, withNotes(r, note, vsToken), aim, achieved, met));
     await b.afterScenario(service, "rest-join");
   });
   await b.scenario("Connect join", async () => {
     const run = seed.joinRun();
     const { load, usage } = await b.wrk(service.baseUrl, pid, "connect-join", run.warm.map(seed.connectJoin), run.measure.map(seed.connectJoin));
-    const r = withFloor(row("connect-join", "Connect join (JSON, h1)", load, usage), b.byId("floor-b"));
+    const { floor, note } = await b.floorAround("floor-b", "Connect join");
+    const r = withFloor(row("connect-join", "Connect join (JSON, h1)", load, usage), floor);
     const { aim, achieved, met } = floorRatio(r, CONNECT_JOIN_AIM);
-    b.results.push(sqliteAim(b, r, aim, achieved, met));
+    b.results.push(sqliteAim(b, withNotes(r, note), aim, achieved, met));
     await b.afterScenario(service, "connect-join");
   });
   const grpcJoin = async (id: string, title: string, address: string) => {

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { ServiceProcess } from "../../test/support/service-process.js";
 import type { LoadgenRoom } from "../loadgen/initiate.js";
-import { floorRatio, row, sqliteAim, target, TENANT, type Bench } from "../lib/bench.js";
+import { floorRatio, row, sqliteAim, target, TENANT, withNotes, type Bench } from "../lib/bench.js";
 import type { PreparedRequest } from "../lib/load-generators.js";
 import { residentMiB } from "../lib/process-meter.js";
 import { runLoadgen } from "../lib/programs.js";
@@ -54,9 +54,10 @@ async function getCall(b: Bench, size: number, id: string, aimAndProfile: boolea
     const service = await b.startService(path);
     try {
       const { load, usage } = await b.wrk(service.baseUrl, service.child.pid!, id, requests, requests);
-      const r = withFloor(row(id, title, { ...load, wrapped: false }, usage), b.byId("floor-a"));
+      const { floor, note } = aimAndProfile ? await b.floorAround("floor-a", title) : { floor: b.byId("floor-a"), note: "" };
+      const r = withFloor(row(id, title, { ...load, wrapped: false }, usage), floor);
       const { aim, achieved, met } = floorRatio(r, GETCALL_AIM);
-      result = aimAndProfile ? sqliteAim(b, r, aim, achieved, met) : r;
+      result = aimAndProfile ? sqliteAim(b, withNotes(r, note), aim, achieved, met) : r;
       b.results.push(result);
     } finally {
       await b.stopService(service);

@@ -1,5 +1,5 @@
 import type { ServiceProcess } from "../../test/support/service-process.js";
-import { floorRatio, row, sqliteAim, type Bench } from "../lib/bench.js";
+import { floorRatio, row, sqliteAim, withNotes, type Bench } from "../lib/bench.js";
 import type { PreparedRequest } from "../lib/load-generators.js";
 import { withFloor } from "../lib/report.js";
 import { webhookAuthorization } from "../lib/signing.js";
@@ -35,9 +35,10 @@ export async function webhooks(b: Bench, service: ServiceProcess, seed: JoinSeed
     }
     const warmCount = Math.floor(requests.length / 5);
     const { load, usage } = await b.wrk(service.baseUrl, service.child.pid!, "webhooks", requests.slice(0, warmCount), requests.slice(warmCount));
-    const r = withFloor({ ...row("webhooks", "signed webhooks (joined/left)", load, usage), unit: "events/s" }, b.byId("floor-a"));
+    const { floor, note } = await b.floorAround("floor-a", "webhooks");
+    const r = withFloor({ ...row("webhooks", "signed webhooks (joined/left)", load, usage), unit: "events/s" }, floor);
     const { aim, achieved, met } = floorRatio(r, WEBHOOK_AIM);
-    b.results.push(sqliteAim(b, r, aim, achieved, met));
+    b.results.push(sqliteAim(b, withNotes(r, note), aim, achieved, met));
     await b.afterScenario(service, "webhooks");
   });
 }
