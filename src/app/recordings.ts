@@ -140,6 +140,8 @@ export class RecordingsUseCases {
    */
   async viewsFor(calls: readonly Call[], reads: StoreReads = this.deps.store): Promise<RecordingView[][]> {
     const recordings = await reads.recordings.listForCalls(calls.map((c) => c.id));
+    // Most calls are never recorded: no transcript read, no maps.
+    if (recordings.length === 0) return calls.map(() => []);
     const transcripts = new Map((await reads.transcripts.findMany(recordings.map((r) => r.id))).map((t) => [t.recordingId, t]));
     const byCall = new Map<string, RecordingView[]>();
     for (const view of await Promise.all(recordings.map((r) => this.viewOf(r, transcripts.get(r.id))))) {

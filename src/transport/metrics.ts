@@ -21,6 +21,8 @@ export class Metrics {
   private readonly latency: Histogram<"rpc" | "protocol">;
   private readonly webhooks: Counter<"outcome">;
   private readonly livekitLatency: Histogram<"operation" | "result">;
+  /** Per "rpc protocol code": that RPC's counter and histogram series (codes come from the error catalogue: bounded). */
+  private readonly rpcSeries = new Map<string, { count: Counter.Internal; latency: Histogram.Internal<"rpc" | "protocol"> }>();
 
   constructor(sources: MetricSources) {
     collectDefaultMetrics({ register: this.registry, prefix: "scaiwave_calls_" });
@@ -113,8 +115,15 @@ export class Metrics {
   }
 
   observeRpc(rpc: string, protocol: string, code: string, seconds: number): void {
-    this.requests.inc({ rpc, protocol, code });
-    this.latency.observe({ rpc, protocol }, seconds);
+    // The series are looked up once each: given a label object, prom-client sorts and hashes it on every call.
+    const key = `${rpc} ${protocol} ${code}`;
+    let series = this.rpcSeries.get(key);
+    if (!series) {
+      series = { count: this.requests.labels({ rpc, protocol, code }), latency: this.latency.labels({ rpc, protocol }) };
+      this.rpcSeries.set(key, series);
+    }
+    series.count.inc();
+    series.latency.observe(seconds);
   }
 
   observeWebhook(outcome: string): void {

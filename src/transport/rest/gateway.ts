@@ -36,7 +36,8 @@ export class RestGateway {
       controller?.abort();
     });
     try {
-      const match = this.match(req, res);
+      const url = new URL(req.url ?? "/", "http://localhost");
+      const match = this.match(req, res, url.pathname);
       // The body is read only once the caller is authenticated (by the registry).
       const request = {
         authorization: req.headers.authorization,
@@ -48,7 +49,7 @@ export class RestGateway {
         protocol: "rest",
         requestId,
       };
-      const output = await match.route.target.invoke(request, () => this.decodeInput(req, match));
+      const output = await match.route.target.invoke(request, () => this.decodeInput(req, match, url.searchParams));
       sendJsonText(res, 200, `{"data":${encodeOutput(match.route, output)}}`);
     } catch (err) {
       const error = asCallError(err, this.options.logger, requestId);
@@ -56,9 +57,8 @@ export class RestGateway {
     }
   }
 
-  private match(req: NodeRequest, res: NodeResponse): RouteMatch {
+  private match(req: NodeRequest, res: NodeResponse, path: string): RouteMatch {
     const method = req.method ?? "GET";
-    const path = new URL(req.url ?? "/", "http://localhost").pathname;
     const lookup = this.options.routes.lookup(method, path);
     if (lookup.kind === "found") return lookup.match;
     if (lookup.kind === "wrong-method") {
@@ -68,10 +68,8 @@ export class RestGateway {
     throw new CallError(CallErrorCode.RouteNotFound, `no such endpoint: ${method} ${path}`);
   }
 
-  private async decodeInput(req: NodeRequest, { route, pathParams }: RouteMatch): Promise<Message> {
-    const json = route.bodyIsRequest
-      ? parseJsonObject(await readBody(req, this.options.maxBodyBytes))
-      : queryToJson(route, new URL(req.url ?? "/", "http://localhost").searchParams);
+  private async decodeInput(req: NodeRequest, { route, pathParams }: RouteMatch, query: URLSearchParams): Promise<Message> {
+    const json = route.bodyIsRequest ? parseJsonObject(await readBody(req, this.options.maxBodyBytes)) : queryToJson(route, query);
     // Path parameters win over body fields of the same name (as in grpc-gateway).
     for (const [field, value] of pathParams) {
       delete json[field.jsonName];
