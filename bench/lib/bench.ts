@@ -121,14 +121,14 @@ const HTTP_CONNECTIONS = 32;
 const GRPC_CONNECTIONS = 16;
 const GRPC_STREAMS_PER_CONNECTION = 8;
 
+/** The floors (bench/scenarios/floors.ts). */
+export type FloorId = "floor-a" | "floor-d" | "floor-b" | "floor-c";
+
 /**
  * What every scenario shares: the fixtures, the results so far, running a
  * scenario, starting the service as production does, and driving it with
  * wrk or the gRPC generator while its process is metered.
  */
-/** The floors (bench/scenarios/floors.ts). */
-export type FloorId = "floor-a" | "floor-d" | "floor-b" | "floor-c";
-
 export class Bench {
   readonly results: ScenarioResult[] = [];
   /** Runs floor `id` once more (set by the floors scenario). */
@@ -358,16 +358,16 @@ export function target(result: ScenarioResult, aim: string, achieved: string, me
   return { ...result, target: aim, achieved, met };
 }
 
-/**
- * An aim set for SQLite: judged met or missed on SQLite; with `--store
- * postgresql` the row shows the same figure and says the aim is for SQLite.
- */
 /** `result` with `notes` (the empty ones left out) added to its own. */
 export function withNotes(result: ScenarioResult, ...notes: string[]): ScenarioResult {
   const all = [result.note ?? "", ...notes].filter(Boolean);
   return all.length ? { ...result, note: all.join("; ") } : result;
 }
 
+/**
+ * An aim set for SQLite: judged met or missed on SQLite; with `--store
+ * postgresql` the row shows the same figure and says the aim is for SQLite.
+ */
 export function sqliteAim(b: Bench, result: ScenarioResult, aim: string, achieved: string, met: boolean): ScenarioResult {
   return { ...result, target: aim, achieved, aimFor: "SQLite", ...(b.options.postgres ? {} : { met }) };
 }
