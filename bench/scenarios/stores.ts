@@ -89,7 +89,7 @@ export async function liveCallsMemory(b: Bench): Promise<void> {
       const justAfter = residentMiB(pid);
       // Then idle with the calls still live. V8's memory reducer gives back the heap room each isolate (the
       // request thread's and the relay thread's) grew under load only once it finds the isolate idle: its first
-      // look is 8 s after the last full GC, and in practice it collected 20-30 s after this load. So the settled
+      // look is 8 s after the last full GC, and in practice it collected 12-30 s after this load. So the settled
       // figure is read after 60 s, and the one at 20 s is noted.
       const quietSeconds = b.options.smoke ? 1 : 60;
       const earlySeconds = b.options.smoke ? 1 : 20;
