@@ -7,7 +7,6 @@ import { startEgressSimulator, type EgressSimulator } from "../support/egress-si
 import { EventTap, type Envelope } from "../support/event-tap.js";
 import { MINIO_REGION } from "../support/minio-server.js";
 import { startNatsServer, type NatsServer } from "../support/nats-server.js";
-import { freePort } from "../support/ports.js";
 import { startService, type RunningService } from "../support/service.js";
 import { sharedLiveKit, sharedMinio } from "../support/shared-servers.js";
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
@@ -58,13 +57,14 @@ interface RecordingJson {
 }
 
 beforeAll(async () => {
-  const [port, quickPort] = [await freePort(), await freePort()];
   nats = await startNatsServer();
   bucket = await minio.createBucket();
   publicS3 = await startTcpProxy(minio.port);
   publicEndpoint = `http://localhost:${publicS3.port}`;
-  // Like a LiveKit deployment, the simulator posts every egress webhook to one URL: the main service's.
-  egress = await startEgressSimulator({ livekit, webhookUrl: `http://127.0.0.1:${port}/v1/calls/webhook` });
+  // Like a LiveKit deployment, the simulator posts every egress webhook to one URL: the main service's, known
+  // once it listens (a port picked beforehand could be taken by another process by then).
+  let webhookUrl = "";
+  egress = await startEgressSimulator({ livekit, webhookUrl: () => webhookUrl });
   const env = {
     NATS_URL: nats.url,
     S3_ENDPOINT: minio.endpoint,
@@ -77,8 +77,9 @@ beforeAll(async () => {
     LIVEKIT_REQUEST_TIMEOUT_MS: "60000",
   };
   const viaSimulator = { ...livekit, httpUrl: egress.url };
-  service = await startService(viaSimulator, env, {}, { port });
-  quickStop = await startService(viaSimulator, { ...env, RECORDING_MAX_MINUTES: "0.02" }, {}, { port: quickPort });
+  service = await startService(viaSimulator, env);
+  webhookUrl = `${service.baseUrl}/v1/calls/webhook`;
+  quickStop = await startService(viaSimulator, { ...env, RECORDING_MAX_MINUTES: "0.02" });
   tap = await EventTap.start(nats.url);
   api = restApi(service.baseUrl);
   const sync = { headers: { authorization: `Bearer ${await internalToken()}` } };
