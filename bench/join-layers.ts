@@ -20,6 +20,7 @@ import type { LiveKitRooms } from "../src/app/ports.js";
 import { joinCall } from "../src/domain/call.js";
 import { renderCallJson } from "../src/transport/rest/call-json.js";
 import { openJoinStore } from "./floors/join-store.js";
+import { TENANT } from "./lib/bench.js";
 import { StoreSeeder } from "./lib/seed.js";
 
 const { values: flags } = parseArgs({ options: { joins: { type: "string", default: "20000" } } });
@@ -27,7 +28,6 @@ const JOINS = Number(flags.joins);
 const ROUNDS = 3;
 const WARM = 12_000;
 const JOINS_IN_FLIGHT = 16;
-const TENANT = "bench";
 const JOINER = "joiner";
 
 const work = mkdtempSync(join(tmpdir(), "scaiwave-bench-layers-"));

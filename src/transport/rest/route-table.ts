@@ -138,8 +138,8 @@ function fieldNamed(message: DescMessage, name: string): DescField {
   return field;
 }
 
+/** `parts` has as many segments as the template (the table groups templates by length). */
 function matchSegments(segments: readonly (string | DescField)[], parts: readonly string[]): Map<DescField, string> | undefined {
-  if (segments.length !== parts.length) return undefined;
   // Literals first: most routes are ruled out by one, before anything is decoded or allocated.
   for (let i = 0; i < segments.length; i++) {
     if (typeof segments[i] === "string" && segments[i] !== parts[i]) return undefined;
