@@ -5,7 +5,7 @@ import { LiveKitWebhookVerifier } from "../../src/adapters/livekit/webhook-verif
 import { CallError, CallErrorCode } from "../../src/domain/errors.js";
 
 /**
- * LiveKit's webhook scheme, signed here by hand (not with the SDK under test):
+ * LiveKit's webhook scheme, signed here by hand (not with the library under test):
  * `Authorization: <JWT>` (no "Bearer"), HS256 keyed with the API secret's
  * UTF-8 bytes, `iss` = API key, claim `sha256` = standard (padded) base64 of
  * the SHA-256 of the body bytes. Bodies are protojson: camelCase, int64 as
@@ -254,7 +254,7 @@ describe("LiveKitWebhookVerifier: anything not signed by LiveKit with our key is
     await expectUnauthenticated(await sign(raw, { sha256: base64url }));
   });
 
-  it("an expired token, beyond the SDK's 10 s clock tolerance", async () => {
+  it("an expired token, beyond LiveKit's 10 s clock tolerance", async () => {
     await expectUnauthenticated(await sign(raw, { exp: nowSeconds() - 60 }));
   });
 
@@ -270,7 +270,7 @@ describe("LiveKitWebhookVerifier: anything not signed by LiveKit with our key is
     await expectUnauthenticated(noExp);
   });
 
-  it('a "Bearer "-prefixed header: LiveKit never sends one, and the SDK rejects it', async () => {
+  it('a "Bearer "-prefixed header: LiveKit never sends one, and its SDK refuses it too', async () => {
     await expectUnauthenticated(`Bearer ${await sign(raw)}`);
   });
 
