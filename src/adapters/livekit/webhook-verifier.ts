@@ -6,6 +6,9 @@ import type { LiveKitNotice, VerifiedWebhook } from "../../app/webhooks.js";
 import { CallError, CallErrorCode } from "../../domain/errors.js";
 import { isCamera, isMicrophone } from "./media-state.js";
 
+/** livekit-server-sdk's TokenVerifier default. */
+const CLOCK_TOLERANCE_MS = 10_000;
+
 /**
  * Verifies a webhook exactly as LiveKit signs it: the `Authorization` header
  * is a JWT (no "Bearer") from the configured API key, with an `exp`, whose
@@ -20,9 +23,6 @@ import { isCamera, isMicrophone } from "./media-state.js";
  * body through async WebCrypto; the raw bytes are hashed with node:crypto here.
  * The body is then read with the SDK's WebhookEvent.
  */
-/** livekit-server-sdk's TokenVerifier default. */
-const CLOCK_TOLERANCE_MS = 10_000;
-
 export class LiveKitWebhookVerifier {
   private readonly verifyToken: (token: string) => { sha256?: unknown };
 
