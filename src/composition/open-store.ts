@@ -1,8 +1,4 @@
 import type { Pool } from "pg";
-import { createPostgresClient, createPostgresPool } from "../adapters/postgres/pool.js";
-import { migrate } from "../adapters/postgres/migrate.js";
-import { PostgresOutboxStore } from "../adapters/postgres/outbox.js";
-import { PostgresStore } from "../adapters/postgres/store.js";
 import { openDatabase, type SqliteDatabase } from "../adapters/sqlite/database.js";
 import { GroupCommit } from "../adapters/sqlite/group-commit.js";
 import { SqliteOutboxStore } from "../adapters/sqlite/outbox-store.js";
@@ -38,6 +34,13 @@ export interface OpenedStore {
 export async function openStore(config: Config, clock: Clock, logger: Logger, outboxWritten: () => void): Promise<OpenedStore> {
   const pg = config.postgres;
   if (pg) {
+    // Loaded only here, so that a SQLite service never loads the PostgreSQL driver (in either thread).
+    const [{ createPostgresClient, createPostgresPool }, { migrate }, { PostgresOutboxStore }, { PostgresStore }] = await Promise.all([
+      import("../adapters/postgres/pool.js"),
+      import("../adapters/postgres/migrate.js"),
+      import("../adapters/postgres/outbox.js"),
+      import("../adapters/postgres/store.js"),
+    ]);
     let errors = 0;
     const pool = createPostgresPool({
       url: pg.url,

@@ -1,8 +1,6 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { JetStreamPublisher, type PublisherStatus } from "../adapters/nats/jetstream-publisher.js";
 import { OutboxRelay, type RelayRole } from "../adapters/nats/outbox-relay.js";
-import { createPostgresClient, createPostgresPool } from "../adapters/postgres/pool.js";
-import { PostgresOutboxStore } from "../adapters/postgres/outbox.js";
 import { SqliteOutboxReader } from "../adapters/sqlite/outbox-reader.js";
 import { OutboxStoreClient } from "../adapters/thread/outbox-over-port.js";
 import type { Logger, OutboxStore } from "../app/ports.js";
@@ -26,7 +24,8 @@ const logger: Logger = {
   error: (fields, msg) => post({ type: "log", level: "error", fields: cloneable(fields), msg }),
 };
 
-const { store, close: closeStore, handle } = openOutbox(data.store);
+// Messages that arrive meanwhile wait in the port: it starts delivering when the listener below is attached.
+const { store, close: closeStore, handle } = await openOutbox(data.store);
 const publisher = new JetStreamPublisher({ ...data.nats, logger });
 const relay = new OutboxRelay({ store, publisher, clock: { now: () => Date.now() }, logger, pollIntervalMs: data.pollIntervalMs });
 
@@ -64,11 +63,11 @@ async function stop(flushMs: number): Promise<void> {
   }
 }
 
-function openOutbox(config: RelayWorkerData["store"]): {
+async function openOutbox(config: RelayWorkerData["store"]): Promise<{
   store: OutboxStore;
   close(): Promise<void>;
   handle(message: unknown): boolean;
-} {
+}> {
   if (config.kind !== "sqlite" && config.kind !== "postgresql") {
     throw new Error(`relay-worker: unknown store kind ${JSON.stringify((config as { kind?: unknown }).kind)}`);
   }
@@ -80,6 +79,11 @@ function openOutbox(config: RelayWorkerData["store"]): {
     const reader = new SqliteOutboxReader(config.path, client);
     return { store: reader, close: () => Promise.resolve(reader.close()), handle };
   }
+  // Loaded only here, so that a SQLite service never loads the PostgreSQL driver (in either thread).
+  const [{ createPostgresClient, createPostgresPool }, { PostgresOutboxStore }] = await Promise.all([
+    import("../adapters/postgres/pool.js"),
+    import("../adapters/postgres/outbox.js"),
+  ]);
   const options = { url: config.url, statementTimeoutMs: config.statementTimeoutMs };
   // The pool only counts the backlog (twice a minute); the lease has a connection of its own.
   const pool = createPostgresPool({
