@@ -21,6 +21,7 @@ import { joinCall } from "../src/domain/call.js";
 import { renderCallJson } from "../src/transport/rest/call-json.js";
 import { openJoinStore } from "./floors/join-store.js";
 import { TENANT } from "./lib/bench.js";
+import { printCpuRounds, type Operation } from "./lib/cpu-rounds.js";
 import { StoreSeeder } from "./lib/seed.js";
 
 const { values: flags } = parseArgs({ options: { joins: { type: "string", default: "20000" } } });
@@ -80,11 +81,11 @@ async function main(): Promise<void> {
   // Each layer takes the next unused calls, so every join is a first join.
   let next = 0;
   const take = () => callIds[next++]!;
-  const layers: { name: string; request: () => Promise<unknown> }[] = [
-    { name: "floor (d)'s write: a transaction per request (participant upsert, 900-byte event)", request: async () => floorWrite(take(), JOINER) },
+  const layers: Operation[] = [
+    { name: "floor (d)'s write: a transaction per request (participant upsert, 900-byte event)", run: async () => floorWrite(take(), JOINER) },
     {
       name: "floor (d)'s write + the LiveKit token",
-      request: () => {
+      run: () => {
         const callId = take();
         floorWrite(callId, JOINER);
         return minter.mint(JOINER, `scaiwave-${callId}`);
@@ -92,40 +93,17 @@ async function main(): Promise<void> {
     },
     {
       name: "the join's store work: read the call, write its rows and event (group commit)",
-      request: () => store.transaction((tx) => useCases.changeIn(tx, TENANT, take(), (current) => joinCall(current, JOINER, Date.now()), "bench")),
+      run: () => store.transaction((tx) => useCases.changeIn(tx, TENANT, take(), (current) => joinCall(current, JOINER, Date.now()), "bench")),
     },
-    { name: "the join use case: + membership check and the LiveKit token", request: () => useCases.join(caller, take()) },
+    { name: "the join use case: + membership check and the LiveKit token", run: () => useCases.join(caller, take()) },
   ];
 
-  const table: string[][] = [];
-  for (const layer of layers) {
-    await run(layer.request, WARM / layers.length);
-    const rounds: number[] = [];
-    for (let r = 0; r < ROUNDS; r++) rounds.push(await cpuPerRequest(layer.request, Math.floor(JOINS / layers.length)));
-    table.push([layer.name, ...rounds.map((us) => us.toFixed(1))]);
-  }
-  console.log(`\nCPU µs per request, ${JOINS_IN_FLIGHT} in flight, ${Math.floor(JOINS / layers.length)} requests per round\n`);
-  const width = Math.max(...table.map((row) => row[0]!.length));
-  console.log(`${"layer".padEnd(width)}  round 1  round 2  round 3`);
-  for (const [name, ...rounds] of table) console.log(`${name!.padEnd(width)}  ${rounds.map((r) => r.padStart(7)).join("  ")}`);
+  const perRound = Math.floor(JOINS / layers.length);
+  await printCpuRounds(`CPU µs per request, ${JOINS_IN_FLIGHT} in flight, ${perRound} requests per round`, "layer", layers, {
+    perRound,
+    warmUp: WARM / layers.length,
+    inFlight: JOINS_IN_FLIGHT,
+    rounds: ROUNDS,
+  });
   db.close();
-}
-
-async function cpuPerRequest(request: () => Promise<unknown>, count: number): Promise<number> {
-  const before = process.cpuUsage();
-  await run(request, count);
-  const used = process.cpuUsage(before);
-  return (used.user + used.system) / count;
-}
-
-/** `count` requests, JOINS_IN_FLIGHT at a time (each worker starts its next as its last one answers). */
-async function run(request: () => Promise<unknown>, count: number): Promise<void> {
-  let started = 0;
-  const worker = async () => {
-    while (started < count) {
-      started++;
-      await request();
-    }
-  };
-  await Promise.all(Array.from({ length: JOINS_IN_FLIGHT }, worker));
 }

@@ -8,16 +8,11 @@
 // join needs, hand-rolled (join-store.ts).
 // Prints "LISTENING <port>".
 import { createServer } from "node:http";
-import { AccessToken } from "livekit-server-sdk";
+import { sdkJoinToken } from "../lib/signing.js";
 import { openJoinStore } from "./join-store.js";
 
 const apiKey = process.env["LIVEKIT_API_KEY"] ?? "devkey";
 const apiSecret = process.env["LIVEKIT_API_SECRET"] ?? "secret";
-function mint(identity: string, room: string): Promise<string> {
-  const token = new AccessToken(apiKey, apiSecret, { identity, ttl: 600 });
-  token.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true, canPublishData: true });
-  return token.toJwt();
-}
 // A real REST join response of the service ({"data": {...}}), so the body has the same size and shape.
 const template = (JSON.parse(process.env["FLOOR_JOIN_RESPONSE"] ?? "{}") as { data?: Record<string, unknown> }).data ?? {};
 const durableWrite = process.env["FLOOR_DB"] ? openJoinStore(process.env["FLOOR_DB"]) : undefined;
@@ -27,7 +22,7 @@ const server = createServer((req, res) => {
   req.on("end", () => {
     const callId = req.url?.split("/")[3] ?? "";
     durableWrite?.(callId, req.headers.authorization?.slice(-16) ?? "");
-    void mint("floor-user", `scaiwave-${callId}`).then((token) => {
+    void sdkJoinToken(apiKey, apiSecret, "floor-user", `scaiwave-${callId}`).then((token) => {
       const body = JSON.stringify({ data: { ...template, call_id: callId, livekit_room: `scaiwave-${callId}`, livekit_token: token } });
       res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(body) });
       res.end(body);

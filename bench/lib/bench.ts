@@ -180,7 +180,7 @@ export class Bench {
     const first = this.byId(id);
     if (!first || !this.measureFloorAgain) return { floor: first, note: "" };
     const again = await this.measureFloorAgain(id);
-    this.results.push({ ...again, id: `${id}-after`, title: `${first.title.slice(0, "floor (x)".length)} again, for ${rowTitle}` });
+    this.results.push({ ...again, id: `${id}-after`, title: `floor (${id.slice(-1)}) again, for ${rowTitle}` });
     const note = `${id}: ${first.rate.toFixed(0)} req/s at the start, ${again.rate.toFixed(0)} right after this row; the ratio is to their mean`;
     return { floor: { ...first, rate: (first.rate + again.rate) / 2 }, note };
   }

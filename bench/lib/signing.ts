@@ -1,4 +1,5 @@
 import { createHash, createHmac } from "node:crypto";
+import { AccessToken } from "livekit-server-sdk";
 
 // Benchmarks need hundreds of thousands of distinct signed requests; jose's
 // async signing would take longer than the runs. These build the same HS256
@@ -22,4 +23,15 @@ export function webhookAuthorization(body: string, apiKey: string, apiSecret: st
   const now = Math.floor(Date.now() / 1000);
   const sha256 = createHash("sha256").update(body).digest("base64");
   return hs256({ iss: apiKey, nbf: now - 60, exp: now + 3600, sha256 }, apiSecret);
+}
+
+/**
+ * A LiveKit join token as livekit-server-sdk mints it (AccessToken, the grant
+ * the service gives): the floors' token, and the reference the service's own
+ * minter is measured against.
+ */
+export function sdkJoinToken(apiKey: string, apiSecret: string, identity: string, room: string, ttlSeconds = 600): Promise<string> {
+  const token = new AccessToken(apiKey, apiSecret, { identity, ttl: ttlSeconds });
+  token.addGrant({ roomJoin: true, room, canPublish: true, canSubscribe: true, canPublishData: true });
+  return token.toJwt();
 }

@@ -1,7 +1,7 @@
 import type { ServiceProcess } from "../../test/support/service-process.js";
 import type { InviteTiming } from "../loadgen/initiate.js";
 import { percentile } from "../loadgen/percentile.js";
-import { sqliteAim, type Bench } from "../lib/bench.js";
+import { sqliteAim, type Bench, type BenchSize } from "../lib/bench.js";
 import { CREATE_ROOM_PATH, type LiveKitCall, type LiveKitTimingProxy } from "../lib/livekit-timing-proxy.js";
 import type { ProcessUsage } from "../lib/process-meter.js";
 import { histogramBuckets, quantileBetween } from "../lib/prometheus.js";
@@ -11,8 +11,14 @@ import type { JoinSeed } from "./join-seed.js";
 
 const CYCLE_CONCURRENCY = 16;
 // The aim: at this offered rate, the invite's p99 at most this far beyond the call's own CreateRoom (on SQLite).
-export const INVITE_AIM_RATE = 250;
+const INVITE_AIM_RATE = 250;
 const INVITE_AIM_BEYOND_MS = 10;
+
+/** Rooms the invite runs initiate in: each rate's measured run, then the warm-up's (at the aimed rate). */
+export function inviteRoomCounts(size: BenchSize): { measured: number; total: number } {
+  const measured = size.inviteRates.reduce((sum, rate) => sum + rate * size.inviteSeconds, 0);
+  return { measured, total: measured + INVITE_AIM_RATE * size.warmupSeconds };
+}
 // Rows of figures the bench derives (no process of their own is metered).
 const NOT_METERED: ProcessUsage = { cpuPercent: NaN, peakRssMiB: NaN };
 
@@ -52,7 +58,7 @@ export async function initiates(b: Bench, service: ServiceProcess, seed: JoinSee
     await b.afterScenario(service, "cycles");
   });
   // At the 1k/s, and at a rate the service sustains (latency without a queue).
-  const measuredRooms = b.size.inviteRates.reduce((sum, rate) => sum + rate * b.size.inviteSeconds, 0);
+  const measuredRooms = inviteRoomCounts(b.size).measured;
   let warmedUp = false;
   let roomsUsed = 0;
   for (const rate of b.size.inviteRates) {

@@ -2,7 +2,7 @@ import type { LoadgenRoom } from "../loadgen/initiate.js";
 import { TENANT, type Bench } from "../lib/bench.js";
 import type { PreparedRequest } from "../lib/load-generators.js";
 import { StoreSeeder } from "../lib/seed.js";
-import { INVITE_AIM_RATE } from "./initiates.js";
+import { inviteRoomCounts } from "./initiates.js";
 
 export type JoinPair = { readonly callId: string; readonly userId: string };
 
@@ -35,8 +35,7 @@ export class JoinSeed {
     readonly path: string,
   ) {
     const { size } = bench;
-    // Each rate's measured rooms, then the warm-up's (at the aimed rate, before the first measured run).
-    const inviteRooms = size.inviteRates.reduce((sum, rate) => sum + rate * size.inviteSeconds, 0) + INVITE_AIM_RATE * size.warmupSeconds;
+    const inviteRooms = inviteRoomCounts(size).total;
     const seeder = new StoreSeeder(path, TENANT);
     this.runs = JOIN_RUNS + (bench.options.postgres ? CLUSTER_JOIN_RUNS : 0);
     const joiners = Array.from({ length: this.runs }, (_, run) => joiner(run));

@@ -30,10 +30,7 @@ describe("LiveKitTokenMinter", () => {
     expect(claims.sub).toBe("bob");
     expect((claims.exp ?? 0) - (claims.nbf ?? 0)).toBe(300);
     expect(Math.abs((claims.nbf ?? 0) - Date.now() / 1000)).toBeLessThan(5);
-  });
-
-  it("is refused under another secret", async () => {
-    const token = await minter.mint("bob", "scaiwave-call-2");
+    // The control: that verifier does check the signature, so the acceptance above says the secret is ours.
     await expect(new TokenVerifier(API_KEY, "another-secret-of-some-reasonable-length").verify(token)).rejects.toThrow();
   });
 });
